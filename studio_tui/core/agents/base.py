@@ -1,0 +1,87 @@
+"""The Agent protocol: `run(task, reporter) -> Outcome`, progress reported through the reporter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from ..events import FailureCategory
+
+AgentMode = Literal["plan", "replan", "build", "decompose"]
+
+
+@dataclass(frozen=True)
+class AgentTask:
+    """What one agent invocation is asked to do."""
+
+    key: str
+    """Sequence key: `planner`, `builder`, `builder:T2`."""
+    role: str
+    """planner | builder | architect"""
+    mode: AgentMode
+    goal: str
+    project_root: Path
+    workspace_root: Path
+    task_id: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    """The handoff context this agent receives (the seed's handoff `context`)."""
+    attempt: int = 1
+    completed_steps: frozenset[int] = frozenset()
+    """Steps already done (earlier attempt, or before a resume): do not run them again."""
+    skip_steps: frozenset[int] = frozenset()
+    """Steps the person chose to skip after an escalation."""
+    plan_path: Path | None = None
+    """For a builder: the plan.json it executes."""
+    step_failures: dict[int, int] = field(default_factory=dict)
+    """How often each step has failed so far in this orchestration (survives resume)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    category: FailureCategory
+    message: str
+    step: int | None = None
+    details: str = ""
+    critical_step: bool = False
+    """The failed step is marked critical: an escalation must not offer skip."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    output: dict[str, Any] = field(default_factory=dict)
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @classmethod
+    def failed(cls, category: FailureCategory, message: str, **kw: Any) -> "Outcome":
+        return cls(failure=Failure(category=category, message=message, **kw))
+
+
+class Reporter(Protocol):
+    """How an agent reports progress; the orchestrator turns each call into an event."""
+
+    async def step(self, step: int, total: int, description: str, *, risky: bool = False) -> None:
+        """Step `step` (1-based) of `total` starts; a risky step gets a checkpoint first."""
+
+    async def step_done(self, step: int) -> None: ...
+
+    async def step_skipped(self, step: int) -> None: ...
+
+    async def tokens(self, pool: str, tokens: int) -> None:
+        """`tokens` more used in `pool` (negative to release)."""
+
+    async def log(self, message: str, level: str = "info") -> None: ...
+
+    async def ask(self, question: str, *, default: str = "") -> str:
+        """Ask the person (a Planner's question); returns their answer."""
+        ...
+
+
+class Agent(Protocol):
+    async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
+        """Do the work; return an Outcome. Cancellation (abort, skip, Ctrl-C) arrives as CancelledError."""
+        ...

@@ -1,0 +1,120 @@
+"""`config.yaml`: pools and soft limits, recovery limits, checkpoints, agents, theme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .loading import load_yaml_model
+
+DEFAULT_POOLS: dict[str, int] = {
+    "reserved": 30000,
+    "learnings": 20000,
+    "backlog": 15000,
+    "plans": 30000,
+    "context7": 25000,
+    "working": 30000,
+}
+"""The seed's six pools and their soft limits, in the seed's table order."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BudgetConfig(_Strict):
+    pools: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: dict(DEFAULT_POOLS))
+    warning: float = Field(0.8, gt=0, lt=1)
+    critical: float = Field(0.95, gt=0, le=1)
+    reserved_tokens: int = Field(28000, ge=0)
+    """Tokens the reserved pool holds from the start (system prompts, tool schemas)."""
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> "BudgetConfig":
+        if self.warning >= self.critical:
+            raise ValueError(f"warning ({self.warning}) must be below critical ({self.critical})")
+        return self
+
+
+class BackoffConfig(_Strict):
+    initial: float = Field(0.5, ge=0)
+    factor: float = Field(2.0, ge=1)
+    max: float = Field(10.0, ge=0)
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before the `retry`-th retry (1-based)."""
+        return min(self.max, self.initial * self.factor ** max(0, retry - 1))
+
+
+class RecoveryConfig(_Strict):
+    max_retries: int = Field(5, ge=0)
+    max_replans: int = Field(1, ge=0)
+    max_tries_per_step: int = Field(5, ge=1)
+    loop_guard: int = Field(3, ge=2)
+    """The same error this many times in a row escalates, even with retries left."""
+    backoff: BackoffConfig = Field(default_factory=BackoffConfig)
+
+
+class CheckpointConfig(_Strict):
+    every_steps: int = Field(3, ge=0)
+    """A checkpoint every N completed steps inside an agent; 0 turns it off."""
+
+
+class PlannerConfig(_Strict):
+    max_question_rounds: int = Field(5, ge=0, le=5)
+    confidence_threshold: float = Field(0.7, ge=0, le=1)
+    """A plan whose confidence is below this asks the person before building."""
+
+
+class ScriptedAgentConfig(_Strict):
+    kind: Literal["scripted"]
+    scenario: str = "scenario.yaml"
+
+
+class CommandAgentConfig(_Strict):
+    kind: Literal["command"]
+    command: list[str] | str
+    env: dict[str, str] = {}
+    timeout: float = Field(600.0, gt=0)
+
+
+class PlanBuilderConfig(_Strict):
+    kind: Literal["plan_builder"]
+    step_timeout: float = Field(600.0, gt=0)
+    """Default timeout of a plan step or quality gate that names none."""
+
+
+AgentConfig = Annotated[
+    Union[ScriptedAgentConfig, CommandAgentConfig, PlanBuilderConfig], Field(discriminator="kind")
+]
+
+
+def _default_agents() -> dict[str, AgentConfig]:
+    return {
+        "planner": ScriptedAgentConfig(kind="scripted"),
+        "builder": PlanBuilderConfig(kind="plan_builder"),
+        "architect": ScriptedAgentConfig(kind="scripted"),
+    }
+
+
+class StudioConfig(_Strict):
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
+    checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    agents: dict[Literal["planner", "builder", "architect"], AgentConfig] = Field(
+        default_factory=_default_agents
+    )
+    theme: str = "studio-dark"
+
+    def agent(self, role: str) -> AgentConfig:
+        return self.agents.get(role) or _default_agents()[role]  # type: ignore[index]
+
+
+def load_config(path: Path) -> StudioConfig:
+    """The workspace's config, or the defaults when the file does not exist."""
+    if not path.exists():
+        return StudioConfig()
+    return load_yaml_model(path, StudioConfig, empty_ok=True)

@@ -1,0 +1,53 @@
+"""How the orchestrator asks a person: one interface, answered by modals, a prompt or a fixed policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+ESCALATION_OPTIONS = ("retry", "skip", "abort")
+ROUTING_OPTIONS = ("proceed", "cancel")
+CONFIDENCE_OPTIONS = ("proceed", "abort")
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    id: str
+    kind: Literal["escalation", "routing", "question", "confidence", "permission"]
+    prompt: str
+    agent: str | None = None
+    options: tuple[str, ...] = ()
+    """The answers allowed; empty for a free-text question."""
+    details: dict[str, Any] = field(default_factory=dict)
+    default: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    value: str
+    by: Literal["person", "policy"] = "person"
+
+
+class Decider(Protocol):
+    async def decide(self, request: DecisionRequest) -> Answer:
+        """Return the answer; for a request with options, one of them."""
+        ...
+
+
+@dataclass
+class PolicyDecider:
+    """Answers without a person: escalations by a fixed choice, routing proceeds, questions take their default."""
+
+    on_escalation: Literal["retry", "skip", "abort"] = "abort"
+
+    async def decide(self, request: DecisionRequest) -> Answer:
+        if request.kind == "escalation":
+            choice = self.on_escalation
+            if choice not in request.options:
+                choice = "abort"
+            return Answer(choice, "policy")
+        if request.kind == "question":
+            return Answer(request.default or "(no answer: proceed with stated assumptions)", "policy")
+        if request.kind == "permission":
+            return Answer("reject_once" if "reject_once" in request.options else request.options[-1], "policy")
+        return Answer(request.options[0] if request.options else "proceed", "policy")

@@ -1,0 +1,299 @@
+"""The event union and the JSONL codec: every change to an orchestration is one of these."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+FailureCategory = Literal["transient", "code_error", "design_flaw", "blocker", "critical"]
+RecoveryAction = Literal["retry", "replan", "escalate", "halt"]
+DecisionKind = Literal["escalation", "routing", "question", "confidence", "permission"]
+
+
+class _Event(BaseModel):
+    """Fields every event carries."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    seq: int = 0
+    ts: float = 0.0
+    orch_id: str = ""
+
+
+class SlotSpec(BaseModel):
+    """One entry of a routed agent sequence."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    key: str
+    agent: str
+    task_id: str | None = None
+
+
+class PoolSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    used: int
+    soft: int
+
+
+class OrchestrationStarted(_Event):
+    type: Literal["orchestration_started"] = "orchestration_started"
+    goal: str
+    mode: Literal["implicit", "explicit"] = "implicit"
+    workspace: str = ""
+
+
+class StatusChanged(_Event):
+    type: Literal["status_changed"] = "status_changed"
+    status: str
+    reason: str = ""
+
+
+class RoutingDecided(_Event):
+    type: Literal["routing_decided"] = "routing_decided"
+    workflow: str
+    complexity: str
+    confidence: float
+    signals: list[str] = []
+    reason: str = ""
+    sequence: list[SlotSpec] = []
+
+
+class SequenceExtended(_Event):
+    """Slots added to the routed sequence (decompose_first adds a Planner and a Builder per task)."""
+
+    type: Literal["sequence_extended"] = "sequence_extended"
+    sequence: list[SlotSpec]
+    insert_before: str | None = None
+
+
+class DecisionRequested(_Event):
+    type: Literal["decision_requested"] = "decision_requested"
+    decision_id: str
+    kind: DecisionKind
+    agent: str | None = None
+    prompt: str
+    details: dict[str, Any] = {}
+    options: list[str] = []
+
+
+class DecisionAnswered(_Event):
+    type: Literal["decision_answered"] = "decision_answered"
+    decision_id: str
+    kind: DecisionKind
+    answer: str
+    by: Literal["person", "policy"] = "person"
+
+
+class BudgetAllocated(_Event):
+    type: Literal["budget_allocated"] = "budget_allocated"
+    pools: dict[str, PoolSpec]
+    warning: float = 0.8
+    critical: float = 0.95
+
+
+class TokensUsed(_Event):
+    type: Literal["tokens_used"] = "tokens_used"
+    agent: str
+    pool: str
+    tokens: int
+
+
+class BudgetReleased(_Event):
+    type: Literal["budget_released"] = "budget_released"
+    pool: str
+    tokens: int
+    reason: str = ""
+
+
+class OptimizationApplied(_Event):
+    type: Literal["optimization_applied"] = "optimization_applied"
+    step: str
+    pool: str
+    before: int
+    after: int
+    detail: str = ""
+
+
+class AgentStarted(_Event):
+    type: Literal["agent_started"] = "agent_started"
+    agent: str
+    role: str
+    attempt: int = 1
+    task_id: str | None = None
+    total_steps: int = 0
+    input: dict[str, Any] = {}
+
+
+class AgentStep(_Event):
+    type: Literal["agent_step"] = "agent_step"
+    agent: str
+    step: int
+    total: int = 0
+    description: str = ""
+    status: Literal["started", "completed", "skipped"] = "started"
+
+
+class AgentLog(_Event):
+    type: Literal["agent_log"] = "agent_log"
+    agent: str
+    level: str = "info"
+    message: str
+
+
+class AgentCompleted(_Event):
+    type: Literal["agent_completed"] = "agent_completed"
+    agent: str
+    output: dict[str, Any] = {}
+
+
+class AgentFailed(_Event):
+    type: Literal["agent_failed"] = "agent_failed"
+    agent: str
+    step: int | None = None
+    category: FailureCategory
+    message: str
+    details: str = ""
+
+
+class AgentStatus(_Event):
+    """An agent's status set directly: skipped, waiting, pending again on resume."""
+
+    type: Literal["agent_status"] = "agent_status"
+    agent: str
+    status: str
+    reason: str = ""
+
+
+class RecoveryDecided(_Event):
+    type: Literal["recovery_decided"] = "recovery_decided"
+    agent: str
+    step: int | None = None
+    category: FailureCategory
+    action: RecoveryAction
+    retries_used: int = 0
+    replans_used: int = 0
+    reason: str = ""
+
+
+class HandoffRecorded(_Event):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    type: Literal["handoff"] = "handoff"
+    from_agent: str = Field(alias="from")
+    to_agent: str = Field(alias="to")
+    context: dict[str, Any] = {}
+    tokens: int = 0
+
+
+class CheckpointSaved(_Event):
+    type: Literal["checkpoint_saved"] = "checkpoint_saved"
+    checkpoint_id: str
+    name: str
+    after_agent: str | None = None
+    reason: str = "manual"
+
+
+class Resumed(_Event):
+    """Resets the state to a checkpoint's snapshot, so the log alone reproduces the state."""
+
+    type: Literal["resumed"] = "resumed"
+    checkpoint_id: str
+    snapshot: dict[str, Any]
+
+
+class LearningCaptured(_Event):
+    type: Literal["learning_captured"] = "learning_captured"
+    path: str
+    summary: str = ""
+
+
+class BacklogUpdated(_Event):
+    type: Literal["backlog_updated"] = "backlog_updated"
+    task_id: str
+    status: str
+
+
+class OrchestrationFinished(_Event):
+    type: Literal["orchestration_finished"] = "orchestration_finished"
+    status: Literal["completed", "failed", "aborted", "halted", "cancelled", "interrupted"]
+    summary: str = ""
+
+
+class UnknownEvent(_Event):
+    """An event type this version does not know (a newer writer): kept and shown, never a crash."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+
+
+_KNOWN_CLASSES = (
+    OrchestrationStarted,
+    StatusChanged,
+    RoutingDecided,
+    SequenceExtended,
+    DecisionRequested,
+    DecisionAnswered,
+    BudgetAllocated,
+    TokensUsed,
+    BudgetReleased,
+    OptimizationApplied,
+    AgentStarted,
+    AgentStep,
+    AgentLog,
+    AgentCompleted,
+    AgentFailed,
+    AgentStatus,
+    RecoveryDecided,
+    HandoffRecorded,
+    CheckpointSaved,
+    Resumed,
+    LearningCaptured,
+    BacklogUpdated,
+    OrchestrationFinished,
+)
+KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
+Event = _Event
+"""Any event, known or `UnknownEvent`; narrow with isinstance."""
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(KnownEvent)
+KNOWN_TYPES: frozenset[str] = frozenset(cls.model_fields["type"].default for cls in _KNOWN_CLASSES)
+
+
+class EventDecodeError(ValueError):
+    """A line that is not a valid event; the message says why."""
+
+
+def encode(event: _Event) -> str:
+    """One JSON line (no newline) for an event; aliases (`from`, `to`) as in the seed."""
+    return event.model_dump_json(by_alias=True)
+
+
+def decode(line: str | bytes) -> _Event:
+    """Parse one JSONL line into an event; unknown types become `UnknownEvent`."""
+    try:
+        raw = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EventDecodeError(f"not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    return decode_obj(raw)
+
+
+def decode_obj(raw: Any) -> _Event:
+    """Validate an already-parsed JSON object as an event."""
+    if not isinstance(raw, dict):
+        raise EventDecodeError("not a JSON object")
+    kind = raw.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise EventDecodeError("missing 'type'")
+    try:
+        if kind in KNOWN_TYPES:
+            return _ADAPTER.validate_python(raw)
+        return UnknownEvent.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:] if p != kind) or "event"
+        raise EventDecodeError(f"{kind}: field '{where}': {first['msg']}") from None

@@ -1,0 +1,101 @@
+"""Goal -> workflow, complexity, confidence, and the signals that decided it (the seed's signal table)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+WORKFLOWS = ("build_only", "plan_then_build", "multi_task", "decompose_first")
+
+COMPLEXITY = {
+    "build_only": "simple",
+    "plan_then_build": "complex",
+    "multi_task": "complex",
+    "decompose_first": "huge",
+}
+
+SIGNAL_WORDS: dict[str, tuple[str, ...]] = {
+    "build_only": ("fix", "bug", "error", "typo"),
+    "plan_then_build": ("add", "create", "implement", "refactor", "restructure"),
+    "decompose_first": ("project", "system", "platform"),
+}
+"""The seed's signal table; a word also matches its plural and -ed/-ing/-es forms."""
+
+SCOPE_ORDER = ("decompose_first", "plan_then_build", "build_only")
+"""Tie-break between equally many signals: the larger scope wins, since under-planning costs more."""
+
+BASE_CONFIDENCE = 0.5
+"""Confidence with no signal at all: a coin toss, so explicit mode is worth offering."""
+
+_ENUMERATION = re.compile(r"(?:^|\n|;)\s*(?:\d+[.)]|[-*•])\s+\S")
+
+
+def _word_pattern(word: str) -> re.Pattern[str]:
+    stem = word[:-1] if word.endswith("e") else word
+    return re.compile(rf"\b(?:{word}|{stem}(?:e?s|e?d|ing|ed))\b", re.IGNORECASE)
+
+
+_PATTERNS = {wf: [(w, _word_pattern(w)) for w in words] for wf, words in SIGNAL_WORDS.items()}
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    workflow: str
+    complexity: str
+    confidence: float
+    signals: list[str] = field(default_factory=list)
+    reason: str = ""
+    task_ids: list[str] = field(default_factory=list)
+    """For multi_task: the tasks to run, in order."""
+
+
+def route(
+    goal: str,
+    *,
+    pending_plan_tasks: list[str] | None = None,
+    backlog_task_ids: list[str] | None = None,
+) -> RoutingDecision:
+    """Route a goal by the seed's table.
+
+    Precedence: several tasks -> multi_task; an existing pending plan -> build_only; otherwise the
+    keyword family with most matches (ties go to the larger scope). Confidence grows with the
+    winning family's matches and shrinks with matches for other families.
+    """
+    signals: list[str] = []
+    mentioned = [t for t in (backlog_task_ids or []) if re.search(rf"\b{re.escape(t)}\b", goal)]
+    enumerated = len(_ENUMERATION.findall(goal))
+    if len(mentioned) >= 2:
+        signals.append(f"tasks named: {', '.join(mentioned)}")
+        return RoutingDecision(
+            "multi_task", "complex", 0.9, signals, "several backlog tasks specified", task_ids=mentioned
+        )
+    if enumerated >= 2:
+        signals.append(f"{enumerated} tasks enumerated in the goal")
+        return RoutingDecision("multi_task", "complex", 0.8, signals, "several tasks specified")
+    if pending_plan_tasks:
+        signals.append(f"existing plan in .studio/tasks/{pending_plan_tasks[0]}/")
+        return RoutingDecision(
+            "build_only", "simple", 0.9, signals, "an existing plan is ready to build", task_ids=pending_plan_tasks[:1]
+        )
+
+    hits: dict[str, list[str]] = {wf: [] for wf in SIGNAL_WORDS}
+    for workflow, patterns in _PATTERNS.items():
+        for word, pattern in patterns:
+            for match in pattern.finditer(goal):
+                hits[workflow].append(match.group(0).lower())
+    total = sum(len(v) for v in hits.values())
+    if total == 0:
+        return RoutingDecision(
+            "plan_then_build", "complex", BASE_CONFIDENCE, [], "no routing signal: planning first is the safe default"
+        )
+    winner = max(SCOPE_ORDER, key=lambda wf: (len(hits[wf]), -SCOPE_ORDER.index(wf)))
+    won = len(hits[winner])
+    others = total - won
+    confidence = min(0.95, 0.6 + 0.15 * won) - 0.1 * others
+    confidence = round(max(0.3, confidence), 2)
+    for workflow in SCOPE_ORDER:
+        signals += [f'"{word}" -> {workflow}' for word in hits[workflow]]
+    reason = f"{won} signal{'s' if won != 1 else ''} for {winner}"
+    if others:
+        reason += f", {others} for other workflows"
+    return RoutingDecision(winner, COMPLEXITY[winner], confidence, signals, reason)

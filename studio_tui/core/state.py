@@ -1,0 +1,210 @@
+"""OrchestrationState and its parts, shaped field for field like the seed's `orchestration_state`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+TERMINAL_STATUSES = frozenset({"completed", "failed", "aborted", "halted", "cancelled", "interrupted"})
+"""Orchestration statuses after which nothing runs until a resume."""
+
+BUDGET_HISTORY_LEN = 120
+"""Totals kept for the budget sparkline: two minutes at one sample a second is plenty to read a trend."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class SequenceEntry(_Model):
+    agent: str
+    status: str = "pending"
+    key: str = ""
+    task_id: str | None = None
+
+
+class Routing(_Model):
+    workflow: str = ""
+    agent_sequence: list[SequenceEntry] = []
+    confidence: float = 0.0
+    complexity: str = ""
+    signals: list[str] = []
+    reason: str = ""
+
+
+class AgentState(_Model):
+    agent: str
+    role: str = ""
+    task_id: str | None = None
+    status: str = "pending"
+    current_step: int = 0
+    total_steps: int = 0
+    step_description: str = ""
+    output: dict[str, Any] = {}
+    attempts: int = 0
+    retries: int = 0
+    replans: int = 0
+    steps_completed: list[int] = []
+    steps_skipped: list[int] = []
+    input: dict[str, Any] = {}
+    started_ts: float | None = None
+    finished_ts: float | None = None
+    last_error: str = ""
+
+
+class Checkpoint(_Model):
+    id: str
+    name: str
+    after_agent: str | None = None
+    seq: int = 0
+    ts: float = 0.0
+    reason: str = "manual"
+
+
+class Failure(_Model):
+    ts: float
+    seq: int
+    agent: str
+    step: int | None = None
+    category: str
+    action: str = ""
+    message: str
+    details: str = ""
+    attempt: int = 1
+
+
+class Handoff(_Model):
+    from_agent: str = Field(alias="from")
+    to_agent: str = Field(alias="to")
+    context: dict[str, Any] = {}
+    tokens: int = 0
+    ts: float = 0.0
+    seq: int = 0
+
+
+class Pool(_Model):
+    used: int = 0
+    soft: int = 0
+
+
+class Optimization(_Model):
+    step: str
+    pool: str
+    before: int
+    after: int
+    detail: str = ""
+    ts: float = 0.0
+
+
+class Budget(_Model):
+    pools: dict[str, Pool] = {}
+    warning: float = 0.8
+    critical: float = 0.95
+    history: list[int] = []
+    optimizations: list[Optimization] = []
+
+    @property
+    def used(self) -> int:
+        return sum(p.used for p in self.pools.values())
+
+    @property
+    def soft(self) -> int:
+        return sum(p.soft for p in self.pools.values())
+
+    def level(self, used: int, soft: int) -> str:
+        """OK / WARNING / CRITICAL for a used-of-soft pair, by this budget's thresholds."""
+        if soft <= 0:
+            return "OK" if used <= 0 else "CRITICAL"
+        ratio = used / soft
+        if ratio >= self.critical:
+            return "CRITICAL"
+        if ratio >= self.warning:
+            return "WARNING"
+        return "OK"
+
+    @property
+    def total_level(self) -> str:
+        return self.level(self.used, self.soft)
+
+
+class Decision(_Model):
+    id: str
+    kind: str
+    agent: str | None = None
+    prompt: str
+    details: dict[str, Any] = {}
+    options: list[str] = []
+    answer: str | None = None
+    by: str | None = None
+    asked_ts: float = 0.0
+    answered_ts: float | None = None
+
+
+class OrchestrationState(_Model):
+    id: str = ""
+    mode: str = "implicit"
+    status: str = "pending"
+    goal: str = ""
+    workspace: str = ""
+    routing: Routing = Field(default_factory=Routing)
+    agent_states: list[AgentState] = []
+    checkpoints: list[Checkpoint] = []
+    failures: list[Failure] = []
+    handoffs: list[Handoff] = []
+    budget: Budget = Field(default_factory=Budget)
+    decisions: list[Decision] = []
+    pending_decision: str | None = None
+    status_before_wait: str | None = None
+    learnings: list[str] = []
+    backlog_updates: dict[str, str] = {}
+    resumed_from: list[str] = []
+    unknown_events: int = 0
+    seq: int = 0
+    started_ts: float | None = None
+    updated_ts: float | None = None
+    finished_ts: float | None = None
+    summary: str = ""
+
+    def agent(self, key: str) -> AgentState | None:
+        """The agent state for a sequence key (`builder`, `builder:T2`), if routed."""
+        for entry in self.agent_states:
+            if entry.agent == key:
+                return entry
+        return None
+
+    def decision(self, decision_id: str | None) -> Decision | None:
+        if decision_id is None:
+            return None
+        for entry in reversed(self.decisions):
+            if entry.id == decision_id:
+                return entry
+        return None
+
+    @property
+    def waiting_for_person(self) -> bool:
+        return self.pending_decision is not None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data in the seed's shape (`from`/`to` spelled as in the seed)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_yaml(self) -> str:
+        """The `state.yaml` text: the seed's `orchestration_state` root, keys in model order."""
+        return yaml.safe_dump(
+            {"orchestration_state": self.to_dict()},
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OrchestrationState":
+        if "orchestration_state" in data and len(data) == 1:
+            data = data["orchestration_state"]
+        return cls.model_validate(data)

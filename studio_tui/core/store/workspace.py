@@ -1,0 +1,196 @@
+"""The `.studio` workspace on disk: layout, validated names, state files and checkpoints."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ..config import StudioConfig, load_config
+from ..errors import InputError, NotFound
+from ..loading import describe_validation, load_yaml
+from ..state import OrchestrationState
+from .atomic import atomic_write
+from .lock import WorkspaceLock
+
+ORCH_ID_RE = re.compile(r"^orch_\d{8}_\d{6}_[0-9a-f]{4}$")
+CHECKPOINT_ID_RE = re.compile(r"^cp_\d{1,12}$")
+TASK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+"""Names that become paths: letters, digits, `_` and `-` only, so none can climb out of the workspace."""
+
+
+def check_name(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        shown = repr(value)[:80]
+        raise InputError(f"invalid {what} {shown}: expected {pattern.pattern}")
+    return value
+
+
+class CheckpointMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    orch_id: str
+    name: str
+    after_agent: str | None = None
+    seq: int
+    ts: float
+    reason: str = "manual"
+
+
+class CheckpointFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint: CheckpointMeta
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A checkpoint found on disk, with the state it holds."""
+
+    meta: CheckpointMeta
+    state: OrchestrationState
+    path: Path
+
+
+class Workspace:
+    """Paths and file access for one `.studio` folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.expanduser().absolute()
+
+    @property
+    def project_root(self) -> Path:
+        return self.root.parent
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.root / "tasks"
+
+    @property
+    def backlog_path(self) -> Path:
+        return self.root / "backlog.yaml"
+
+    @property
+    def learnings_dir(self) -> Path:
+        return self.root / "learnings"
+
+    @property
+    def orchestration_dir(self) -> Path:
+        return self.root / "orchestration"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.root / "sessions"
+
+    def lock(self) -> WorkspaceLock:
+        return WorkspaceLock(self.root / "lock")
+
+    def config(self) -> StudioConfig:
+        return load_config(self.config_path)
+
+    def orch_dir(self, orch_id: str) -> Path:
+        return self.orchestration_dir / check_name(orch_id, ORCH_ID_RE, "orchestration id")
+
+    def task_dir(self, task_id: str) -> Path:
+        return self.tasks_dir / check_name(task_id, TASK_ID_RE, "task id")
+
+    def events_path(self, orch_id: str) -> Path:
+        return self.orch_dir(orch_id) / "events.jsonl"
+
+    def state_path(self, orch_id: str) -> Path:
+        return self.orch_dir(orch_id) / "state.yaml"
+
+    def checkpoints_dir(self, orch_id: str) -> Path:
+        return self.orch_dir(orch_id) / "checkpoints"
+
+    def orchestrations(self) -> list[str]:
+        """Orchestration ids, oldest first (ids start with their timestamp)."""
+        if not self.orchestration_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.orchestration_dir.iterdir() if ORCH_ID_RE.fullmatch(p.name))
+
+    def latest(self) -> str | None:
+        found = self.orchestrations()
+        return found[-1] if found else None
+
+    def resolve_orch(self, orch_id: str | None) -> str:
+        """The given orchestration (checked to exist) or the latest one."""
+        if orch_id is None:
+            latest = self.latest()
+            if latest is None:
+                raise NotFound(f"{self.root}: no orchestration yet; start one with `studio-tui build GOAL`")
+            return latest
+        if not self.orch_dir(orch_id).is_dir():
+            known = ", ".join(self.orchestrations()[-5:]) or "none"
+            raise NotFound(f"unknown orchestration {orch_id!r}; recent ones: {known}")
+        return orch_id
+
+    def write_state(self, state: OrchestrationState, *, durable: bool = True) -> None:
+        atomic_write(self.state_path(state.id), state.to_yaml(), durable=durable)
+
+    def load_state(self, orch_id: str) -> OrchestrationState:
+        path = self.state_path(orch_id)
+        data, node = load_yaml(path)
+        if not isinstance(data, dict) or "orchestration_state" not in data:
+            raise InputError(f"{path}: not a state file (no 'orchestration_state' at the top)")
+        try:
+            return OrchestrationState.from_dict(data)
+        except ValidationError as exc:
+            raise InputError(describe_validation(path, exc, node)) from None
+
+    # checkpoints
+
+    def write_checkpoint(self, meta: CheckpointMeta, state: OrchestrationState) -> Path:
+        path = self.checkpoints_dir(meta.orch_id) / f"{check_name(meta.id, CHECKPOINT_ID_RE, 'checkpoint id')}.yaml"
+        body = CheckpointFile(checkpoint=meta, state=state.to_dict())
+        atomic_write(path, yaml.safe_dump(body.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+        return path
+
+    def free_checkpoint_id(self, ts: float) -> str:
+        """`cp_<epoch>`, moved on a second at a time if that one is already taken in this workspace."""
+        epoch = int(ts)
+        taken = {cp_id for cp_id, _ in self.checkpoint_paths()}
+        while f"cp_{epoch}" in taken:
+            epoch += 1
+        return f"cp_{epoch}"
+
+    def checkpoint_paths(self) -> list[tuple[str, Path]]:
+        """(checkpoint id, path) for every checkpoint of every orchestration."""
+        found: list[tuple[str, Path]] = []
+        for orch_id in self.orchestrations():
+            folder = self.checkpoints_dir(orch_id)
+            if folder.is_dir():
+                for path in sorted(folder.glob("cp_*.yaml")):
+                    if CHECKPOINT_ID_RE.fullmatch(path.stem):
+                        found.append((path.stem, path))
+        return found
+
+    def load_checkpoint(self, path: Path) -> CheckpointRecord:
+        data, node = load_yaml(path)
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: not a checkpoint file (expected a mapping with 'checkpoint' and 'state')")
+        try:
+            body = CheckpointFile.model_validate(data)
+            state = OrchestrationState.from_dict(body.state)
+        except ValidationError as exc:
+            raise InputError(describe_validation(path, exc, node)) from None
+        return CheckpointRecord(meta=body.checkpoint, state=state, path=path)
+
+    def find_checkpoint(self, cp_id: str) -> CheckpointRecord:
+        check_name(cp_id, CHECKPOINT_ID_RE, "checkpoint id")
+        known = self.checkpoint_paths()
+        for found_id, path in known:
+            if found_id == cp_id:
+                return self.load_checkpoint(path)
+        listing = ", ".join(i for i, _ in known[-10:]) or "none in this workspace"
+        raise NotFound(f"unknown checkpoint {cp_id!r}; checkpoints: {listing}")

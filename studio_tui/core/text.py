@@ -1,0 +1,28 @@
+"""Make text from agents and logs safe to print: no escape sequences, no runaway lines."""
+
+from __future__ import annotations
+
+import re
+
+MAX_LINE_CHARS = 4000
+"""Longer lines are cut: a 1 MB line would stall any terminal renderer and nobody reads past this."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    if code < 0x20:
+        return "^" + chr(code + 0x40)
+    if code == 0x7F:
+        return "^?"
+    return f"\\x{code:02x}"
+
+
+def sanitize(text: str, *, max_chars: int = MAX_LINE_CHARS, keep_newlines: bool = True) -> str:
+    """Controls (ESC, CR, NUL, C1) shown in caret notation so none can act; over-long text cut with a note."""
+    if len(text) > max_chars:
+        text = f"{text[:max_chars]}… ({len(text) - max_chars} more chars)"
+    if not keep_newlines:
+        text = text.replace("\n", "⏎").replace("\t", " ")
+    return _CONTROL.sub(_visible, text)
