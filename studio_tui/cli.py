@@ -1,2 +1,413 @@
+"""Entry point `studio-tui`: parse arguments, pick a front end, map outcomes to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
 import sys
-print("stub")
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import __version__
+from .core.agents import agent_factory, check_agents
+from .core.budget import budget_table
+from .core.decider import PolicyDecider
+from .core.errors import InputError, StudioError
+from .core.example import make_demo_workspace
+from .core.orchestrator import Orchestrator
+from .core.reducer import fold
+from .core.state import OrchestrationState
+from .core.store import Workspace, read_log
+from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+RUN_COMMANDS = ("demo", "build", "orchestrate", "resume", "run-backlog")
+
+PIPE_WIDTH = 160
+"""Columns for output that is not a terminal: wide enough that ids and paths are never cut."""
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else PIPE_WIDTH)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2 with one line naming the problem."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        err_console.print(Text(f"studio-tui: error: {message}", style="red"))
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, escalation_default: str | None = None) -> None:
+    parser.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
+    parser.add_argument(
+        "--on-escalation",
+        choices=("ask", "retry", "skip", "abort"),
+        default=escalation_default,
+        help="answer escalations without asking (default: ask on a terminal, abort otherwise)",
+    )
+    parser.add_argument("--speed", type=float, default=None, help="scripted agents' speed factor (0 = no waiting)")
+    parser.add_argument("--yes", action="store_true", help="proceed at explicit-mode routing without asking")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="studio-tui",
+        description="Mission control for multi-agent builds: route a goal, run Planner/Builder/Architect, "
+        "checkpoint, recover, keep context budgets. Without a command, opens the dashboard.",
+    )
+    parser.add_argument("--version", action="version", version=f"studio-tui {__version__}")
+    parser.add_argument("--workspace", "-w", type=Path, default=Path(".studio"), help="the .studio folder (default: ./.studio)")
+    parser.add_argument("--theme", default=None, help="dashboard theme (studio-dark, studio-light, studio-high-contrast)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="run the bundled example scenario in a fresh copy of the example workspace")
+    _add_run_options(demo)
+    demo.add_argument("--into", type=Path, default=None, help="project folder to copy the example into (default: a new temp folder)")
+
+    build = sub.add_parser("build", help="route GOAL to a workflow and run it")
+    build.add_argument("goal", metavar="GOAL")
+    build.add_argument("--explicit", action="store_true", help="show the routing and ask before proceeding")
+    _add_run_options(build)
+
+    orchestrate = sub.add_parser("orchestrate", help="explicit mode: `orchestrate build GOAL`")
+    orch_sub = orchestrate.add_subparsers(dest="orchestrate_command", metavar="build", required=True, parser_class=_Parser)
+    orch_build = orch_sub.add_parser("build", help="show the routing, ask, then build GOAL")
+    orch_build.add_argument("goal", metavar="GOAL")
+    _add_run_options(orch_build)
+
+    status = sub.add_parser("status", help="the current orchestration's state, in the seed's structure")
+    status.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
+    status.add_argument("--json", action="store_true")
+
+    checkpoint = sub.add_parser("checkpoint", help="save a checkpoint NAME of the current orchestration now")
+    checkpoint.add_argument("name", metavar="NAME")
+
+    checkpoints = sub.add_parser("checkpoints", help="list every checkpoint in the workspace")
+    checkpoints.add_argument("--json", action="store_true")
+
+    resume = sub.add_parser("resume", help="continue an orchestration from checkpoint CP_ID")
+    resume.add_argument("checkpoint_id", metavar="CP_ID")
+    _add_run_options(resume)
+
+    budget = sub.add_parser("budget", help="the context budget table (seed format)")
+    budget.add_argument("--json", action="store_true")
+
+    handoff = sub.add_parser("handoff", help="record a handoff FROM -> TO with a JSON context")
+    handoff.add_argument("from_agent", metavar="FROM")
+    handoff.add_argument("to_agent", metavar="TO")
+    handoff.add_argument("context", metavar="JSON")
+
+    agent_start = sub.add_parser("agent-start", help="re-invoke AGENT in the current orchestration (a retry)")
+    agent_start.add_argument("agent", metavar="AGENT")
+    _add_run_options(agent_start)
+
+    backlog = sub.add_parser("run-backlog", help="multi_task: a Builder per pending backlog task, in order")
+    _add_run_options(backlog)
+    return parser
+
+
+# ── helpers ──────────────────────────────────────────────────────────────
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _want_dashboard(args: argparse.Namespace) -> bool:
+    return not getattr(args, "headless", False) and sys.stdout.isatty() and sys.stdin.isatty() and os.environ.get("CI") != "true"
+
+
+def _current_state(workspace: Workspace, orch_id: str | None = None) -> OrchestrationState:
+    """The state as its log says (the log is the truth; state.yaml may lag by a fraction of a second)."""
+    orch_id = workspace.resolve_orch(orch_id)
+    path = workspace.events_path(orch_id)
+    if path.exists():
+        read = read_log(path)
+        if read.events:
+            if read.bad_lines:
+                err_console.print(Text(f"{path}: skipped {len(read.bad_lines)} bad line(s): " + ", ".join(f"line {b.line} ({b.reason})" for b in read.bad_lines[:3]), style="yellow"))
+            return fold(read.events)
+    return workspace.load_state(orch_id)
+
+
+def _exit_for(state: OrchestrationState) -> int:
+    if state.status == "completed":
+        return EXIT_OK
+    if state.status == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED
+
+
+def _run_async(main: Coroutine[Any, Any, OrchestrationState]) -> OrchestrationState:
+    """Run the orchestrator; Ctrl-C and SIGTERM cancel it, so it saves a checkpoint before exiting."""
+
+    async def runner() -> OrchestrationState:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await main
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    return asyncio.run(runner())
+
+
+def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]], *, demo: bool = False) -> int:
+    config = workspace.config()
+    speed = args.speed if args.speed is not None else 1.0
+    factory = agent_factory(workspace, config, speed=speed)
+    policy = args.on_escalation
+    if policy is None:
+        policy = "ask" if _interactive() else ("retry" if demo else "abort")
+    if policy == "ask" and not _interactive():
+        raise InputError("--on-escalation ask needs a terminal; use retry, skip or abort when input is not a terminal")
+    decider = TerminalDecider(console, on_escalation=policy) if _interactive() else PolicyDecider(policy)  # type: ignore[arg-type]
+    if getattr(args, "yes", False) and not _interactive():
+        decider = PolicyDecider(policy if policy != "ask" else "abort")  # type: ignore[arg-type]
+    with workspace.lock():
+        orchestrator = Orchestrator(workspace, config, decider, factory)
+        orchestrator.subscribe(HeadlessPrinter(console))
+        try:
+            state = _run_async(start(orchestrator))
+        except asyncio.CancelledError:
+            state = orchestrator.state
+        except EOFError as exc:
+            state = orchestrator.state
+            err_console.print(Text(f"studio-tui: {exc}", style="red"))
+    _print_outcome(workspace, state)
+    return _exit_for(state)
+
+
+def _print_outcome(workspace: Workspace, state: OrchestrationState) -> None:
+    if not state.id:
+        return
+    console.print()
+    console.print(state_view(state))
+    console.print(budget_view(state))
+    if state.status == "interrupted" and state.checkpoints:
+        console.print(Text(f"\ninterrupted: resume with  studio-tui --workspace {workspace.root} resume {state.checkpoints[-1].id}", style="yellow"))
+    elif state.status in ("aborted", "halted", "failed") and state.checkpoints:
+        console.print(Text(f"\nlast checkpoint: {state.checkpoints[-1].id} ({state.checkpoints[-1].name})", style="yellow"))
+    console.print(Text(f"log: {workspace.events_path(state.id)}", style="dim"))
+
+
+def _dashboard(args: argparse.Namespace, workspace: Workspace, action: str, **launch: Any) -> int:
+    from .ui.app import Launch, run_dashboard
+
+    speed = args.speed if getattr(args, "speed", None) is not None else 1.0
+    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, **launch))  # type: ignore[arg-type]
+
+
+def _explicit_guard(args: argparse.Namespace) -> None:
+    if not _interactive() and not args.yes:
+        raise InputError("explicit mode asks before proceeding: run it on a terminal, or pass --yes to proceed without asking")
+
+
+# ── commands ─────────────────────────────────────────────────────────────
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    root = make_demo_workspace(args.into.expanduser().absolute() if args.into else None)
+    workspace = Workspace(root)
+    console.print(Text(f"demo workspace: {workspace.root}", style="dim"))
+    from .core.agents.scripted import load_scenario
+
+    goal = load_scenario(workspace.root / "scenario.yaml").goal
+    if _want_dashboard(args):
+        return _dashboard(args, workspace, "build", goal=goal)
+    return _headless_run(args, workspace, lambda o: o.build(goal), demo=True)
+
+
+def cmd_build(args: argparse.Namespace, workspace: Workspace, *, explicit: bool) -> int:
+    mode = "explicit" if explicit else "implicit"
+    config = workspace.config()
+    check_agents(workspace, config)
+    if not args.goal.strip():
+        raise InputError("GOAL is empty: say what to build, e.g. studio-tui build \"Fix the login typo\"")
+    if _want_dashboard(args):
+        return _dashboard(args, workspace, "build", goal=args.goal, mode=mode)
+    if explicit:
+        _explicit_guard(args)
+    return _headless_run(args, workspace, lambda o: o.build(args.goal, mode=mode))
+
+
+def cmd_resume(args: argparse.Namespace, workspace: Workspace) -> int:
+    record = workspace.find_checkpoint(args.checkpoint_id)
+    check_agents(workspace, workspace.config())
+    if _want_dashboard(args):
+        return _dashboard(args, workspace, "resume", checkpoint_id=args.checkpoint_id)
+    return _headless_run(args, workspace, lambda o: o.resume(record))
+
+
+def cmd_run_backlog(args: argparse.Namespace, workspace: Workspace) -> int:
+    check_agents(workspace, workspace.config())
+    if _want_dashboard(args):
+        return _dashboard(args, workspace, "run_backlog")
+    return _headless_run(args, workspace, lambda o: o.run_backlog())
+
+
+def cmd_status(args: argparse.Namespace, workspace: Workspace) -> int:
+    state = _current_state(workspace, args.orch_id)
+    if args.json:
+        console.print_json(json.dumps({"orchestration_state": state.to_dict()}))
+    else:
+        console.print(state_view(state))
+    return EXIT_OK
+
+
+def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
+    records = []
+    problems = []
+    for _, path in workspace.checkpoint_paths():
+        try:
+            records.append(workspace.load_checkpoint(path))
+        except StudioError as exc:
+            problems.append(str(exc))
+    records.sort(key=lambda r: (r.meta.ts, r.meta.id), reverse=True)
+    if args.json:
+        console.print_json(json.dumps([r.meta.model_dump(mode="json") | {"path": str(r.path)} for r in records]))
+    else:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("Checkpoint", "Orchestration", "Name", "After agent", "Time", "Reason"):
+            table.add_column(column)
+        for r in records:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.meta.ts))
+            table.add_row(r.meta.id, r.meta.orch_id, literal(r.meta.name), literal(r.meta.after_agent or "-"), when, r.meta.reason)
+        console.print(table if records else Text("no checkpoints yet", style="dim"))
+    for problem in problems:
+        err_console.print(Text(f"skipped damaged checkpoint: {problem}", style="yellow"))
+    return EXIT_OK
+
+
+def cmd_budget(args: argparse.Namespace, workspace: Workspace) -> int:
+    state = _current_state(workspace)
+    if args.json:
+        rows = budget_table(state)
+        pools = [{"pool": n, "used": u, "soft": s, "status": st} for n, u, s, st in rows[:-1]]
+        _, used, soft, status = rows[-1]
+        payload = {"orch_id": state.id, "pools": pools, "total": {"used": used, "soft": soft, "status": status.split(" ")[0], "percent": round(100 * used / soft) if soft else 0}}
+        payload["optimizations"] = [o.model_dump(mode="json") for o in state.budget.optimizations]
+        console.print_json(json.dumps(payload))
+    else:
+        console.print(budget_view(state))
+    return EXIT_OK
+
+
+def _attached(workspace: Workspace) -> Orchestrator:
+    config = workspace.config()
+    return Orchestrator(workspace, config, PolicyDecider("abort"), agent_factory(workspace, config, speed=0))
+
+
+def cmd_checkpoint(args: argparse.Namespace, workspace: Workspace) -> int:
+    name = args.name.strip()
+    if not name or len(name) > 80 or any(ch in name for ch in "\n\r\x00/\\"):
+        raise InputError(f"checkpoint NAME must be 1-80 characters without '/', '\\' or line breaks, got {args.name!r}")
+    orch_id = workspace.resolve_orch(None)
+    lock = workspace.lock()
+    try:
+        lock.acquire()
+    except StudioError:
+        request_dir = workspace.orch_dir(orch_id) / "requests"
+        request_dir.mkdir(parents=True, exist_ok=True)
+        (request_dir / f"checkpoint-{time.time_ns()}.json").write_text(json.dumps({"name": name}))
+        holder = lock.holder().get("pid", "?")
+        console.print(Text(f"requested: the running build (pid {holder}) saves checkpoint {name!r} at its next step", style="green"))
+        return EXIT_OK
+    try:
+        orchestrator = _attached(workspace)
+        orchestrator.attach(orch_id)
+        cp_id = orchestrator.checkpoint(name, reason="on_demand")
+        orchestrator.close()
+    finally:
+        lock.release()
+    console.print(Text(f"saved {cp_id} ({name}) for {orch_id}", style="green"))
+    return EXIT_OK
+
+
+def cmd_handoff(args: argparse.Namespace, workspace: Workspace) -> int:
+    try:
+        context = json.loads(args.context)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"JSON argument: invalid JSON at column {exc.colno}: {exc.msg}") from None
+    if not isinstance(context, dict):
+        raise InputError("JSON argument: the handoff context must be a JSON object")
+    with workspace.lock():
+        orchestrator = _attached(workspace)
+        orchestrator.attach(workspace.resolve_orch(None))
+        event = orchestrator.record_handoff(args.from_agent, args.to_agent, context)
+        orchestrator.close()
+    console.print(Text(f"handoff {args.from_agent} → {args.to_agent} recorded ({event.tokens} tokens)", style="green"))
+    return EXIT_OK
+
+
+def cmd_agent_start(args: argparse.Namespace, workspace: Workspace) -> int:
+    orch_id = workspace.resolve_orch(None)
+
+    async def start(orchestrator: Orchestrator) -> OrchestrationState:
+        return await orchestrator.rerun_agent(orch_id, args.agent)
+
+    return _headless_run(args, workspace, start)
+
+
+def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
+    if _want_dashboard(args):
+        return _dashboard(args, workspace, "view")
+    try:
+        state = _current_state(workspace)
+    except StudioError as exc:
+        console.print(Text(str(exc), style="yellow"))
+        console.print("Start one with: studio-tui build \"GOAL\"   or try: studio-tui demo")
+        return EXIT_OK
+    console.print(state_view(state))
+    return EXIT_OK
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    command = args.command
+    if command == "demo":
+        return cmd_demo(args)
+    if command is None:
+        return cmd_view(args, workspace)
+    if command not in ("status", "checkpoints", "budget") and not workspace.root.is_dir() and command != "build":
+        raise InputError(f"{workspace.root}: no workspace here (use --workspace DIR, or `studio-tui build GOAL` to start one)")
+    handlers: dict[str, Callable[[], int]] = {
+        "build": lambda: cmd_build(args, workspace, explicit=args.explicit),
+        "orchestrate": lambda: cmd_build(args, workspace, explicit=True),
+        "status": lambda: cmd_status(args, workspace),
+        "checkpoint": lambda: cmd_checkpoint(args, workspace),
+        "checkpoints": lambda: cmd_checkpoints(args, workspace),
+        "resume": lambda: cmd_resume(args, workspace),
+        "budget": lambda: cmd_budget(args, workspace),
+        "handoff": lambda: cmd_handoff(args, workspace),
+        "agent-start": lambda: cmd_agent_start(args, workspace),
+        "run-backlog": lambda: cmd_run_backlog(args, workspace),
+    }
+    return handlers[command]()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except StudioError as exc:
+        err_console.print(Text(f"studio-tui: {exc}", style="red"))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print(Text("interrupted", style="yellow"))
+        return EXIT_INTERRUPTED

@@ -126,6 +126,8 @@ class AgentStarted(_Event):
     task_id: str | None = None
     total_steps: int = 0
     input: dict[str, Any] = {}
+    restart_steps: bool = False
+    """The agent starts over (a Planner's replan): earlier step progress no longer counts."""
 
 
 class AgentStep(_Event):

@@ -29,10 +29,10 @@ from .decider import (
 from .errors import InputError
 from .plan import Plan, load_backlog, load_plan
 from .recovery import RecoveryTracker
-from .reducer import apply
+from .reducer import apply, fold
 from .routing import route
 from .state import AgentState, OrchestrationState
-from .store import CheckpointMeta, CheckpointRecord, EventLogWriter, Workspace, atomic_write
+from .store import CheckpointMeta, CheckpointRecord, EventLogWriter, Workspace, atomic_write, read_log
 
 Subscriber = Callable[[ev.Event, OrchestrationState], None]
 AgentFactory = Callable[[str], Agent]
@@ -171,9 +171,34 @@ class Orchestrator:
                 self.emit(ev.AgentStatus, agent=agent.agent, status="pending", reason=f"resumed from {record.meta.id}")
         return await self._guarded(self._continue_run)
 
-    def _last_seq(self, orch_id: str) -> int:
-        from .store import read_log
+    def attach(self, orch_id: str) -> OrchestrationState:
+        """Take up an existing orchestration (state folded from its log) to append to it."""
+        read = read_log(self.workspace.events_path(orch_id))
+        if not read.events:
+            raise InputError(f"{self.workspace.events_path(orch_id)}: no events to continue from")
+        self.state = fold(read.events)
+        self._open(orch_id)
+        return self.state
 
+    def record_handoff(self, from_key: str, to_key: str, context: dict[str, Any]) -> ev.HandoffRecorded:
+        """A handoff given by hand (`studio-tui handoff FROM TO JSON`)."""
+        return self._handoff(from_key, to_key, context)
+
+    async def rerun_agent(self, orch_id: str, key: str) -> OrchestrationState:
+        """Re-invoke one agent (same input, next attempt), then continue the run from there."""
+        self.attach(orch_id)
+        agent = self.state.agent(key)
+        if agent is None:
+            known = ", ".join(a.agent for a in self.state.agent_states) or "none routed yet"
+            self.close()
+            raise InputError(f"unknown agent {key!r} in {orch_id}; agents: {known}")
+        self.emit(ev.AgentStatus, agent=key, status="pending", reason="re-invoked by agent-start")
+        for later in self.state.agent_states[self.state.agent_states.index(agent) + 1 :]:
+            if later.status in ("active", "waiting", "failed"):
+                self.emit(ev.AgentStatus, agent=later.agent, status="pending", reason="re-invoked by agent-start")
+        return await self._guarded(self._continue_run)
+
+    def _last_seq(self, orch_id: str) -> int:
         path = self.workspace.events_path(orch_id)
         if not path.exists():
             return 0
@@ -381,6 +406,7 @@ class Orchestrator:
                 task_id=task.task_id,
                 total_steps=self._total_steps(task),
                 input=task.context,
+                restart_steps=role != "builder",
             )
             if role == "planner":
                 self.emit(ev.StatusChanged, status="planning")
@@ -464,9 +490,9 @@ class Orchestrator:
         if slots:
             self.emit(ev.SequenceExtended, sequence=slots)
 
-    def _handoff(self, from_key: str, to_key: str, context: dict[str, Any]) -> None:
+    def _handoff(self, from_key: str, to_key: str, context: dict[str, Any]) -> ev.HandoffRecorded:
         tokens = budget_mod.estimate_tokens(len(json.dumps(context, sort_keys=True).encode()))
-        self.emit(ev.HandoffRecorded, **{"from": from_key, "to": to_key}, context=context, tokens=tokens)
+        return self.emit(ev.HandoffRecorded, **{"from": from_key, "to": to_key}, context=context, tokens=tokens)
 
     # ── recovery ─────────────────────────────────────────────────────────
 

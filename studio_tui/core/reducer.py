@@ -198,6 +198,11 @@ def _agent_started(state: OrchestrationState, e: ev.AgentStarted) -> None:
         state.agent_states.append(agent)
         state.routing.agent_sequence.append(SequenceEntry(agent=e.role, key=e.agent, task_id=e.task_id))
     _set_agent_status(state, e.agent, "active")
+    if e.restart_steps:
+        agent.steps_completed = []
+        agent.steps_skipped = []
+        agent.current_step = 0
+        agent.total_steps = 0
     agent.attempts = e.attempt
     if e.total_steps:
         agent.total_steps = e.total_steps
