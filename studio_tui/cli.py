@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -23,7 +24,7 @@ from .core.budget import budget_table
 from .core.decider import PolicyDecider
 from .core.errors import InputError, StudioError
 from .core.example import make_demo_workspace
-from .core.orchestrator import Orchestrator
+from .core.orchestrator import Orchestrator, preflight
 from .core.reducer import fold
 from .core.state import OrchestrationState
 from .core.store import Workspace, read_log
@@ -35,8 +36,9 @@ RUN_COMMANDS = ("demo", "build", "orchestrate", "resume", "run-backlog")
 PIPE_WIDTH = 160
 """Columns for output that is not a terminal: wide enough that ids and paths are never cut."""
 
-console = Console(highlight=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
-err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else PIPE_WIDTH)
+# markup and emoji off: no string printed anywhere (goals, agent text, file content) is ever interpreted.
+console = Console(highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+err_console = Console(stderr=True, highlight=False, markup=False, emoji=False, width=None if sys.stderr.isatty() else PIPE_WIDTH)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -237,6 +239,7 @@ def cmd_build(args: argparse.Namespace, workspace: Workspace, *, explicit: bool)
     mode = "explicit" if explicit else "implicit"
     config = workspace.config()
     check_agents(workspace, config)
+    preflight(workspace)
     if not args.goal.strip():
         raise InputError("GOAL is empty: say what to build, e.g. studio-tui build \"Fix the login typo\"")
     if _want_dashboard(args):
@@ -256,6 +259,7 @@ def cmd_resume(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_run_backlog(args: argparse.Namespace, workspace: Workspace) -> int:
     check_agents(workspace, workspace.config())
+    preflight(workspace)
     if _want_dashboard(args):
         return _dashboard(args, workspace, "run_backlog")
     return _headless_run(args, workspace, lambda o: o.run_backlog())
@@ -266,7 +270,10 @@ def cmd_status(args: argparse.Namespace, workspace: Workspace) -> int:
     if args.json:
         console.print_json(json.dumps({"orchestration_state": state.to_dict()}))
     else:
-        console.print(state_view(state))
+        text = yaml.safe_dump(state.seed_view(), sort_keys=False, allow_unicode=True, width=100)
+        console.print(literal(text.rstrip("\n")))
+        if state.waiting_for_person:
+            console.print(Text("WAITING FOR YOU: open the dashboard (studio-tui) to answer", style="bold yellow"))
     return EXIT_OK
 
 

@@ -162,7 +162,7 @@ class TerminalDecider:
         while True:
             hint = "/".join(f"[{o[0]}]{o[1:]}" for o in request.options) if request.options else ""
             prompt = f"{hint} > " if hint else f"answer{f' [{request.default}]' if request.default else ''} > "
-            reply = (await asyncio.to_thread(_read_line, prompt)).strip()
+            reply = (await _read_line(prompt)).strip()
             if not request.options:
                 return Answer(reply or request.default)
             for option in request.options:
@@ -175,9 +175,18 @@ class TerminalDecider:
             self.console.print(Text(f"please answer one of: {', '.join(request.options)}", style="yellow"))
 
 
-def _read_line(prompt: str) -> str:
+async def _read_line(prompt: str) -> str:
+    """Read a line without blocking the loop or a thread, so Ctrl-C cancels a waiting prompt at once."""
     sys.stdout.write(prompt)
     sys.stdout.flush()
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    fd = sys.stdin.fileno()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
     line = sys.stdin.readline()
     if not line:
         raise EOFError("standard input closed while a decision was waiting")

@@ -27,7 +27,7 @@ from .decider import (
     DecisionRequest,
 )
 from .errors import InputError
-from .plan import Plan, load_backlog, load_plan
+from .plan import Backlog, Plan, load_backlog, load_plan
 from .recovery import RecoveryTracker
 from .reducer import apply, fold
 from .routing import route
@@ -71,6 +71,20 @@ class RunStopped(Exception):
 def new_orch_id(now: float) -> str:
     stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(now))
     return f"orch_{stamp}_{secrets.token_hex(2)}"
+
+
+def preflight(workspace: Workspace) -> tuple[Backlog, list[str]]:
+    """Load the backlog and every plan before anything is written: bad input fails here, cleanly.
+
+    Returns the backlog and the task ids of plans still pending (they route to build_only).
+    """
+    backlog = load_backlog(workspace.backlog_path)
+    pending_plans: list[str] = []
+    for plan_path in budget_mod.plan_files(workspace.tasks_dir):
+        plan = load_plan(plan_path)
+        if plan.status in ("pending", "in_progress"):
+            pending_plans.append(plan.task_id)
+    return backlog, pending_plans
 
 
 @dataclass
@@ -155,6 +169,7 @@ class Orchestrator:
         """Start a new orchestration for `goal` and run it to the end."""
         if not goal.strip():
             raise InputError("the goal is empty: say what to build, e.g. studio-tui build \"Fix login typo\"")
+        preflight(self.workspace)
         orch_id = new_orch_id(self.clock())
         self.workspace.orch_dir(orch_id).mkdir(parents=True, exist_ok=False)
         self._open(orch_id)
@@ -264,12 +279,7 @@ class Orchestrator:
 
     def _route(self):
         ws = self.workspace
-        backlog = load_backlog(ws.backlog_path)
-        pending_plans = []
-        for plan_path in budget_mod.plan_files(ws.tasks_dir):
-            plan = load_plan(plan_path)
-            if plan.status in ("pending", "in_progress"):
-                pending_plans.append(plan.task_id)
+        backlog, pending_plans = preflight(ws)
         decision = route(
             self.state.goal,
             pending_plan_tasks=pending_plans,

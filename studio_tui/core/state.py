@@ -194,6 +194,36 @@ class OrchestrationState(_Model):
         """Plain data in the seed's shape (`from`/`to` spelled as in the seed)."""
         return self.model_dump(mode="json", by_alias=True)
 
+    def seed_view(self) -> dict[str, Any]:
+        """Just the seed's `orchestration_state` fields, in the seed's order (the `status` command)."""
+        agents: list[dict[str, Any]] = []
+        for agent in self.agent_states:
+            entry: dict[str, Any] = {"agent": agent.agent, "status": agent.status}
+            if agent.status in ("active", "waiting", "failed") or agent.current_step:
+                entry["current_step"] = agent.current_step
+            if agent.output:
+                entry["output"] = agent.output
+            agents.append(entry)
+        return {
+            "orchestration_state": {
+                "id": self.id,
+                "mode": self.mode,
+                "status": self.status,
+                "goal": self.goal,
+                "routing": {
+                    "workflow": self.routing.workflow,
+                    "agent_sequence": [{"agent": e.key or e.agent, "status": e.status} for e in self.routing.agent_sequence],
+                    "confidence": self.routing.confidence,
+                },
+                "agent_states": agents,
+                "checkpoints": [{"id": c.id, "name": c.name, "after_agent": c.after_agent} for c in self.checkpoints],
+                "failures": [
+                    {"agent": f.agent, "step": f.step, "category": f.category, "action": f.action, "message": f.message}
+                    for f in self.failures
+                ],
+            }
+        }
+
     def to_yaml(self) -> str:
         """The `state.yaml` text: the seed's `orchestration_state` root, keys in model order."""
         return yaml.safe_dump(
