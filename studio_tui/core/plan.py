@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -12,6 +12,8 @@ from .loading import load_json_model, load_yaml_model
 from .store.workspace import TASK_ID_RE
 
 TaskId = Annotated[str, Field(pattern=TASK_ID_RE.pattern)]
+Command = Union[Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)], Annotated[str, Field(min_length=1)]]
+"""A list is exec'd as is; a string goes to `sh -c`. Neither may be empty."""
 
 
 class _Strict(BaseModel):
@@ -21,7 +23,7 @@ class _Strict(BaseModel):
 class PlanStep(_Strict):
     id: int = Field(ge=1)
     description: str
-    command: list[str] | str | None = None
+    command: Command | None = None
     """Run by the plan builder (cwd = project root): a list is exec'd, a string goes to `sh -c`."""
     timeout: float | None = Field(None, gt=0)
     risky: bool = False
@@ -34,7 +36,7 @@ class PlanStep(_Strict):
 
 class QualityGate(_Strict):
     name: str
-    command: list[str] | str
+    command: Command
     timeout: float | None = Field(None, gt=0)
 
 
@@ -60,7 +62,8 @@ class Plan(_Strict):
 
     def summary_text(self) -> str:
         """The seed's `plan_summary`: a count line and the numbered steps."""
-        lines = [f"{len(self.steps)} steps: {self.summary or self.goal}".rstrip(": ")]
+        headline = self.summary or self.goal
+        lines = [f"{len(self.steps)} steps: {headline}" if headline else f"{len(self.steps)} steps"]
         lines += [f"{s.id}. {s.description}" for s in self.steps]
         return "\n".join(lines)
 

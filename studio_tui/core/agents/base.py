@@ -39,6 +39,8 @@ class AgentTask:
 
 @dataclass(frozen=True)
 class Failure:
+    """Why an agent run failed; the category picks the recovery action."""
+
     category: FailureCategory
     message: str
     step: int | None = None
@@ -49,6 +51,8 @@ class Failure:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What an agent run ended with: an output (success) or a failure."""
+
     output: dict[str, Any] = field(default_factory=dict)
     failure: Failure | None = None
 
@@ -67,14 +71,17 @@ class Reporter(Protocol):
     async def step(self, step: int, total: int, description: str, *, risky: bool = False) -> None:
         """Step `step` (1-based) of `total` starts; a risky step gets a checkpoint first."""
 
-    async def step_done(self, step: int) -> None: ...
+    async def step_done(self, step: int) -> None:
+        """Step `step` finished successfully (counts toward periodic checkpoints)."""
 
-    async def step_skipped(self, step: int) -> None: ...
+    async def step_skipped(self, step: int) -> None:
+        """Step `step` is passed over because the person chose skip."""
 
     async def tokens(self, pool: str, tokens: int) -> None:
         """`tokens` more used in `pool` (negative to release)."""
 
-    async def log(self, message: str, level: str = "info") -> None: ...
+    async def log(self, message: str, level: str = "info") -> None:
+        """A line for the event log (shown literally, never as markup)."""
 
     async def ask(self, question: str, *, default: str = "") -> str:
         """Ask the person (a Planner's question); returns their answer."""

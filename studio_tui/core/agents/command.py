@@ -11,7 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from ..config import CommandAgentConfig
 from ..events import FailureCategory
 from .base import AgentTask, Outcome, Reporter
-from .process import ChildProcess, LogThrottle, OutputLine, OutputTail, RunClock, StreamName, describe_command
+from .process import (
+    MAX_LINE_BYTES,
+    ChildProcess,
+    LogThrottle,
+    OutputLine,
+    OutputTail,
+    RunClock,
+    StreamName,
+    clip,
+    describe_command,
+    describe_exit,
+)
 
 
 class _Message(BaseModel):
@@ -118,12 +129,12 @@ class _Session:
         if stream == "stderr":
             self.stderr_tail.add(line.shown())
             return
-        if line.truncated:
-            await self.logs.log(f"agent output line too long: {line.shown()}", "warning")
-            return
         if not line.text.strip():
             return
-        message = parse_message(line.text)
+        if line.truncated:
+            message = f"longer than {MAX_LINE_BYTES} bytes" if line.text.lstrip().startswith("{") else None
+        else:
+            message = parse_message(line.text)
         if message is None:
             await self.logs.log(line.shown(), "info")
         elif isinstance(message, str):
@@ -140,13 +151,17 @@ class _Session:
         elif isinstance(message, TokensMessage):
             await self.reporter.tokens(message.pool, message.tokens)
         elif isinstance(message, LogMessage):
-            await self.logs.log(message.message, message.level)
+            await self.logs.log(clip(message.message), message.level)
         elif isinstance(message, QuestionMessage):
+            if self.child.returncode is not None:
+                await self.logs.log(f"ignored a question the agent asked as it ended: {message.question}", "warning")
+                return
             with self.clock.paused():
                 answer = await self.reporter.ask(message.question, default=message.default)
             await self.child.send_line(json.dumps({"type": "answer", "answer": answer}))
         elif self.final is not None:
-            await self.logs.log(f"ignored a second {message.type} line: the agent already sent {self.final.type}", "warning")
+            already = self.final.type
+            await self.logs.log(f"ignored a second {message.type} line: the agent already sent {already}", "warning")
         else:
             self.final = message
 
@@ -157,7 +172,7 @@ class _Session:
             details = f"{sent}stderr tail:\n{tail}" if tail else sent.rstrip("; ")
             return Outcome.failed("transient", f"timed out after {self.clock.limit:g}s", details=details)
         if isinstance(self.final, FailureMessage):
-            details = self.final.details or (f"exit code {exit_code}; stderr tail:\n{tail}" if tail else "")
+            details = self.final.details or (f"{describe_exit(exit_code)}; stderr tail:\n{tail}" if tail else "")
             return Outcome.failed(
                 self.final.category,
                 self.final.message,
@@ -165,14 +180,15 @@ class _Session:
                 details=details,
                 critical_step=self.final.critical,
             )
-        details = f"stderr tail:\n{tail}" if tail else "no stderr output"
+        ended = describe_exit(exit_code)
+        details = f"{ended}; stderr tail:\n{tail}" if tail else f"{ended}; no stderr output"
         if isinstance(self.final, ResultMessage):
             if exit_code == 0:
                 return Outcome(output=self.final.output)
-            return Outcome.failed("code_error", f"exited with code {exit_code} after its result", details=details)
+            return Outcome.failed("code_error", f"failed after sending its result: {ended}", details=details)
         if exit_code == 0:
             return Outcome.failed("code_error", "exited without a result", details=details)
-        return Outcome.failed("code_error", f"exited with code {exit_code} without a result", details=details)
+        return Outcome.failed("code_error", f"exited without a result: {ended}", details=details)
 
 
 class CommandAgent:

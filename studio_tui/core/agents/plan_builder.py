@@ -9,7 +9,16 @@ from ..config import PlanBuilderConfig
 from ..errors import InputError
 from ..plan import Plan, PlanStep, QualityGate, load_plan
 from .base import AgentTask, Outcome, Reporter
-from .process import ChildProcess, LogThrottle, OutputLine, OutputTail, RunClock, StreamName, describe_command
+from .process import (
+    ChildProcess,
+    LogThrottle,
+    OutputLine,
+    OutputTail,
+    RunClock,
+    StreamName,
+    describe_command,
+    describe_exit,
+)
 
 BYTES_PER_TOKEN = 4
 """Bytes of command output counted as one token in the working pool: the usual rule of thumb for
@@ -32,12 +41,14 @@ class _CommandRun:
     def ok(self) -> bool:
         return self.exit_code == 0
 
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_code is None and self.start_error is None
+
     def describe_end(self) -> str:
-        if self.start_error is not None:
-            return f"cannot start: {self.start_error}"
-        if self.exit_code is not None and self.exit_code < 0:
-            return f"killed by signal {-self.exit_code}"
-        return f"exit {self.exit_code}"
+        if self.start_error is not None or self.exit_code is None:
+            return f"cannot start {self.start_error}"
+        return describe_exit(self.exit_code)
 
 
 class PlanBuilderAgent:
@@ -100,7 +111,7 @@ class PlanBuilderAgent:
         if step.command is not None:
             timeout = step.timeout or self.config.step_timeout
             run = await self._run_command(step.command, root, timeout, reporter, logs)
-            if run.exit_code is None and run.start_error is None:
+            if run.timed_out:
                 return Outcome.failed(
                     "transient",
                     f"step {step.id} timed out after {timeout:g}s",
@@ -124,7 +135,7 @@ class PlanBuilderAgent:
         await reporter.log(f"quality gate {gate.name}: running {describe_command(gate.command)}")
         timeout = gate.timeout or self.config.step_timeout
         run = await self._run_command(gate.command, root, timeout, reporter, logs)
-        if run.exit_code is None and run.start_error is None:
+        if run.timed_out:
             await reporter.log(f"quality gate {gate.name}: timed out after {timeout:g}s", "error")
             return Outcome.failed(
                 "transient", f"quality gate {gate.name} timed out after {timeout:g}s", details=run.tail

@@ -59,6 +59,17 @@ def describe_command(command: list[str] | str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def describe_exit(code: int) -> str:
+    """A process's end in words: `exit 3`, or `killed by signal 9 (SIGKILL)`."""
+    if code >= 0:
+        return f"exit {code}"
+    try:
+        name = f" ({signal.Signals(-code).name})"
+    except ValueError:
+        name = ""
+    return f"killed by signal {-code}{name}"
+
+
 @dataclass(frozen=True)
 class OutputLine:
     """One line a child process wrote, decoded, without its newline, cut at MAX_LINE_BYTES."""
@@ -73,6 +84,13 @@ class OutputLine:
         if not self.truncated and len(self.text) <= max_chars:
             return self.text
         return f"{self.text[:max_chars]} … [truncated, {self.size} bytes]"
+
+
+def clip(text: str, max_chars: int = LOG_LINE_MAX_CHARS) -> str:
+    """`text` cut to `max_chars` for a log, with a marker saying how long it was."""
+    if len(text) <= max_chars:
+        return text
+    return f"{text[:max_chars]} … [truncated, {len(text)} characters]"
 
 
 def _decode(raw: bytes) -> str:
@@ -145,7 +163,6 @@ class LogThrottle:
         self._allowance = float(burst)
         self._last = time.monotonic()
         self._held_back = 0
-        self.held_back_total = 0
 
     async def log(self, message: str, level: str = "info") -> None:
         now = time.monotonic()
@@ -153,7 +170,6 @@ class LogThrottle:
         self._last = now
         if self._allowance < 1:
             self._held_back += 1
-            self.held_back_total += 1
             return
         self._allowance -= 1
         await self.flush()
@@ -223,9 +239,26 @@ def _signal_group(pgid: int, sig: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        # macOS reports a group of only zombies this way; nothing left to signal.
+        # macOS answers EPERM for a group left with only zombies: nothing to signal either.
         return False
     return True
+
+
+class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """The stream protocol of `create_subprocess_exec`, plus a future resolved when the process exits.
+
+    On Python 3.11 `Process.wait()` only returns once every pipe is closed, so a background child
+    holding stdout would hide the exit; this future does not wait for the pipes.
+    """
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
 
 
 class ChildProcess:
@@ -244,7 +277,9 @@ class ChildProcess:
         self._env = dict(env) if env is not None else None
         self._with_stdin = with_stdin
         self._proc: asyncio.subprocess.Process | None = None
-        self._stopping: asyncio.Task[None] | None = None
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._protocol: _ExitAwareProtocol | None = None
+        self._stopping: asyncio.Future[None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -252,23 +287,27 @@ class ChildProcess:
 
     @property
     def returncode(self) -> int | None:
-        return self._proc.returncode if self._proc else None
+        return self._transport.get_returncode() if self._transport else None
 
     async def start(self) -> None:
         """Start the process; OSError (missing program, bad cwd) propagates."""
         argv = argv_for(self.command)
         if not argv:
             raise FileNotFoundError(2, "empty command")
-        self._proc = await asyncio.create_subprocess_exec(
+        loop = asyncio.get_running_loop()
+        # What create_subprocess_exec does, with a protocol that reports the exit itself.
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _ExitAwareProtocol(MAX_LINE_BYTES, loop),
             *argv,
             cwd=self._cwd,
             env=self._env,
             stdin=asyncio.subprocess.PIPE if self._with_stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            limit=MAX_LINE_BYTES,
             start_new_session=True,
         )
+        self._transport, self._protocol = transport, protocol
+        self._proc = asyncio.subprocess.Process(transport, protocol, loop)
 
     async def send_line(self, text: str) -> bool:
         """Write one line to the process's stdin; False when it no longer reads it."""
@@ -305,55 +344,52 @@ class ChildProcess:
             for reader in readers:
                 if reader.done():
                     reader.result()
-            return self._proc.returncode if in_time else None
+            return self.returncode if in_time else None
         finally:
             for task in (exited, *readers, *helpers):
                 task.cancel()
             await asyncio.gather(exited, *readers, *helpers, return_exceptions=True)
-            if self._proc.returncode is None:
+            if self.returncode is None:
                 await self.close()
 
     async def close(self) -> None:
-        """Kill the group if the process still runs, reap it and close stdin; safe to call twice."""
-        if self._proc is None:
+        """Kill the group if the process still runs, then release the pipes; safe to call twice."""
+        if self._transport is None:
             return
-        if self._proc.returncode is None:
+        if self.returncode is None:
             if self._stopping is None:
                 self._stopping = asyncio.ensure_future(self._terminate())
             # Shielded: a second cancellation must not leave the process running.
             await asyncio.shield(self._stopping)
-        if self._proc.stdin is not None and not self._proc.stdin.is_closing():
-            self._proc.stdin.close()
+        self._transport.close()
 
     async def _until_exit(self, readers: list[asyncio.Future[None]]) -> None:
         """Finish when the process exits; raise at once if a line handler fails."""
-        assert self._proc is not None
-        waiter = asyncio.ensure_future(self._proc.wait())
-        pending: set[asyncio.Future[object]] = {waiter, *readers}
-        try:
-            while waiter in pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    if task is not waiter:
-                        task.result()
-        finally:
-            waiter.cancel()
+        assert self._protocol is not None
+        exited = self._protocol.exited
+        pending: set[asyncio.Future[object]] = {exited, *readers}
+        while exited in pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not exited:
+                    task.result()
 
     async def _read(self, name: StreamName, stream: asyncio.StreamReader, on_line: LineHandler) -> None:
         async for line in read_lines(stream):
             await on_line(name, line)
 
     async def _terminate(self) -> None:
-        """SIGTERM the group, SIGKILL it after a grace, and reap the process."""
-        assert self._proc is not None
+        """SIGTERM the group, SIGKILL it after a grace, and wait until the process is reaped."""
+        assert self._proc is not None and self._protocol is not None
         pgid = self._proc.pid
+        exited = self._protocol.exited
         if _signal_group(pgid, signal.SIGTERM):
             try:
-                await asyncio.wait_for(self._proc.wait(), KILL_GRACE_SECONDS)
+                await asyncio.wait_for(asyncio.shield(exited), KILL_GRACE_SECONDS)
             except asyncio.TimeoutError:
                 pass
             _signal_group(pgid, signal.SIGKILL)
-        await self._proc.wait()
+        await exited
 
     async def _end_leftovers(self, readers: list[asyncio.Future[None]]) -> None:
         """End what the exited process left running in its group, so no orphan outlives the run."""
