@@ -133,6 +133,13 @@ def _want_dashboard(args: argparse.Namespace) -> bool:
 def _current_state(workspace: Workspace, orch_id: str | None = None) -> OrchestrationState:
     """The state as its log says (the log is the truth; state.yaml may lag by a fraction of a second)."""
     orch_id = workspace.resolve_orch(orch_id)
+    if workspace.state_path(orch_id).exists():
+        try:
+            workspace.load_state(orch_id)
+        except StudioError as exc:
+            good = workspace.last_good_checkpoint(orch_id)
+            offer = f"; last good checkpoint: {good.meta.id} ({good.meta.name})" if good else ""
+            err_console.print(Text(f"warning: {exc}\nthe damaged file is kept as it is; showing the state from the event log{offer}", style="yellow"))
     path = workspace.events_path(orch_id)
     if path.exists():
         read = read_log(path)
@@ -284,7 +291,7 @@ def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
         try:
             records.append(workspace.load_checkpoint(path))
         except StudioError as exc:
-            problems.append(str(exc))
+            problems.append(f"{exc} (kept as it is)")
     records.sort(key=lambda r: (r.meta.ts, r.meta.id), reverse=True)
     if args.json:
         console.print_json(json.dumps([r.meta.model_dump(mode="json") | {"path": str(r.path)} for r in records]))

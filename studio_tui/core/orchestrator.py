@@ -126,6 +126,8 @@ class Orchestrator:
         self._optimized_for: frozenset[str] = frozenset()
         self._pruned_tasks: set[str] = set()
         self._orch_id = ""
+        self._damaged_state: Path | None = None
+        self._answered_by = "the person"
         self._last_checkpoint_epoch = 0
 
     # ── events ────────────────────────────────────────────────────────────
@@ -152,6 +154,7 @@ class Orchestrator:
 
     def _open(self, orch_id: str) -> None:
         self._orch_id = orch_id
+        self._damaged_state = self.workspace.set_aside_damaged_state(orch_id)
         self._log = EventLogWriter(self.workspace.events_path(orch_id))
 
     def close(self) -> None:
@@ -181,6 +184,8 @@ class Orchestrator:
         self.state = OrchestrationState(id=record.meta.orch_id, seq=self._last_seq(record.meta.orch_id))
         self._open(record.meta.orch_id)
         self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=record.state.to_dict())
+        if self._damaged_state is not None:
+            self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"state.yaml did not load; kept as {self._damaged_state.name} and rewritten from the log")
         for agent in self.state.agent_states:
             if agent.status in ("active", "waiting", "failed"):
                 self.emit(ev.AgentStatus, agent=agent.agent, status="pending", reason=f"resumed from {record.meta.id}")
@@ -532,6 +537,7 @@ class Orchestrator:
             await self._replan(key, failure)
             return True
         if decision.action == "halt":
+            self.emit(ev.AgentStatus, agent=key, status="failed", reason="halted: critical failure")
             raise RunStopped("halted", f"critical failure in {key}: {failure.message}")
         return await self._escalate(key, failure, decision.reason)
 
@@ -587,7 +593,8 @@ class Orchestrator:
                 return False
             slot.skip_steps.add(failure.step)
             return True
-        raise RunStopped("aborted", f"aborted by the person at {key} step {failure.step}: {failure.message}")
+        self.emit(ev.AgentStatus, agent=key, status="failed", reason=f"aborted by {self._answered_by}")
+        raise RunStopped("aborted", f"aborted by {self._answered_by} at {key} step {failure.step}: {failure.message}")
 
     async def _ask(self, kind: str, prompt: str, *, agent: str | None = None, options: tuple[str, ...] = (), details: dict[str, Any] | None = None, default: str = "") -> str:
         decision_id = f"d{self.state.seq + 1}"
@@ -595,6 +602,7 @@ class Orchestrator:
         self.emit(ev.DecisionRequested, decision_id=decision_id, kind=kind, agent=agent, prompt=prompt, details=details, options=list(options))
         request = DecisionRequest(id=decision_id, kind=kind, prompt=prompt, agent=agent, options=options, details=details, default=default)  # type: ignore[arg-type]
         answer = await self.decider.decide(request)
+        self._answered_by = "the person" if answer.by == "person" else "policy"
         value = answer.value
         if options and value not in options:
             value = options[-1]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,19 @@ class Workspace:
             raise NotFound(f"unknown orchestration {orch_id!r}; recent ones: {known}")
         return orch_id
 
+    def set_aside_damaged_state(self, orch_id: str) -> Path | None:
+        """If state.yaml exists but does not load, move it aside (content untouched) and return where."""
+        path = self.state_path(orch_id)
+        if not path.exists():
+            return None
+        try:
+            self.load_state(orch_id)
+            return None
+        except InputError:
+            kept = path.with_name(f"state.yaml.damaged-{int(time.time())}")
+            os.replace(path, kept)
+            return kept
+
     def write_state(self, state: OrchestrationState, *, durable: bool = True) -> None:
         atomic_write(self.state_path(state.id), state.to_yaml(), durable=durable)
 
@@ -184,13 +199,49 @@ class Workspace:
             state = OrchestrationState.from_dict(body.state)
         except ValidationError as exc:
             raise InputError(describe_validation(path, exc, node)) from None
-        return CheckpointRecord(meta=body.checkpoint, state=state, path=path)
+        meta = body.checkpoint
+        if meta.id != path.stem or meta.orch_id != path.parent.parent.name or state.id != meta.orch_id:
+            raise InputError(
+                f"{path}: checkpoint says it is {meta.id} of {meta.orch_id} (state of {state.id or 'nothing'}), "
+                f"but it is stored as {path.stem} of {path.parent.parent.name}"
+            )
+        return CheckpointRecord(meta=meta, state=state, path=path)
+
+    def last_good_checkpoint(self, orch_id: str | None = None, *, exclude: Path | None = None) -> CheckpointRecord | None:
+        """The newest checkpoint that loads cleanly (of one orchestration, or of any)."""
+        candidates = [
+            path
+            for _, path in self.checkpoint_paths()
+            if path != exclude and (orch_id is None or path.parent.parent.name == orch_id)
+        ]
+        candidates.sort(key=lambda p: int(p.stem[3:]), reverse=True)
+        for path in candidates:
+            try:
+                return self.load_checkpoint(path)
+            except InputError:
+                continue
+        return None
+
+    def damaged_checkpoint_message(self, path: Path, problem: str) -> str:
+        """The problem, that the file is kept, and the last good checkpoint to resume from instead."""
+        good = self.last_good_checkpoint(path.parent.parent.name, exclude=path)
+        if good is None:
+            good = self.last_good_checkpoint(exclude=path)
+        offer = (
+            f"last good checkpoint: {good.meta.id} ({good.meta.name}, {good.meta.orch_id}): studio-tui resume {good.meta.id}"
+            if good
+            else "no good checkpoint to offer in this workspace"
+        )
+        return f"{problem}\nthe damaged file is kept as it is; {offer}"
 
     def find_checkpoint(self, cp_id: str) -> CheckpointRecord:
         check_name(cp_id, CHECKPOINT_ID_RE, "checkpoint id")
         known = self.checkpoint_paths()
         for found_id, path in known:
             if found_id == cp_id:
-                return self.load_checkpoint(path)
+                try:
+                    return self.load_checkpoint(path)
+                except InputError as exc:
+                    raise InputError(self.damaged_checkpoint_message(path, str(exc))) from None
         listing = ", ".join(i for i, _ in known[-10:]) or "none in this workspace"
         raise NotFound(f"unknown checkpoint {cp_id!r}; checkpoints: {listing}")
