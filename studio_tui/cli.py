@@ -60,6 +60,12 @@ def _add_run_options(parser: argparse.ArgumentParser, *, escalation_default: str
     )
     parser.add_argument("--speed", type=float, default=None, help="scripted agents' speed factor (0 = no waiting)")
     parser.add_argument("--yes", action="store_true", help="proceed at explicit-mode routing without asking")
+    parser.add_argument(
+        "--permissions",
+        choices=("ask", "allow", "deny"),
+        default=None,
+        help="answer agents' permission requests (default: ask on a terminal, deny otherwise: fail closed)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,9 +191,13 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
         policy = "ask" if _interactive() else ("retry" if demo else "abort")
     if policy == "ask" and not _interactive():
         raise InputError("--on-escalation ask needs a terminal; use retry, skip or abort when input is not a terminal")
-    decider = TerminalDecider(console, on_escalation=policy) if _interactive() else PolicyDecider(policy)  # type: ignore[arg-type]
-    if getattr(args, "yes", False) and not _interactive():
-        decider = PolicyDecider(policy if policy != "ask" else "abort")  # type: ignore[arg-type]
+    permissions = args.permissions or ("ask" if _interactive() else "deny")
+    if permissions == "ask" and not _interactive():
+        raise InputError("--permissions ask needs a terminal; use allow or deny when input is not a terminal")
+    if _interactive():
+        decider: Any = TerminalDecider(console, on_escalation=policy, permissions=permissions)
+    else:
+        decider = PolicyDecider(policy, permissions)  # type: ignore[arg-type]
     with workspace.lock():
         orchestrator = Orchestrator(workspace, config, decider, factory)
         orchestrator.subscribe(HeadlessPrinter(console))

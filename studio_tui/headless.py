@@ -13,7 +13,7 @@ from rich.text import Text
 
 from .core import events as ev
 from .core.budget import budget_table
-from .core.decider import Answer, DecisionRequest, PolicyDecider
+from .core.decider import PERMISSION_CANCELLED, Answer, DecisionRequest, PolicyDecider
 from .core.state import OrchestrationState
 from .core.text import sanitize
 
@@ -149,13 +149,25 @@ class HeadlessPrinter:
 class TerminalDecider:
     """Asks on the terminal; a fixed escalation policy (if given) answers escalations without asking."""
 
-    def __init__(self, console: Console, *, on_escalation: Literal["ask", "retry", "skip", "abort"] = "ask") -> None:
+    def __init__(
+        self,
+        console: Console,
+        *,
+        on_escalation: Literal["ask", "retry", "skip", "abort"] = "ask",
+        permissions: Literal["ask", "allow", "deny"] = "ask",
+    ) -> None:
         self.console = console
         self.on_escalation = on_escalation
-        self._policy = PolicyDecider(on_escalation if on_escalation != "ask" else "abort")
+        self.permissions = permissions
+        self._policy = PolicyDecider(
+            on_escalation if on_escalation != "ask" else "abort",
+            permissions if permissions != "ask" else "deny",
+        )
 
     async def decide(self, request: DecisionRequest) -> Answer:
         if request.kind == "escalation" and self.on_escalation != "ask":
+            return await self._policy.decide(request)
+        if request.kind == "permission" and self.permissions != "ask":
             return await self._policy.decide(request)
         self.console.bell()
         self.console.print(render_request(request))
@@ -217,6 +229,10 @@ def render_request(request: DecisionRequest) -> Table:
         table.add_row("Round", f"{d.get('round')} of {d.get('max_rounds')}")
     elif request.kind == "confidence":
         table.add_row("Plan", literal(str(d.get("summary", ""))))
+    elif request.kind == "permission":
+        for option in d.get("options", []):
+            table.add_row(literal(f"[{option.get('id')}]"), literal(f"{option.get('name')} ({option.get('kind')})"))
+        table.add_row("", literal(f"[{PERMISSION_CANCELLED}] withdraw the request"))
     return table
 
 

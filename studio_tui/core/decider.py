@@ -7,6 +7,8 @@ from typing import Any, Literal, Protocol
 
 ESCALATION_OPTIONS = ("retry", "skip", "abort")
 ROUTING_OPTIONS = ("proceed", "cancel")
+PERMISSION_CANCELLED = "cancelled"
+"""The answer when a permission request is withdrawn (abort, skip) rather than answered."""
 CONFIDENCE_OPTIONS = ("proceed", "abort")
 
 
@@ -34,11 +36,24 @@ class Decider(Protocol):
         ...
 
 
+def permission_choice(request: DecisionRequest, policy: Literal["allow", "deny"]) -> str:
+    """The offered option a fixed policy picks: allow once (else always), or reject once (else always)."""
+    wanted = ("allow_once", "allow_always") if policy == "allow" else ("reject_once", "reject_always")
+    offered = request.details.get("options", [])
+    for kind in wanted:
+        for option in offered:
+            if option.get("kind") == kind:
+                return str(option["id"])
+    return PERMISSION_CANCELLED
+
+
 @dataclass
 class PolicyDecider:
-    """Answers without a person: escalations by a fixed choice, routing proceeds, questions take their default."""
+    """Answers without a person: escalations by a fixed choice, routing proceeds, questions take their default,
+    permissions by `permissions` (deny unless told otherwise: fail closed)."""
 
     on_escalation: Literal["retry", "skip", "abort"] = "abort"
+    permissions: Literal["allow", "deny"] = "deny"
 
     async def decide(self, request: DecisionRequest) -> Answer:
         if request.kind == "escalation":
@@ -49,5 +64,5 @@ class PolicyDecider:
         if request.kind == "question":
             return Answer(request.default or "(no answer: proceed with stated assumptions)", "policy")
         if request.kind == "permission":
-            return Answer("reject_once" if "reject_once" in request.options else request.options[-1], "policy")
+            return Answer(permission_choice(request, self.permissions), "policy")
         return Answer(request.options[0] if request.options else "proceed", "policy")

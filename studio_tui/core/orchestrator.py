@@ -17,11 +17,12 @@ import yaml
 
 from . import budget as budget_mod
 from . import events as ev
-from .agents.base import Agent, AgentTask, Outcome
+from .agents.base import Agent, AgentTask, Outcome, PermissionOption
 from .config import StudioConfig
 from .decider import (
     CONFIDENCE_OPTIONS,
     ESCALATION_OPTIONS,
+    PERMISSION_CANCELLED,
     ROUTING_OPTIONS,
     Decider,
     DecisionRequest,
@@ -799,6 +800,18 @@ class _SlotReporter:
 
     async def log(self, message: str, level: str = "info") -> None:
         self.orchestrator.emit(ev.AgentLog, agent=self.key, level=level, message=message)
+
+    async def permission(self, title: str, options: list[PermissionOption], *, details: dict[str, Any] | None = None) -> str | None:
+        orch = self.orchestrator
+        offered = {"options": [{"id": o.id, "name": o.name, "kind": o.kind} for o in options], **(details or {})}
+        answer = await orch._ask(
+            "permission",
+            title,
+            agent=self.key,
+            options=tuple(o.id for o in options) + (PERMISSION_CANCELLED,),
+            details=offered,
+        )
+        return None if answer == PERMISSION_CANCELLED else answer
 
     async def ask(self, question: str, *, default: str = "") -> str:
         orch = self.orchestrator

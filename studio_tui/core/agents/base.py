@@ -65,6 +65,15 @@ class Outcome:
         return cls(failure=Failure(category=category, message=message, **kw))
 
 
+@dataclass(frozen=True)
+class PermissionOption:
+    """One answer an agent offers to a permission request, shown exactly as offered."""
+
+    id: str
+    name: str
+    kind: Literal["allow_once", "allow_always", "reject_once", "reject_always"]
+
+
 class Reporter(Protocol):
     """How an agent reports progress; the orchestrator turns each call into an event."""
 
@@ -82,6 +91,10 @@ class Reporter(Protocol):
 
     async def log(self, message: str, level: str = "info") -> None:
         """A line for the event log (shown literally, never as markup)."""
+
+    async def permission(self, title: str, options: list[PermissionOption], *, details: dict[str, Any] | None = None) -> str | None:
+        """Ask the person to allow a tool call; returns the chosen option id, or None if cancelled."""
+        ...
 
     async def ask(self, question: str, *, default: str = "") -> str:
         """Ask the person (a Planner's question); returns their answer."""
