@@ -107,6 +107,8 @@ class BudgetReleased(_Event):
     pool: str
     tokens: int
     reason: str = ""
+    agent: str | None = None
+    """Whose tokens these were (its own count drops too)."""
 
 
 class OptimizationApplied(_Event):
@@ -116,6 +118,8 @@ class OptimizationApplied(_Event):
     before: int
     after: int
     detail: str = ""
+    kept_agent: str | None = None
+    """For clear_context7: the running agent, whose docs stay; every other agent's are cleared."""
 
 
 class AgentStarted(_Event):

@@ -95,8 +95,6 @@ class _Slot:
     tracker: RecoveryTracker
     skip_steps: set[int] = field(default_factory=set)
     steps_since_checkpoint: int = 0
-    context7: int = 0
-    working: int = 0
 
 
 class Orchestrator:
@@ -452,9 +450,9 @@ class Orchestrator:
             output.setdefault("plan_id", plan.id)
             output.setdefault("task_id", plan.task_id)
         self.emit(ev.AgentCompleted, agent=key, output=output)
-        if slot.working:
-            self.emit(ev.BudgetReleased, pool="working", tokens=slot.working, reason=f"{key} finished: its working context is freed")
-            slot.working = 0
+        held = self.state.agent(key).tokens.get("working", 0)  # type: ignore[union-attr]
+        if held:
+            self.emit(ev.BudgetReleased, pool="working", tokens=held, agent=key, reason=f"{key} finished: its working context is freed")
         self.checkpoint(f"{key.replace(':', '_')}_complete", after_agent=key, reason="agent_completed")
         if role == "planner":
             await self._after_plan(key, plan, mode)
@@ -615,11 +613,6 @@ class Orchestrator:
     async def add_tokens(self, key: str, pool: str, tokens: int) -> None:
         if tokens == 0:
             return
-        slot = self._slot(key)
-        if pool == "context7":
-            slot.context7 = max(0, slot.context7 + tokens)
-        elif pool == "working":
-            slot.working = max(0, slot.working + tokens)
         self.emit(ev.TokensUsed, agent=key, pool=pool, tokens=tokens)
         self._relieve_pressure(key)
 
@@ -648,7 +641,7 @@ class Orchestrator:
             done = self.state.budget.optimizations
             inputs = budget_mod.OptimizationInputs(
                 root=self.workspace.root,
-                context7_in_use=self._slot(key).context7,
+                context7_in_use=self.state.agent(key).tokens.get("context7", 0) if self.state.agent(key) else 0,
                 completed_tasks=completed,
                 done_steps=frozenset(o.step for o in done),
                 pruned_tasks=frozenset(self._pruned_tasks),
@@ -659,13 +652,17 @@ class Orchestrator:
             before = self.state.budget.pools[result.pool].used
             if result.after >= before:
                 continue
-            self.emit(ev.OptimizationApplied, step=name, pool=result.pool, before=before, after=result.after, detail=result.detail)
+            self.emit(
+                ev.OptimizationApplied,
+                step=name,
+                pool=result.pool,
+                before=before,
+                after=result.after,
+                detail=result.detail,
+                kept_agent=key if name == "clear_context7" else None,
+            )
             if name == "prune_plans":
                 self._pruned_tasks |= completed
-            if result.pool == "context7":
-                for other_key, other in self._slots.items():
-                    if other_key != key:
-                        other.context7 = 0
             if not self._critical_pools():
                 self._optimized_for = frozenset()
                 return

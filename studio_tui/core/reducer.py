@@ -171,20 +171,33 @@ def _budget_allocated(state: OrchestrationState, e: ev.BudgetAllocated) -> None:
     _record_budget(state)
 
 
+def _hold(state: OrchestrationState, key: str | None, pool: str, tokens: int) -> None:
+    """Move an agent's own per-pool count (agents not in the sequence, like `orchestrator`, hold none)."""
+    agent = state.agent(key) if key else None
+    if agent is not None:
+        agent.tokens[pool] = max(0, agent.tokens.get(pool, 0) + tokens)
+
+
 def _tokens(state: OrchestrationState, e: ev.TokensUsed) -> None:
     pool = _pool(state, e.pool)
     pool.used = max(0, pool.used + e.tokens)
+    _hold(state, e.agent, e.pool, e.tokens)
     _record_budget(state)
 
 
 def _released(state: OrchestrationState, e: ev.BudgetReleased) -> None:
     pool = _pool(state, e.pool)
     pool.used = max(0, pool.used - e.tokens)
+    _hold(state, e.agent, e.pool, -e.tokens)
     _record_budget(state)
 
 
 def _optimized(state: OrchestrationState, e: ev.OptimizationApplied) -> None:
     _pool(state, e.pool).used = e.after
+    if e.step == "clear_context7":
+        for agent in state.agent_states:
+            if agent.agent != e.kept_agent and e.pool in agent.tokens:
+                agent.tokens[e.pool] = 0
     state.budget.optimizations.append(
         Optimization(step=e.step, pool=e.pool, before=e.before, after=e.after, detail=e.detail, ts=e.ts)
     )

@@ -49,6 +49,8 @@ class AgentState(_Model):
     steps_completed: list[int] = []
     steps_skipped: list[int] = []
     input: dict[str, Any] = {}
+    tokens: dict[str, int] = {}
+    """Tokens this agent holds per pool (released when it finishes; Context7 docs in use)."""
     started_ts: float | None = None
     finished_ts: float | None = None
     last_error: str = ""
