@@ -86,8 +86,74 @@ class PlanBuilderConfig(_Strict):
     """Default timeout of a plan step or quality gate that names none."""
 
 
+ACP_PROMPT_PLACEHOLDERS: dict[str, str] = {
+    "goal": "the goal (or the backlog task's title)",
+    "role": "planner | builder | architect",
+    "mode": "plan | replan | build | decompose",
+    "task_id": "the task id, or an empty string",
+    "attempt": "1 on the first run, 2 on the first retry, ...",
+    "context": "the handoff context this agent receives, as indented JSON",
+    "project_root": "the project root (also the session's working directory)",
+    "plan_path": "the plan.json a builder executes, or an empty string",
+    "plan": "the text of that plan.json, or an empty string",
+}
+"""Names an `acp` agent's prompt template may use as `{name}`; `{{` and `}}` are literal braces."""
+
+DEFAULT_ACP_PROMPT = """\
+You are the {role} in a multi-agent software build run by studio-tui (mode: {mode}, attempt {attempt}).
+
+Goal: {goal}
+
+Handoff context from the previous agent (JSON):
+{context}
+
+Work inside the project root {project_root}. When you are done, end your turn with a short summary
+of what you changed and anything that is left to do.
+"""
+
+
+class AcpAgentConfig(_Strict):
+    """A coding agent speaking the Agent Client Protocol over stdio (see docs/acp.md)."""
+
+    kind: Literal["acp"]
+    command: list[str] | str
+    """The program that starts the agent: a list is the argv; a string is split like a shell would
+    (no shell runs it)."""
+    args: list[str] = []
+    """Extra arguments appended to `command`."""
+    env: dict[str, str] = {}
+    """Added to (and overriding) the environment studio-tui runs in."""
+    cwd: str | None = None
+    """The process's working directory, relative to the project root; the project root by default.
+    The ACP session's working directory is always the project root."""
+    prompt: str = DEFAULT_ACP_PROMPT
+    """The role prompt template; see ACP_PROMPT_PLACEHOLDERS."""
+    timeout: float = Field(1800.0, gt=0)
+    """Seconds for the whole run, not counting time spent waiting for a person's permission."""
+
+    @model_validator(mode="after")
+    def _checked(self) -> "AcpAgentConfig":
+        import shlex
+        import string
+
+        argv = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
+        if not argv or not argv[0]:
+            raise ValueError("command is empty: name the program that starts the ACP agent")
+        try:
+            fields = [f for _, f, spec, conv in string.Formatter().parse(self.prompt) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"prompt: {exc} (write {{{{ and }}}} for literal braces)") from None
+        known = ", ".join("{" + name + "}" for name in ACP_PROMPT_PLACEHOLDERS)
+        for field in fields:
+            if field not in ACP_PROMPT_PLACEHOLDERS:
+                raise ValueError(
+                    f"prompt: unknown placeholder {{{field}}}; known: {known} (write {{{{ and }}}} for literal braces)"
+                )
+        return self
+
+
 AgentConfig = Annotated[
-    Union[ScriptedAgentConfig, CommandAgentConfig, PlanBuilderConfig], Field(discriminator="kind")
+    Union[ScriptedAgentConfig, CommandAgentConfig, PlanBuilderConfig, AcpAgentConfig], Field(discriminator="kind")
 ]
 
 

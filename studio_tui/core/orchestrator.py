@@ -420,7 +420,7 @@ class Orchestrator:
                 task_id=task.task_id,
                 total_steps=self._total_steps(task),
                 input=task.context,
-                restart_steps=role != "builder",
+                restart_steps=role != "builder" or not getattr(self._agent_for(role), "resumes_steps", True),
             )
             if role == "planner":
                 self.emit(ev.StatusChanged, status="planning")
@@ -600,7 +600,13 @@ class Orchestrator:
         details = details or {}
         self.emit(ev.DecisionRequested, decision_id=decision_id, kind=kind, agent=agent, prompt=prompt, details=details, options=list(options))
         request = DecisionRequest(id=decision_id, kind=kind, prompt=prompt, agent=agent, options=options, details=details, default=default)  # type: ignore[arg-type]
-        answer = await self.decider.decide(request)
+        try:
+            answer = await self.decider.decide(request)
+        except asyncio.CancelledError:
+            # Withdrawn (abort, skip, Ctrl-C): close the question in the log so no state stays waiting.
+            withdrawn = PERMISSION_CANCELLED if kind == "permission" else "withdrawn"
+            self.emit(ev.DecisionAnswered, decision_id=decision_id, kind=kind, answer=withdrawn, by="policy")
+            raise
         self._answered_by = "the person" if answer.by == "person" else "policy"
         value = answer.value
         if options and value not in options:

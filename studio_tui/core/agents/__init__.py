@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import CommandAgentConfig, PlanBuilderConfig, ScriptedAgentConfig, StudioConfig
+from ..config import AcpAgentConfig, CommandAgentConfig, PlanBuilderConfig, ScriptedAgentConfig, StudioConfig
 from ..store import Workspace
 from .base import Agent, AgentTask, Failure, Outcome, Reporter
 from .scripted import Scenario, ScriptedAgent, load_scenario
@@ -36,6 +36,10 @@ def agent_factory(workspace: Workspace, config: StudioConfig, *, speed: float = 
             from .plan_builder import PlanBuilderAgent
 
             return PlanBuilderAgent(agent_config)
+        if isinstance(agent_config, AcpAgentConfig):
+            from .acp import AcpAgent
+
+            return AcpAgent(agent_config)
         raise TypeError(f"unknown agent config {agent_config!r}")
 
     return build

@@ -102,6 +102,9 @@ class Reporter(Protocol):
 
 
 class Agent(Protocol):
+    resumes_steps: bool
+    """True when a new attempt honours `completed_steps` (skips them); False restarts step progress."""
+
     async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
         """Do the work; return an Outcome. Cancellation (abort, skip, Ctrl-C) arrives as CancelledError."""
         ...

@@ -194,6 +194,9 @@ class _Session:
 class CommandAgent:
     """Runs an external process as an agent: handoff JSON on stdin, JSON lines on stdout."""
 
+    resumes_steps = True
+    """A new attempt is told `completed_steps` and skips them."""
+
     def __init__(self, config: CommandAgentConfig) -> None:
         self.config = config
 

@@ -54,6 +54,9 @@ class _CommandRun:
 class PlanBuilderAgent:
     """Executes `task.plan_path`: each step's command in order, then the plan's quality gates."""
 
+    resumes_steps = True
+    """A new attempt is told `completed_steps` and skips them."""
+
     def __init__(self, config: PlanBuilderConfig) -> None:
         self.config = config
 

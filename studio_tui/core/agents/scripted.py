@@ -86,6 +86,8 @@ def load_scenario(path: Path) -> Scenario:
 class ScriptedAgent:
     """Plays its role's part of a scenario; `speed` divides every duration (0 = no waiting)."""
 
+    resumes_steps = True
+
     def __init__(self, scenario: Scenario, *, speed: float = 1.0) -> None:
         self.scenario = scenario
         self.speed = speed
