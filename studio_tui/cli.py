@@ -38,7 +38,8 @@ PIPE_WIDTH = 160
 
 # markup and emoji off: no string printed anywhere (goals, agent text, file content) is ever interpreted.
 console = Console(highlight=False, markup=False, emoji=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
-err_console = Console(stderr=True, highlight=False, markup=False, emoji=False, width=None if sys.stderr.isatty() else PIPE_WIDTH)
+# soft_wrap: an error is one line however long, so a path in it is never cut in two.
+err_console = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -269,6 +270,7 @@ def cmd_build(args: argparse.Namespace, workspace: Workspace, *, explicit: bool)
 def cmd_resume(args: argparse.Namespace, workspace: Workspace) -> int:
     record = workspace.find_checkpoint(args.checkpoint_id)
     check_agents(workspace, workspace.config())
+    preflight(workspace)
     if _want_dashboard(args):
         return _dashboard(args, workspace, "resume", checkpoint_id=args.checkpoint_id)
     return _headless_run(args, workspace, lambda o: o.resume(record))
@@ -276,7 +278,9 @@ def cmd_resume(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_run_backlog(args: argparse.Namespace, workspace: Workspace) -> int:
     check_agents(workspace, workspace.config())
-    preflight(workspace)
+    backlog, _ = preflight(workspace)
+    if not backlog.pending():
+        raise InputError(f"{workspace.backlog_path}: no pending tasks to run")
     if _want_dashboard(args):
         return _dashboard(args, workspace, "run_backlog")
     return _headless_run(args, workspace, lambda o: o.run_backlog())

@@ -30,6 +30,8 @@ class SlotSpec(BaseModel):
     key: str
     agent: str
     task_id: str | None = None
+    title: str | None = None
+    """What this slot is for, when it is not the orchestration's goal (a listed item)."""
 
 
 class PoolSpec(BaseModel):

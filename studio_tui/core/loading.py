@@ -56,17 +56,38 @@ def read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
 
 
+class _StrictSafeLoader(yaml.SafeLoader):
+    """The safe loader, refusing duplicate keys (YAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first})", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: Path, *, text: str | None = None) -> tuple[Any, yaml.Node | None]:
-    """Safe-load a YAML file; returns the data and its node tree (for line numbers)."""
+    """Safe-load a YAML file once; returns the data and its node tree (for line numbers)."""
     text = read_text(path) if text is None else text
+    loader = _StrictSafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
         raise InputError(f"{where}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     return data, node
 
 

@@ -180,6 +180,7 @@ class Orchestrator:
 
     async def resume(self, record: CheckpointRecord) -> OrchestrationState:
         """Continue an orchestration from a checkpoint, appending to the same log."""
+        preflight(self.workspace)
         self.state = OrchestrationState(id=record.meta.orch_id, seq=self._last_seq(record.meta.orch_id))
         self._open(record.meta.orch_id)
         self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=record.state.to_dict())
@@ -294,6 +295,11 @@ class Orchestrator:
         elif decision.workflow == "build_only":
             task_id = decision.task_ids[0] if decision.task_ids else None
             sequence = [ev.SlotSpec(key="builder", agent="builder", task_id=task_id)]
+        elif decision.workflow == "multi_task" and decision.items:
+            sequence = [
+                ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t, title=item)
+                for t, item in zip(decision.task_ids, decision.items)
+            ]
         elif decision.workflow == "multi_task":
             task_ids = decision.task_ids or [t.id for t in backlog.pending()]
             if not task_ids:
@@ -344,8 +350,7 @@ class Orchestrator:
             agent = self.state.agent(key)
             tracker = RecoveryTracker(self.config.recovery)
             if agent is not None:
-                tracker.retries_used = agent.retries
-                tracker.replans_used = agent.replans
+                tracker.restore(agent.retries, agent.replans, [f for f in self.state.failures if f.agent == key])
             slot = _Slot(tracker=tracker)
             if agent is not None:
                 slot.skip_steps = set(agent.steps_skipped)
@@ -397,6 +402,8 @@ class Orchestrator:
         )
 
     def _goal_for(self, agent: AgentState) -> str:
+        if agent.title:
+            return agent.title
         if agent.task_id:
             for task in load_backlog(self.workspace.backlog_path).tasks():
                 if task.id == agent.task_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .config import RecoveryConfig
 
@@ -74,3 +75,19 @@ class RecoveryTracker:
             why = "design flaw" if category == "design_flaw" else "retries exhausted"
             return RecoveryDecision("replan", f"{why}: replan ({self.replans_used}/{self.config.max_replans})")
         return RecoveryDecision("escalate", "retries and replans exhausted")
+
+    def restore(self, retries_used: int, replans_used: int, failures: list[Any]) -> None:
+        """Rebuild the counters after a resume from what the state recorded, so no limit is exceeded."""
+        self.retries_used = retries_used
+        self.replans_used = replans_used
+        if not failures:
+            return
+        self.last_step = failures[-1].step
+        trailing = 0
+        for failure in reversed(failures):
+            if failure.step != self.last_step or failure.action == "replan":
+                break
+            trailing += 1
+        self.tries_this_step = trailing
+        signatures = [error_signature(f.category, f.message) for f in failures]
+        self.recent = tuple(signatures[-self.config.loop_guard :])

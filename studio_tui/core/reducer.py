@@ -113,7 +113,7 @@ def _routing(state: OrchestrationState, e: ev.RoutingDecided) -> None:
         SequenceEntry(agent=slot.agent, key=slot.key, task_id=slot.task_id) for slot in e.sequence
     ]
     state.agent_states = [
-        AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id) for slot in e.sequence
+        AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id, title=slot.title) for slot in e.sequence
     ]
 
 
@@ -126,7 +126,7 @@ def _extended(state: OrchestrationState, e: ev.SequenceExtended) -> None:
         if slot.key in known:
             continue
         sequence.insert(at, SequenceEntry(agent=slot.agent, key=slot.key, task_id=slot.task_id))
-        state.agent_states.insert(at, AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id))
+        state.agent_states.insert(at, AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id, title=slot.title))
         at += 1
 
 

@@ -27,7 +27,7 @@ SCOPE_ORDER = ("decompose_first", "plan_then_build", "build_only")
 BASE_CONFIDENCE = 0.5
 """Confidence with no signal at all: a coin toss, so explicit mode is worth offering."""
 
-_ENUMERATION = re.compile(r"(?:^|\n|;)\s*(?:\d+[.)]|[-*•])\s+\S")
+_ENUMERATION = re.compile(r"(?:^|\n|;)\s*(?:\d+[.)]|[-*•])\s+(?P<item>[^\n;]+)")
 
 
 def _word_pattern(word: str) -> re.Pattern[str]:
@@ -47,6 +47,8 @@ class RoutingDecision:
     reason: str = ""
     task_ids: list[str] = field(default_factory=list)
     """For multi_task: the tasks to run, in order."""
+    items: list[str] = field(default_factory=list)
+    """For multi_task from an enumerated goal: each item's text, the goal of its Builder."""
 
 
 def route(
@@ -63,7 +65,8 @@ def route(
     """
     signals: list[str] = []
     mentioned = [t for t in (backlog_task_ids or []) if re.search(rf"\b{re.escape(t)}\b", goal)]
-    enumerated = len(_ENUMERATION.findall(goal))
+    items = [m.group("item").strip() for m in _ENUMERATION.finditer(goal)]
+    enumerated = len(items)
     if len(mentioned) >= 2:
         signals.append(f"tasks named: {', '.join(mentioned)}")
         return RoutingDecision(
@@ -71,7 +74,15 @@ def route(
         )
     if enumerated >= 2:
         signals.append(f"{enumerated} tasks enumerated in the goal")
-        return RoutingDecision("multi_task", "complex", 0.8, signals, "several tasks specified")
+        return RoutingDecision(
+            "multi_task",
+            "complex",
+            0.8,
+            signals,
+            "several tasks specified",
+            task_ids=[f"item{n}" for n in range(1, enumerated + 1)],
+            items=items,
+        )
     if pending_plan_tasks:
         signals.append(f"existing plan in .studio/tasks/{pending_plan_tasks[0]}/")
         return RoutingDecision(
