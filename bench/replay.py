@@ -1,0 +1,149 @@
+"""Replay benchmark: a 1,000,000-event log, indexed and sought through `studio_tui.core.replay`.
+
+    python bench/replay.py [--events N] [--seeks N]
+
+Prints one JSON object on stdout (progress on stderr). Everything is measured in a fresh Python
+process (cold objects, nothing cached in the interpreter), after the log was generated and read
+once (so the file is in the page cache, as it is for a log a person just produced):
+
+- first_frame_s: open the log, index the first chunk, state after the first 200 lines: what the
+  dashboard needs to paint. `first_frame_with_import_s` adds importing the replay module (pydantic,
+  the event models), still excluding interpreter start-up.
+- full_index_s: open to every line start known (newline scan of the whole mmap, plus mark candidates).
+- keyframes_s: reducing every line once to lay down keyframes (a background worker's job; no target).
+- seek_median_ms / seek_p95_ms: 100 random `state_at(position)` once the keyframes exist.
+- cold_seek_end_s: `state_at(end)` on a freshly indexed model (no keyframes yet): the worst seek a
+  person can ask for before the background worker is done.
+- peak_rss_mb: the child process's peak resident set over all of the above.
+- baseline_read_s: reading the file with plain `read()` calls and counting newlines in the same run,
+  to tell a slow machine from a slow index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _gen import cached_log  # noqa: E402
+
+TARGETS = {"first_frame_s": 1.0, "full_index_s": 3.0, "seek_median_ms": 20.0, "peak_rss_mb": 400.0}
+FIRST_FRAME_LINES = 200
+
+CHILD = r"""
+import json, random, resource, statistics, sys, time
+started = time.perf_counter()
+from studio_tui.core.replay import ReplayModel
+imported = time.perf_counter()
+path, seeks, first_lines = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+opened = time.perf_counter()
+model = ReplayModel(path)
+model.index_chunk()
+state = model.state_at(min(first_lines, model.length))
+first_frame = time.perf_counter() - opened
+assert state.seq == first_lines, state.seq
+
+model.build_index()
+full_index = time.perf_counter() - opened
+marks_started = time.perf_counter()
+marks = model.marks()
+marks_s = time.perf_counter() - marks_started
+
+cold = ReplayModel(path)
+cold.build_index()
+cold_started = time.perf_counter()
+end_state = cold.state_at(cold.length)
+cold_seek_end = time.perf_counter() - cold_started
+cold.close()
+del cold
+
+keyframes_started = time.perf_counter()
+model.build_keyframes()
+keyframes = time.perf_counter() - keyframes_started
+
+rng = random.Random(7)
+times = []
+for _ in range(seeks):
+    position = rng.randrange(model.length + 1)
+    t = time.perf_counter()
+    model.state_at(position)
+    times.append((time.perf_counter() - t) * 1000)
+times.sort()
+final = model.state_at(model.length)
+assert final == end_state
+print(json.dumps({
+    "import_s": imported - started,
+    "first_frame_s": first_frame,
+    "first_frame_with_import_s": first_frame + (imported - started),
+    "full_index_s": full_index,
+    "lines": model.length,
+    "marks": len(marks),
+    "marks_s": marks_s,
+    "keyframes_s": keyframes,
+    "keyframes": model.keyframe_count,
+    "keyframe_every": model.keyframe_every,
+    "keyframe_mb": model.keyframe_bytes / 2**20,
+    "cold_seek_end_s": cold_seek_end,
+    "seek_median_ms": statistics.median(times),
+    "seek_p95_ms": times[int(len(times) * 0.95) - 1],
+    "seek_max_ms": times[-1],
+    "bad_lines": len(model.bad_lines),
+    "final_seq": final.seq,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+def baseline_read(path: Path) -> float:
+    """Seconds to read the file in 4 MiB blocks and count its newlines."""
+    started = time.perf_counter()
+    count = 0
+    with open(path, "rb", buffering=0) as handle:
+        while block := handle.read(4 << 20):
+            count += block.count(b"\n")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seeks", type=int, default=100)
+    args = parser.parse_args()
+
+    path = cached_log(args.events)
+    baseline = baseline_read(path)  # also brings the file into the page cache
+    baseline = min(baseline, baseline_read(path))
+    print("measuring in a fresh process ...", file=sys.stderr)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), str(args.seeks), str(FIRST_FRAME_LINES)],
+        capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        raise SystemExit(f"the measuring process failed ({done.returncode})")
+    measured = json.loads(done.stdout)
+    result = {
+        "benchmark": "replay",
+        "events": args.events,
+        "log_bytes": path.stat().st_size,
+        "log": str(path),
+        "measured_in": "fresh subprocess (cold interpreter and objects; file in page cache)",
+        "first_frame_lines": FIRST_FRAME_LINES,
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in measured.items()},
+        "baseline_read_s": round(baseline, 4),
+        "index_vs_plain_read": round(measured["full_index_s"] / baseline, 2) if baseline else None,
+        "targets": TARGETS,
+        "pass": {name: measured[name] <= limit for name, limit in TARGETS.items()},
+    }
+    result["all_pass"] = all(result["pass"].values())
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
