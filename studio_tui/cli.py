@@ -22,12 +22,12 @@ from . import __version__
 from .core.agents import agent_factory, check_agents
 from .core.budget import budget_table
 from .core.decider import PolicyDecider
-from .core.errors import InputError, StudioError
+from .core.errors import InputError, NotFound, StudioError
 from .core.example import make_demo_workspace
 from .core.orchestrator import Orchestrator, preflight
 from .core.reducer import fold
 from .core.state import OrchestrationState
-from .core.store import Workspace, read_log
+from .core.store import ORCH_ID_RE, Workspace, read_log
 from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -123,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     backlog = sub.add_parser("run-backlog", help="multi_task: a Builder per pending backlog task, in order")
     _add_run_options(backlog)
+
+    replay = sub.add_parser("replay", help="replay a past run's events.jsonl (a path or an orchestration id)")
+    replay.add_argument("log", metavar="LOG|ORCH_ID")
+    replay.add_argument("--headless", action="store_true", help="print the state at --to instead of opening the dashboard")
+    replay.add_argument("--to", type=int, default=None, metavar="SEQ", help="the event to stop at (default: the last)")
+    replay.add_argument("--json", action="store_true", help="the full state and the replay report as JSON")
+
+    watch = sub.add_parser("watch", help="follow, read-only, a run that another process is driving")
+    watch.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
+    watch.add_argument("--follow-latest", action="store_true", help="switch to a newer orchestration when one starts")
+    watch.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
     return parser
 
 
@@ -392,6 +403,77 @@ def cmd_agent_start(args: argparse.Namespace, workspace: Workspace) -> int:
     return _headless_run(args, workspace, start)
 
 
+def _replay_path(workspace: Workspace, target: str) -> Path:
+    """A log path as given, or the events.jsonl of an orchestration id in the workspace."""
+    if ORCH_ID_RE.fullmatch(target):
+        return workspace.events_path(workspace.resolve_orch(target))
+    path = Path(target).expanduser()
+    if path.is_dir():
+        path = path / "events.jsonl"
+    if not path.is_file():
+        raise NotFound(f"{target}: no such log (give an events.jsonl path or an orchestration id)")
+    return path
+
+
+def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.replay import state_at_seq
+
+    path = _replay_path(workspace, args.log)
+    if args.to is not None and args.to < 0:
+        raise InputError(f"--to must be an event seq (0 or more), got {args.to}")
+    if _want_dashboard(args) and not args.json and args.to is None:
+        return _dashboard(args, workspace, "replay", log_path=path)
+    state, report = state_at_seq(path, args.to)
+    if args.json:
+        console.print_json(json.dumps({"orchestration_state": state.to_dict(), "replay": report.to_dict()}))
+        return EXIT_OK
+    text = yaml.safe_dump(state.seed_view(), sort_keys=False, allow_unicode=True, width=100)
+    console.print(literal(text.rstrip("\n")))
+    summary = report.to_dict()
+    console.print(Text(f"at seq {summary.get('reached_seq')} of {summary.get('last_seq')} ({path})", style="dim"))
+    for bad in report.bad_lines:
+        err_console.print(Text(f"{path}: line {bad.line} skipped: {bad.reason}", style="yellow"))
+    if report.unknown_events:
+        err_console.print(Text(f"{report.unknown_events} event(s) of unknown type shown as generic rows", style="yellow"))
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.reducer import apply
+    from .core.watch import Attached, Batch, Finished, Switched, Waiting, follow
+
+    if _want_dashboard(args):
+        return _dashboard(args, workspace, "watch", orch_id=args.orch_id, follow_latest=args.follow_latest)
+    printer = HeadlessPrinter(console)
+
+    async def run() -> int:
+        state = OrchestrationState()
+        final = EXIT_OK
+        async for item in follow(workspace, args.orch_id, follow_latest=args.follow_latest):
+            if isinstance(item, Attached):
+                state = OrchestrationState()
+                console.print(Text(f"watching {item.orch_id} (read-only; Ctrl-C to stop)", style="dim"))
+            elif isinstance(item, Batch):
+                for event in item.events:
+                    apply(state, event)
+                    printer(event, state)
+                for bad in item.bad_lines:
+                    err_console.print(Text(f"line {bad.line} skipped: {bad.reason}", style="yellow"))
+            elif isinstance(item, Finished):
+                console.print(Text(f"{item.orch_id} finished: {item.status}", style="bold"))
+                final = EXIT_OK if item.status == "completed" else EXIT_FAILED
+            elif isinstance(item, Switched):
+                console.print(Text(f"a newer orchestration started: {item.to_id}", style="bold"))
+            elif isinstance(item, Waiting):
+                console.print(Text(f"no orchestration in {item.workspace} yet; waiting for one to start", style="dim"))
+        return final
+
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
 def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
     if _want_dashboard(args):
         return _dashboard(args, workspace, "view")
@@ -412,7 +494,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_demo(args)
     if command is None:
         return cmd_view(args, workspace)
-    if command not in ("status", "checkpoints", "budget") and not workspace.root.is_dir() and command != "build":
+    if command not in ("status", "checkpoints", "budget", "build", "replay") and not workspace.root.is_dir():
         raise InputError(f"{workspace.root}: no workspace here (use --workspace DIR, or `studio-tui build GOAL` to start one)")
     handlers: dict[str, Callable[[], int]] = {
         "build": lambda: cmd_build(args, workspace, explicit=args.explicit),
@@ -425,6 +507,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "handoff": lambda: cmd_handoff(args, workspace),
         "agent-start": lambda: cmd_agent_start(args, workspace),
         "run-backlog": lambda: cmd_run_backlog(args, workspace),
+        "replay": lambda: cmd_replay(args, workspace),
+        "watch": lambda: cmd_watch(args, workspace),
     }
     return handlers[command]()
 

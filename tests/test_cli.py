@@ -506,3 +506,34 @@ def test_sigint_saves_a_resumable_checkpoint_and_exits_130(cli, tmp_path, double
     assert done.returncode == 0, done.stderr
     after = [e for e in latest_events(ws) if e.seq > events[-1].seq]
     assert [e.step for e in after if isinstance(e, ev.AgentStep) and e.status == "started"] == [2, 3]
+
+
+def test_replay_headless_prints_the_state_at_a_seq_and_lists_bad_lines(tmp_path):
+    """`replay LOG --headless --to SEQ --json` gives the state at that event and reports skipped lines."""
+    import json as _json
+    import subprocess as _sp
+    import sys as _sys
+
+    from studio_tui.core.reducer import fold
+    from studio_tui.core.store import Workspace, read_log
+
+    env = {**os.environ, "CI": "true"}
+    done = _sp.run([_sys.executable, "-m", "studio_tui", "demo", "--speed", "0", "--into", str(tmp_path / "q")],
+                   capture_output=True, text=True, env=env, stdin=_sp.DEVNULL, timeout=120)
+    assert done.returncode == 0, done.stderr
+    ws = Workspace(tmp_path / "q" / ".studio")
+    orch_id = ws.latest()
+    log = ws.events_path(orch_id)
+    with open(log, "ab") as handle:
+        handle.write(b"{not json}\n")
+    out = _sp.run([_sys.executable, "-m", "studio_tui", "-w", str(ws.root), "replay", orch_id, "--headless", "--to", "25", "--json"],
+                  capture_output=True, text=True, env=env, stdin=_sp.DEVNULL, timeout=60)
+    assert out.returncode == 0, out.stderr
+    payload = _json.loads(out.stdout)
+    expected = fold([e for e in read_log(log).events if e.seq <= 25])
+    assert payload["orchestration_state"] == expected.to_dict()
+    assert payload["replay"]["reached_seq"] == 25
+    full = _sp.run([_sys.executable, "-m", "studio_tui", "replay", str(log), "--json"],
+                   capture_output=True, text=True, env=env, stdin=_sp.DEVNULL, timeout=60)
+    bad = _json.loads(full.stdout)["replay"]["bad_lines"]
+    assert [b["line"] for b in bad] == [len(log.read_text().splitlines())]
