@@ -27,6 +27,7 @@ from .core.example import make_demo_workspace
 from .core.orchestrator import Orchestrator, preflight
 from .core.reducer import fold
 from .core.state import OrchestrationState
+from .core.text import sanitize
 from .core.store import ORCH_ID_RE, Workspace, read_log
 from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
 
@@ -138,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ── helpers ──────────────────────────────────────────────────────────────
+
+
+def _print_json(payload: object) -> None:
+    """Machine output: plain JSON, every non-ASCII character escaped so no control byte reaches a terminal."""
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=True) + "\n")
+    sys.stdout.flush()
 
 
 def _interactive() -> bool:
@@ -300,7 +307,7 @@ def cmd_run_backlog(args: argparse.Namespace, workspace: Workspace) -> int:
 def cmd_status(args: argparse.Namespace, workspace: Workspace) -> int:
     state = _current_state(workspace, args.orch_id)
     if args.json:
-        console.print_json(json.dumps({"orchestration_state": state.to_dict()}))
+        _print_json({"orchestration_state": state.to_dict()})
     else:
         text = yaml.safe_dump(state.seed_view(), sort_keys=False, allow_unicode=True, width=100)
         console.print(literal(text.rstrip("\n")))
@@ -319,7 +326,7 @@ def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
             problems.append(f"{exc} (kept as it is)")
     records.sort(key=lambda r: (r.meta.ts, r.meta.id), reverse=True)
     if args.json:
-        console.print_json(json.dumps([r.meta.model_dump(mode="json") | {"path": str(r.path)} for r in records]))
+        _print_json([r.meta.model_dump(mode="json") | {"path": str(r.path)} for r in records])
     else:
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("Checkpoint", "Orchestration", "Name", "After agent", "Time", "Reason"):
@@ -341,7 +348,7 @@ def cmd_budget(args: argparse.Namespace, workspace: Workspace) -> int:
         _, used, soft, status = rows[-1]
         payload = {"orch_id": state.id, "pools": pools, "total": {"used": used, "soft": soft, "status": status.split(" ")[0], "percent": round(100 * used / soft) if soft else 0}}
         payload["optimizations"] = [o.model_dump(mode="json") for o in state.budget.optimizations]
-        console.print_json(json.dumps(payload))
+        _print_json(payload)
     else:
         console.print(budget_view(state))
     return EXIT_OK
@@ -354,8 +361,10 @@ def _attached(workspace: Workspace) -> Orchestrator:
 
 def cmd_checkpoint(args: argparse.Namespace, workspace: Workspace) -> int:
     name = args.name.strip()
-    if not name or len(name) > 80 or any(ch in name for ch in "\n\r\x00/\\"):
-        raise InputError(f"checkpoint NAME must be 1-80 characters without '/', '\\' or line breaks, got {args.name!r}")
+    if not name or len(name) > 80 or any(ch in "/\\" or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in name):
+        raise InputError(
+            f"checkpoint NAME must be 1-80 characters without '/', '\\' or control characters, got {sanitize(repr(args.name))}"
+        )
     orch_id = workspace.resolve_orch(None)
     lock = workspace.lock()
     try:
@@ -365,7 +374,7 @@ def cmd_checkpoint(args: argparse.Namespace, workspace: Workspace) -> int:
         request_dir.mkdir(parents=True, exist_ok=True)
         (request_dir / f"checkpoint-{time.time_ns()}.json").write_text(json.dumps({"name": name}))
         holder = lock.holder().get("pid", "?")
-        console.print(Text(f"requested: the running build (pid {holder}) saves checkpoint {name!r} at its next step", style="green"))
+        console.print(literal(f"requested: the running build (pid {holder}) saves checkpoint {name!r} at its next step", "green"))
         return EXIT_OK
     try:
         orchestrator = _attached(workspace)
@@ -374,7 +383,7 @@ def cmd_checkpoint(args: argparse.Namespace, workspace: Workspace) -> int:
         orchestrator.close()
     finally:
         lock.release()
-    console.print(Text(f"saved {cp_id} ({name}) for {orch_id}", style="green"))
+    console.print(literal(f"saved {cp_id} ({name}) for {orch_id}", "green"))
     return EXIT_OK
 
 
@@ -390,7 +399,7 @@ def cmd_handoff(args: argparse.Namespace, workspace: Workspace) -> int:
         orchestrator.attach(workspace.resolve_orch(None))
         event = orchestrator.record_handoff(args.from_agent, args.to_agent, context)
         orchestrator.close()
-    console.print(Text(f"handoff {args.from_agent} → {args.to_agent} recorded ({event.tokens} tokens)", style="green"))
+    console.print(literal(f"handoff {args.from_agent} → {args.to_agent} recorded ({event.tokens} tokens)", "green"))
     return EXIT_OK
 
 
@@ -425,7 +434,7 @@ def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
         return _dashboard(args, workspace, "replay", log_path=path)
     state, report = state_at_seq(path, args.to)
     if args.json:
-        console.print_json(json.dumps({"orchestration_state": state.to_dict(), "replay": report.to_dict()}))
+        _print_json({"orchestration_state": state.to_dict(), "replay": report.to_dict()})
         return EXIT_OK
     text = yaml.safe_dump(state.seed_view(), sort_keys=False, allow_unicode=True, width=100)
     console.print(literal(text.rstrip("\n")))
@@ -518,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(args)
     except StudioError as exc:
-        err_console.print(Text(f"studio-tui: {exc}", style="red"))
+        err_console.print(Text("studio-tui: ", style="red") + literal(str(exc), "red"))
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print(Text("interrupted", style="yellow"))

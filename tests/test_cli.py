@@ -479,8 +479,8 @@ def test_sigint_saves_a_resumable_checkpoint_and_exits_130(cli, tmp_path, double
         cwd=ws.project_root, env=doubles.cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
-        seen = _read_until(proc, r"checkpoint\s+cp_\d+")
-        assert any("builder_step_1" in line for line in seen)
+        seen = _read_until(proc, r"checkpoint\s+cp_\d+ builder_step_1")
+        assert any("routed" in line for line in seen), "resumable from the first checkpoint, right after routing"
         # while it runs (step 2 takes a minute), a second build is refused, naming the holder's pid
         second = cli("build", "Fix something else", "--headless", "--speed", "0", cwd=ws.project_root)
         assert_clean_failure(second, f"pid {proc.pid}")

@@ -174,9 +174,13 @@ def test_checkpoint_after_each_agent_completes(example_completed):
         assert after, done
         nxt = after[0]
         assert (nxt.reason, nxt.after_agent, nxt.name) == ("agent_completed", done.agent, f"{done.agent}_complete")
-        # nothing but the budget release comes between the completion and its checkpoint
+        # between the completion and its checkpoint: the budget release and what the agent hands on
+        # (so a resume from that checkpoint has the handoff), nothing else
         between = [e for e in run.events if done.seq < e.seq < nxt.seq]
-        assert all(isinstance(e, ev.BudgetReleased) for e in between)
+        handed_on = (ev.BudgetReleased, ev.AgentLog, ev.HandoffRecorded, ev.SequenceExtended, ev.DecisionRequested, ev.DecisionAnswered)
+        assert all(isinstance(e, handed_on) for e in between), between
+        if done.agent == "planner":
+            assert any(isinstance(e, ev.HandoffRecorded) and e.to_agent == "builder" for e in between)
     assert len([c for c in cps if c.reason == "agent_completed"]) == len(completed)
 
 
@@ -278,8 +282,9 @@ async def test_checkpoint_ids_unique_with_a_frozen_clock(write_ws, run_build, do
     # the first run's checkpoints already took: the ids must still be free ones
     second = await run_build(ws, clock=doubles.FakeClock(start=clock.now + 1, step=0.0))
     ids = [c.checkpoint_id for r in (first, second) for c in r.of(ev.CheckpointSaved)]
-    assert len(ids) == len(set(ids)) == 10
-    assert len(ws.checkpoint_paths()) == 10
+    # per run: routed, 4 progress, builder_complete
+    assert len(ids) == len(set(ids)) == 12
+    assert len(ws.checkpoint_paths()) == 12
 
 
 async def test_resume_twice_from_the_same_checkpoint(write_ws, run_build, doubles):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 FailureCategory = Literal["transient", "code_error", "design_flaw", "blocker", "critical"]
 RecoveryAction = Literal["retry", "replan", "escalate", "halt"]
@@ -212,6 +212,15 @@ class Resumed(_Event):
     checkpoint_id: str
     snapshot: dict[str, Any]
 
+    @field_validator("snapshot")
+    @classmethod
+    def _a_state(cls, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """A resumed line whose snapshot is not a state is a bad line, not a crash in the reducer."""
+        from .state import OrchestrationState
+
+        OrchestrationState.from_dict(snapshot)
+        return snapshot
+
 
 class LearningCaptured(_Event):
     type: Literal["learning_captured"] = "learning_captured"
@@ -281,12 +290,31 @@ def encode(event: _Event) -> str:
     return event.model_dump_json(by_alias=True)
 
 
+MAX_NESTING = 40
+"""Deepest nesting an event's payload keeps; real handoff contexts and outputs stay far below it."""
+
+
+def make_encodable(value: Any, depth: int = 0) -> Any:
+    """A copy JSON can always carry: lone surrogates replaced, nesting past MAX_NESTING cut to a note."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if depth >= MAX_NESTING and isinstance(value, (dict, list, tuple)):
+        return "(nested too deeply; cut)"
+    if isinstance(value, dict):
+        return {make_encodable(k, depth + 1): make_encodable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [make_encodable(v, depth + 1) for v in value]
+    return value
+
+
 def decode(line: str | bytes) -> _Event:
     """Parse one JSONL line into an event; unknown types become `UnknownEvent`."""
     try:
         raw = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EventDecodeError(f"not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    except RecursionError:
+        raise EventDecodeError("not JSON: nested too deeply") from None
     return decode_obj(raw)
 
 
@@ -301,6 +329,8 @@ def decode_obj(raw: Any) -> _Event:
         if kind in KNOWN_TYPES:
             return _ADAPTER.validate_python(raw)
         return UnknownEvent.model_validate(raw)
+    except RecursionError:
+        raise EventDecodeError(f"{kind}: nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"][1:] if p != kind) or "event"

@@ -77,17 +77,21 @@ class _StrictSafeLoader(yaml.SafeLoader):
 def load_yaml(path: Path, *, text: str | None = None) -> tuple[Any, yaml.Node | None]:
     """Safe-load a YAML file once; returns the data and its node tree (for line numbers)."""
     text = read_text(path) if text is None else text
-    loader = _StrictSafeLoader(text)
+    loader: _StrictSafeLoader | None = None
     try:
+        loader = _StrictSafeLoader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise InputError(f"{path}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
         raise InputError(f"{where}: invalid YAML: {problem}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, node
 
 
@@ -102,6 +106,8 @@ def load_yaml_model(path: Path, model: type[M], *, empty_ok: bool = False) -> M:
         raise InputError(f"{path}, line 1: expected a mapping at the top level, got {type(data).__name__}")
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply") from None
     except ValidationError as exc:
         raise InputError(describe_validation(path, exc, node)) from None
 
@@ -111,11 +117,15 @@ def load_json_model(path: Path, model: type[M]) -> M:
     text = read_text(path)
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise InputError(f"{path}: invalid JSON: nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}, line 1: expected a JSON object at the top level")
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise InputError(f"{path}: nested too deeply") from None
     except ValidationError as exc:
         raise InputError(describe_validation(path, exc)) from None

@@ -94,7 +94,6 @@ class _Slot:
 
     tracker: RecoveryTracker
     skip_steps: set[int] = field(default_factory=set)
-    steps_since_checkpoint: int = 0
 
 
 class Orchestrator:
@@ -124,6 +123,7 @@ class Orchestrator:
         self._last_state_write = 0.0
         self._optimized_for: frozenset[str] = frozenset()
         self._pruned_tasks: set[str] = set()
+        self._unknown_pools: set[str] = set()
         self._orch_id = ""
         self._damaged_state: Path | None = None
         self._answered_by = "the person"
@@ -138,7 +138,13 @@ class Orchestrator:
         """Append an event to the log, reduce it into the state, write state.yaml, tell subscribers."""
         event = cls(seq=self.state.seq + 1, ts=round(self.clock(), 3), orch_id=self._orch_id, **fields)
         assert self._log is not None, "emit before the log is open"
-        self._log.append(event)
+        try:
+            line = ev.encode(event)
+        except (ValueError, RecursionError):
+            # Text an agent sent that JSON cannot carry (lone surrogates, absurd nesting): keep a safe copy.
+            event = type(event).model_validate(ev.make_encodable(event.model_dump(mode="python", by_alias=True)))
+            line = ev.encode(event)
+        self._log.append_line(line)
         apply(self.state, event)
         essential = isinstance(event, _ESSENTIAL)
         now = time.monotonic()
@@ -276,6 +282,7 @@ class Orchestrator:
         pools = budget_mod.measure_workspace(self.workspace.root, self.config.budget)
         self.emit(ev.BudgetAllocated, pools=pools, warning=self.config.budget.warning, critical=self.config.budget.critical)
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoint("routed", reason="routed")
         await self._continue_run()
 
     @property
@@ -460,11 +467,12 @@ class Orchestrator:
         held = self.state.agent(key).tokens.get("working", 0)  # type: ignore[union-attr]
         if held:
             self.emit(ev.BudgetReleased, pool="working", tokens=held, agent=key, reason=f"{key} finished: its working context is freed")
-        self.checkpoint(f"{key.replace(':', '_')}_complete", after_agent=key, reason="agent_completed")
+        # What the agent hands on is recorded before the checkpoint, so resuming from it loses nothing.
         if role == "planner":
             await self._after_plan(key, plan, mode)
         elif role == "architect":
             self._after_decompose(output)
+        self.checkpoint(f"{key.replace(':', '_')}_complete", after_agent=key, reason="agent_completed")
 
     def _validated_plan(self, output: dict[str, Any]) -> Plan:
         path = output.get("plan_path")
@@ -625,6 +633,12 @@ class Orchestrator:
 
     async def add_tokens(self, key: str, pool: str, tokens: int) -> None:
         if tokens == 0:
+            return
+        if pool not in self.state.budget.pools:
+            if pool not in self._unknown_pools:
+                self._unknown_pools.add(pool)
+                known = ", ".join(self.state.budget.pools)
+                self.emit(ev.AgentLog, agent=key, level="warning", message=f"tokens for unknown pool {pool!r} not counted; pools are: {known}")
             return
         self.emit(ev.TokensUsed, agent=key, pool=pool, tokens=tokens)
         self._relieve_pressure(key)
@@ -795,11 +809,9 @@ class _SlotReporter:
     async def step_done(self, step: int) -> None:
         orch = self.orchestrator
         orch.emit(ev.AgentStep, agent=self.key, step=step, status="completed")
-        slot = orch._slot(self.key)
-        slot.steps_since_checkpoint += 1
+        done = len(orch.state.agent(self.key).steps_completed)  # type: ignore[union-attr]
         every = orch.config.checkpoints.every_steps
-        if every and slot.steps_since_checkpoint >= every:
-            slot.steps_since_checkpoint = 0
+        if every and done % every == 0:
             orch.checkpoint(f"{self.key.replace(':', '_')}_step_{step}", after_agent=self.key, reason="progress")
 
     async def step_skipped(self, step: int) -> None:

@@ -87,8 +87,12 @@ def parse_message(text: str) -> AgentMessage | str | None:
         data = json.loads(stripped)
     except ValueError as exc:
         return f"invalid JSON: {exc}"
+    except RecursionError:
+        return "invalid JSON: nested too deeply"
     try:
         return _MESSAGE.validate_python(data)
+    except RecursionError:
+        return "nested too deeply"
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -167,6 +171,14 @@ class _Session:
 
     def outcome(self, exit_code: int | None) -> Outcome:
         tail = self.stderr_tail.text()
+        if exit_code is None and isinstance(self.final, FailureMessage):
+            # It said how it failed, then hung: its own verdict wins over "timed out" (a critical
+            # failure must still halt, not be retried as transient).
+            note = f"the agent did not exit after its failure line; killed after {self.clock.limit:g}s"
+            details = f"{self.final.details}\n{note}" if self.final.details else note
+            return Outcome.failed(
+                self.final.category, self.final.message, step=self.final.step, details=details, critical_step=self.final.critical
+            )
         if exit_code is None:
             sent = f"it had sent a {self.final.type} line; " if self.final else ""
             details = f"{sent}stderr tail:\n{tail}" if tail else sent.rstrip("; ")

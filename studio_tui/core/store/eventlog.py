@@ -42,7 +42,11 @@ class EventLogWriter:
                     self._file.write(b"\n")
 
     def append(self, event: ev.Event) -> None:
-        self._file.write(ev.encode(event).encode("utf-8") + b"\n")
+        self.append_line(ev.encode(event))
+
+    def append_line(self, line: str) -> None:
+        """One already-encoded event, written with a single write(2) so a kill cannot tear it."""
+        self._file.write(line.encode("utf-8") + b"\n")
 
     def sync(self) -> None:
         os.fsync(self._file.fileno())

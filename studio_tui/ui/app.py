@@ -1,0 +1,470 @@
+"""The live dashboard: watches a build, runs one in-process as a worker, and steers it from the keyboard."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker
+
+from studio_tui.core import events as ev
+from studio_tui.core.agents import agent_factory
+from studio_tui.core.config import StudioConfig
+from studio_tui.core.errors import StudioError, WorkspaceBusy
+from studio_tui.core.orchestrator import Orchestrator
+from studio_tui.core.reducer import fold
+from studio_tui.core.state import OrchestrationState
+from studio_tui.core.store import CheckpointRecord, Workspace, WorkspaceLock
+from studio_tui.ui import fmt
+from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
+from studio_tui.ui.feed import TAIL_CHUNK, Feed, LogTail
+from studio_tui.ui.screens.checkpoints import CheckpointBrowser
+from studio_tui.ui.screens.confirm import ConfirmScreen
+from studio_tui.ui.screens.dashboard import PANES, DashboardScreen
+from studio_tui.ui.screens.decisions import (
+    ConfidenceScreen,
+    DecisionScreen,
+    EscalationScreen,
+    QuestionScreen,
+    RoutingScreen,
+    decision_screen,
+)
+from studio_tui.ui.screens.handoffs import HandoffScreen
+from studio_tui.ui.screens.help import HelpScreen
+from studio_tui.ui.themes import choose_theme, load_themes
+from studio_tui.ui.widgets.agents.agent_table import AgentTable
+from studio_tui.ui.widgets.eventlog.event_log import FilterInput
+from studio_tui.ui.widgets.header.status_header import BAD
+
+FRAME_RATE = 20
+"""Pane refreshes a second: smooth to the eye, and a flood of events costs one redraw per frame, not per event."""
+
+TAIL_INTERVAL = 0.25
+"""Seconds between reads of another process's growing events.jsonl (a later issue swaps in watchfiles)."""
+
+STUDIO_THEMES = ("studio-dark", "studio-light", "studio-high-contrast")
+
+EXIT_INTERRUPTED = 130
+EXIT_BAD_LAUNCH = 2
+
+
+@dataclass
+class Launch:
+    """What the command line asks the dashboard to do first."""
+
+    workspace: Workspace
+    action: Literal["view", "build", "resume", "run_backlog"]
+    goal: str | None = None
+    """For build."""
+    mode: Literal["implicit", "explicit"] = "implicit"
+    checkpoint_id: str | None = None
+    """For resume."""
+    speed: float = 1.0
+    """Scripted agents' speed (0 = no waiting)."""
+    theme: str | None = None
+    """--theme NAME; overrides config.yaml's theme."""
+    orch_id: str | None = None
+    """For view: which orchestration (default: the latest)."""
+
+
+def exit_code_for(status: str) -> int:
+    """0 completed, 130 interrupted, 1 failed/aborted/halted/cancelled."""
+    if status == "interrupted":
+        return EXIT_INTERRUPTED
+    return 1 if status in BAD else 0
+
+
+class RunEnded(Message):
+    """The orchestrator worker is done (any way); `state` is its final state."""
+
+    def __init__(self, state: OrchestrationState, error: str | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.error = error
+        """Set when the run could not start (bad goal, no backlog): nothing ran."""
+
+
+class LogRead(Message):
+    """Events read from an orchestration's log in a thread; the first read carries the folded state."""
+
+    def __init__(self, tail: LogTail, events: list[ev.Event], state: OrchestrationState | None = None) -> None:
+        super().__init__()
+        self.tail = tail
+        self.events = events
+        self.state = state
+
+
+class StudioApp(App[int]):
+    """One dashboard over one workspace; at most one run in this process at a time."""
+
+    TITLE = "studio-tui"
+    CSS_PATH = ["styles/app.tcss", "styles/dashboard.tcss", "styles/dialogs.tcss"]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a run is active; the run is checkpointed)"),
+        Binding("ctrl+c", "quit", "Quit", id="app.interrupt", tooltip="Interrupt: same as q, from anywhere, even a dialog", show=False, priority=True),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key binding"),
+    ]
+
+    def __init__(
+        self,
+        launch: Launch,
+        *,
+        clock: Callable[[], float] = time.time,
+        orchestrator_clock: Callable[[], float] = time.time,
+        orchestrator_sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        super().__init__()
+        self.launch = launch
+        self.workspace = launch.workspace
+        self.clock = clock
+        """Wall clock for the elapsed times shown; tests pin it."""
+        self.orchestrator_clock = orchestrator_clock
+        self.orchestrator_sleep = orchestrator_sleep
+        self.feed = Feed()
+        self.exit_status = 0
+        self.active_run: Worker | None = None
+        self.last_run: OrchestrationState | None = None
+        """Final state of the latest run this dashboard drove."""
+        self._tail: LogTail | None = None
+        self._tail_timer: Timer | None = None
+        self._quitting = False
+        self._drawn_second = -1
+        self._questions: dict[str, DecisionScreen] = {}
+        self.dashboard = DashboardScreen(self.feed)
+        self._startup_notes: list[tuple[str, str, str]] = []
+        """(title, message, severity) to show once mounted."""
+        self._choose_theme()
+
+    # ── start-up ─────────────────────────────────────────────────────────
+
+    def _choose_theme(self) -> None:
+        found = load_themes()
+        for theme in found.themes.values():
+            self.register_theme(theme)
+        self._startup_notes += [("Broken theme file", problem, "error") for problem in found.problems]
+        config_theme = None
+        try:
+            config_theme = self.workspace.config().theme
+        except StudioError as exc:
+            self._startup_notes.append(("Unreadable config.yaml", str(exc), "error"))
+        name, why = choose_theme(self.launch.theme or config_theme, set(self.available_themes))
+        if why:
+            self._startup_notes.append(("Theme", why, "warning"))
+        self.theme = name
+
+    def get_default_screen(self) -> Screen:
+        return self.dashboard
+
+    def on_mount(self) -> None:
+        for title, note, severity in self._startup_notes:
+            self.notify(note, title=title, severity=severity, timeout=10, markup=False)  # type: ignore[arg-type]
+        self.set_interval(1 / FRAME_RATE, self.draw)
+        launch = self.launch
+        if launch.action == "build":
+            self.start_build(launch.goal or "", launch.mode, launched=True)
+        elif launch.action == "resume":
+            self.start_resume_id(launch.checkpoint_id or "", launched=True)
+        elif launch.action == "run_backlog":
+            self.start_backlog(launched=True)
+        else:
+            self.view(launch.orch_id or self.workspace.latest(), launched=True)
+
+    # ── drawing ──────────────────────────────────────────────────────────
+
+    def draw(self) -> None:
+        """Refresh the panes from the feed: at most once a frame, and once a second for the clocks."""
+        now = self.clock()
+        second = int(now)
+        if not self.feed.dirty and second == self._drawn_second:
+            return
+        self._drawn_second = second
+        self.feed.dirty = False
+        with self.batch_update():
+            self.dashboard.show(now, self._note())
+
+    def _note(self) -> str:
+        if self.active_run is not None:
+            return "● live"
+        if self._tail is not None and self._tail_timer is not None:
+            if self.feed.state.waiting_for_person:
+                return "◌ following the log: answer where the run is"
+            return "◌ following the log"
+        if self._tail is not None and self._tail.bad_lines:
+            return f"{self._tail.bad_lines} unreadable log line(s) skipped"
+        return ""
+
+    # ── viewing an orchestration from disk ───────────────────────────────
+
+    def view(self, orch_id: str | None, *, launched: bool = False) -> None:
+        """Show an orchestration's log folded into state; follow it while another process runs it."""
+        self._stop_following()
+        if orch_id is None:
+            self.feed.reset(OrchestrationState(), [])
+            return
+        try:
+            path = self.workspace.events_path(self.workspace.resolve_orch(orch_id))
+        except StudioError as exc:
+            self.notify(str(exc), title="Cannot show it", severity="error", timeout=15, markup=False)
+            if launched:
+                self.exit_status = EXIT_BAD_LAUNCH
+            self.feed.reset(OrchestrationState(), [])
+            return
+        self._tail = LogTail(path)
+        self._read_log(self._tail, first=True)
+
+    @work(thread=True, group="log-read")
+    def _read_log(self, tail: LogTail, first: bool = False) -> None:
+        events = tail.read_new(None if first else TAIL_CHUNK)
+        self.post_message(LogRead(tail, events, fold(events) if first else None))
+
+    @on(LogRead)
+    def _log_read(self, message: LogRead) -> None:
+        if message.tail is not self._tail:
+            return  # an orchestration no longer shown
+        if message.state is not None:
+            self.feed.reset(message.state, message.events)
+            if not message.state.finished and self._tail_timer is None:
+                self._tail_timer = self.set_interval(TAIL_INTERVAL, self._poll_tail)
+            return
+        for event in message.events:
+            self.feed.apply(event)
+        if self.feed.state.finished:
+            self._stop_following(keep_tail=True)
+
+    def _poll_tail(self) -> None:
+        if self._tail is not None and not any(w.group == "log-read" and w.is_running for w in self.workers):
+            self._read_log(self._tail)
+
+    def _stop_following(self, keep_tail: bool = False) -> None:
+        if self._tail_timer is not None:
+            self._tail_timer.stop()
+            self._tail_timer = None
+        if not keep_tail:
+            self._tail = None
+
+    # ── runs in this process ─────────────────────────────────────────────
+
+    def start_build(self, goal: str, mode: str = "implicit", *, launched: bool = False) -> bool:
+        return self._start(lambda orch: orch.build(goal, mode=mode), launched=launched)
+
+    def start_backlog(self, *, launched: bool = False) -> bool:
+        return self._start(lambda orch: orch.run_backlog(), launched=launched)
+
+    def start_resume_id(self, checkpoint_id: str, *, launched: bool = False) -> bool:
+        try:
+            record = self.workspace.find_checkpoint(checkpoint_id)
+        except StudioError as exc:
+            self._launch_failed(str(exc), launched)
+            return False
+        return self.start_resume(record, launched=launched)
+
+    def start_resume(self, record: CheckpointRecord, *, launched: bool = False) -> bool:
+        return self._start(lambda orch: orch.resume(record), launched=launched)
+
+    def _launch_failed(self, reason: str, launched: bool) -> None:
+        self.notify(reason, title="Cannot start the run", severity="error", timeout=15, markup=False)
+        if launched:
+            self.exit_status = EXIT_BAD_LAUNCH
+            self.view(self.workspace.latest())
+
+    def _start(self, begin: Callable[[Orchestrator], Awaitable[OrchestrationState]], *, launched: bool) -> bool:
+        if self.active_run is not None:
+            self.notify("A run is already active in this dashboard.", severity="warning")
+            return False
+        lock = self.workspace.lock()
+        try:
+            lock.acquire()
+        except WorkspaceBusy as exc:
+            self._launch_failed(str(exc), launched)
+            return False
+        try:
+            config = self.workspace.config()
+            agents = agent_factory(self.workspace, config, speed=self.launch.speed)
+        except StudioError as exc:
+            lock.release()
+            self._launch_failed(str(exc), launched)
+            return False
+        orchestrator = self._orchestrator(config, agents)
+        self._stop_following()
+        self.feed.reset(orchestrator.state, [])
+        self.active_run = self.run_worker(self._drive(orchestrator, begin, lock, launched), name="orchestrator", group="run", exit_on_error=False)
+        return True
+
+    def _orchestrator(self, config: StudioConfig, agents: Callable[[str], Any]) -> Orchestrator:
+        orchestrator = Orchestrator(
+            self.workspace,
+            config,
+            decider=TuiDecider(self),
+            agent_factory=agents,
+            clock=self.orchestrator_clock,
+            sleep=self.orchestrator_sleep,
+        )
+        orchestrator.subscribe(self.feed.record)
+        return orchestrator
+
+    async def _drive(
+        self,
+        orchestrator: Orchestrator,
+        begin: Callable[[Orchestrator], Awaitable[OrchestrationState]],
+        lock: WorkspaceLock,
+        launched: bool,
+    ) -> None:
+        """The worker: run the orchestrator; whatever happens, release the lock and say so."""
+        error: str | None = None
+        try:
+            await begin(orchestrator)
+        except StudioError as exc:
+            error = str(exc)
+            if launched:
+                self.exit_status = EXIT_BAD_LAUNCH
+        except Exception as exc:  # a bug before the orchestrator's own guard: say it, keep the dashboard
+            error = f"{type(exc).__name__}: {exc}"
+            self.exit_status = 1
+        finally:
+            lock.release()
+            self.post_message(RunEnded(orchestrator.state, error))
+
+    @on(RunEnded)
+    def _run_ended(self, message: RunEnded) -> None:
+        self.active_run = None
+        state = message.state
+        self.feed.dirty = True
+        if message.error is not None:
+            self.notify(message.error, title="Cannot start the run", severity="error", timeout=15, markup=False)
+            if self._quitting:
+                self.exit(self.exit_status)
+            return
+        self.last_run = state
+        self.exit_status = exit_code_for(state.status)
+        severity = "information" if state.status == "completed" else "warning" if state.status == "interrupted" else "error"
+        self.notify(fmt.literal(state.summary) or state.status, title=f"Run {state.status}", severity=severity, timeout=10, markup=False)  # type: ignore[arg-type]
+        if self._quitting:
+            self.exit(self.exit_status)
+
+    # ── questions from the orchestrator ──────────────────────────────────
+
+    @on(DecisionNeeded)
+    def _ask(self, message: DecisionNeeded) -> None:
+        request, answer = message.request, message.answer
+        screen = decision_screen(request)
+        self._questions[request.id] = screen
+
+        def answered(value: str | None) -> None:
+            self._questions.pop(request.id, None)
+            self.clear_notifications()  # the "waiting for you" toast is stale now
+            if not answer.done():
+                answer.set_result(value or "")
+
+        self.push_screen(screen, answered)
+        self.bell()
+        who = fmt.literal(request.agent or "the orchestrator", max_chars=40)
+        self.notify(f"{who}: {fmt.literal(request.prompt, max_chars=200)}", title="WAITING FOR YOU", severity="warning", timeout=8, markup=False)
+
+    @on(DecisionWithdrawn)
+    def _withdrawn(self, message: DecisionWithdrawn) -> None:
+        screen = self._questions.pop(message.decision_id, None)
+        if screen is not None and screen is self.screen:
+            self.pop_screen()
+
+    # ── keys and commands ────────────────────────────────────────────────
+
+    async def action_quit(self) -> None:
+        """Quit; with a run active, ask first, then interrupt it (it saves a checkpoint) and exit 130."""
+        if self.active_run is None:
+            self.exit(self.exit_status)
+            return
+        if self._quitting:
+            return  # already interrupting: the app exits when the run has saved its checkpoint
+        top = self.screen
+        if isinstance(top, ConfirmScreen) and top.purpose == "quit":
+            top.dismiss(True)  # a second ctrl+c confirms
+            return
+        question = Text("A run is active. Interrupt it and quit?\n\n")
+        question.append("The orchestrator saves an 'interrupted' checkpoint; resume it later with `c` or `studio-tui resume`.")
+        self.push_screen(ConfirmScreen("Quit", question, yes="Interrupt and quit", no="Keep running", purpose="quit"), self._quit_confirmed)
+
+    def _quit_confirmed(self, yes: bool | None) -> None:
+        if yes and self.active_run is not None:
+            self._quitting = True
+            self.active_run.cancel()
+        elif yes:
+            self.exit(self.exit_status)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.binding_sections()))
+
+    def binding_sections(self) -> list[tuple[str, Iterable[Any]]]:
+        palette = Binding(
+            self.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "Commands",
+            id="app.palette",
+            tooltip="Resume a checkpoint, open a replay, switch theme, toggle panes",
+        )
+        return [
+            ("Everywhere", [*self.BINDINGS, palette]),
+            ("Dashboard", DashboardScreen.BINDINGS),
+            ("Agents", AgentTable.BINDINGS),
+            ("Log filter", FilterInput.BINDINGS),
+            ("Escalation", EscalationScreen.BINDINGS),
+            ("Routing", RoutingScreen.BINDINGS),
+            ("Question", QuestionScreen.BINDINGS),
+            ("Low confidence", ConfidenceScreen.BINDINGS),
+            ("Checkpoints", CheckpointBrowser.BINDINGS),
+            ("Handoffs", HandoffScreen.BINDINGS),
+            ("Confirm", ConfirmScreen.BINDINGS),
+            ("Help", HelpScreen.BINDINGS),
+        ]
+
+    def action_checkpoints(self) -> None:
+        live = self.feed.state if self.feed.state.id else None
+        browser = CheckpointBrowser(self.workspace, live, can_resume=self.active_run is None)
+        self.push_screen(browser, self._resume_chosen)
+
+    def _resume_chosen(self, record: CheckpointRecord | None) -> None:
+        if record is not None:
+            self.start_resume(record)
+
+    @on(AgentTable.Inspect)
+    def open_handoffs(self, message: AgentTable.Inspect) -> None:
+        self.push_screen(HandoffScreen(message.agent_key, lambda: self.feed.state))
+
+    def open_replay(self, orch_id: str) -> None:
+        """Show a past orchestration read-only: its log folded into state."""
+        if self.active_run is not None:
+            self.notify("A run is active: a replay can be opened when it ends.", severity="warning")
+            return
+        self.view(orch_id)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Resume checkpoint", "Browse every checkpoint in the workspace and resume one", self.action_checkpoints)
+        yield SystemCommand("Help: keys", "List every key binding", self.action_help)
+        for orch_id in reversed(self.workspace.orchestrations()):
+            yield SystemCommand(f"Open replay: {orch_id}", "Show that orchestration read-only, folded from its events.jsonl", lambda o=orch_id: self.open_replay(o))
+        for name in STUDIO_THEMES:
+            if name in self.available_themes:
+                yield SystemCommand(f"Switch theme: {name}", "Use this theme for the rest of the session", lambda n=name: setattr(self, "theme", n))
+        for name, title in PANES.items():
+            yield SystemCommand(f"Toggle pane: {title}", "Hide or show this pane", lambda n=name: self.dashboard.toggle_pane(n))
+
+
+def run_dashboard(launch: Launch) -> int:
+    """Run the app; return the exit code: 0 completed (or view mode quit), 1 failed/aborted/halted/cancelled, 130 interrupted."""
+    app = StudioApp(launch)
+    result = app.run()
+    if isinstance(result, int):
+        return result
+    return 1 if app.return_code else app.exit_status

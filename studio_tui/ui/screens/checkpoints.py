@@ -1,0 +1,235 @@
+"""The checkpoint browser (`c`): every checkpoint in the workspace, a preview, and resume with confirmation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer
+
+from studio_tui.core.errors import StudioError
+from studio_tui.core.state import OrchestrationState
+from studio_tui.core.store import CheckpointRecord, Workspace
+from studio_tui.ui import fmt
+from studio_tui.ui.screens.confirm import ConfirmScreen
+from studio_tui.ui.widgets.checkpoints.preview import CheckpointPreview
+
+COMPACT_WIDTH = 110
+"""Narrower than this, the preview goes under the list instead of beside it."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One checkpoint file and what its orchestration's state says about it: listed without opening the file."""
+
+    cp_id: str
+    orch_id: str
+    path: Path
+    name: str = "?"
+    after_agent: str | None = None
+    ts: float = 0.0
+    seq: int = 0
+
+
+@dataclass
+class Found:
+    """Everything the browser lists, read from disk in a thread."""
+
+    entries: list[Entry] = field(default_factory=list)
+    latest: dict[str, OrchestrationState] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def find_checkpoints(workspace: Workspace, live: OrchestrationState | None) -> Found:
+    """Every checkpoint file, newest first, named from its orchestration's latest state (the live one as given).
+
+    Only state files are parsed here, one per orchestration; a checkpoint's own file is read when previewed.
+    """
+    found = Found()
+    for orch_id in workspace.orchestrations():
+        if live is not None and live.id == orch_id:
+            found.latest[orch_id] = live
+            continue
+        try:
+            found.latest[orch_id] = workspace.load_state(orch_id)
+        except Exception as exc:  # a damaged state.yaml is listed as a problem, never a crash
+            found.problems.append(str(exc) if isinstance(exc, StudioError) else f"{orch_id}: unreadable state ({type(exc).__name__}: {exc})")
+    known = {cp.id: cp for state in found.latest.values() for cp in state.checkpoints}
+    for cp_id, path in workspace.checkpoint_paths():
+        cp = known.get(cp_id)
+        orch_id = path.parent.parent.name
+        if cp is None:
+            found.entries.append(Entry(cp_id, orch_id, path, ts=float(cp_id.removeprefix("cp_"))))
+        else:
+            found.entries.append(Entry(cp_id, orch_id, path, cp.name, cp.after_agent, cp.ts, cp.seq))
+    found.entries.sort(key=lambda e: (e.ts, e.seq, e.cp_id), reverse=True)
+    return found
+
+
+class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
+    """Dismisses with the checkpoint to resume (confirmed), or None."""
+
+    BINDINGS = [
+        Binding("r", "resume", "Resume", id="checkpoints.resume", tooltip="Resume the highlighted checkpoint here (asks first)"),
+        Binding("escape,c,q", "close", "Close", id="checkpoints.close", tooltip="Back to the dashboard"),
+    ]
+
+    class Loaded(Message):
+        def __init__(self, found: Found) -> None:
+            super().__init__()
+            self.found = found
+
+    class PreviewRead(Message):
+        def __init__(self, entry: Entry, record: CheckpointRecord | None, problem: str = "") -> None:
+            super().__init__()
+            self.entry = entry
+            self.record = record
+            self.problem = problem
+
+    def __init__(self, workspace: Workspace, live: OrchestrationState | None, *, can_resume: bool = True) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.live = live
+        self.can_resume = can_resume
+        self.found = Found()
+        self.records: dict[Path, CheckpointRecord] = {}
+        """Checkpoint files read so far (for previews and resume)."""
+        self.problems: dict[Path, str] = {}
+        self._resume_when_read: Entry | None = None
+        """Resume was asked for before the highlighted checkpoint was read: confirm once it is."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog browser") as dialog:
+            dialog.border_title = "Checkpoints"
+            dialog.border_subtitle = "Enter/r resume · Esc close"
+            with Horizontal(id="browser-body"):
+                yield DataTable(id="checkpoint-list", cursor_type="row")
+                with VerticalScroll(id="checkpoint-preview-scroll"):
+                    yield CheckpointPreview(id="checkpoint-preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("Time", "Name", "After", "Checkpoint", "Orchestration")
+        table.loading = True
+        live = self.live.model_copy(deep=True) if self.live is not None else None
+        self._read(live)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < COMPACT_WIDTH, "-compact")
+
+    @work(thread=True, exclusive=True, group="checkpoint-list")
+    def _read(self, live: OrchestrationState | None) -> None:
+        self.post_message(self.Loaded(find_checkpoints(self.workspace, live)))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.found = message.found
+        if self.live is not None and self.live.id in self.found.latest:
+            self.found.latest[self.live.id] = self.live  # the live object, so "since then" keeps up
+        table = self.query_one(DataTable)
+        table.loading = False
+        for entry in self.found.entries:
+            table.add_row(
+                Text(fmt.clock_time(entry.ts)),
+                Text(fmt.crop(fmt.literal(entry.name), 26)),
+                Text(fmt.literal(entry.after_agent or "-", max_chars=30)),
+                Text(entry.cp_id),
+                Text(entry.orch_id),
+            )
+        count, runs = len(self.found.entries), len(self.found.latest)
+        self.query_one(".browser").border_title = f"Checkpoints ({count} in {runs} orchestration{'s' if runs != 1 else ''})"
+        for problem in self.found.problems:
+            self.notify(problem, title="Unreadable state", severity="warning", markup=False)
+        if not count:
+            self.query_one(CheckpointPreview).update(Text("No checkpoints in this workspace yet: a run saves one after each agent."))
+        table.focus()
+        self._preview()
+
+    @property
+    def highlighted(self) -> Entry | None:
+        table = self.query_one(DataTable)
+        if not self.found.entries or not 0 <= table.cursor_row < len(self.found.entries):
+            return None
+        return self.found.entries[table.cursor_row]
+
+    @property
+    def previewed(self) -> CheckpointRecord | None:
+        """The highlighted checkpoint's contents, once read."""
+        entry = self.highlighted
+        return self.records.get(entry.path) if entry else None
+
+    @on(DataTable.RowHighlighted, "#checkpoint-list")
+    def _preview(self) -> None:
+        entry = self.highlighted
+        preview = self.query_one(CheckpointPreview)
+        if entry is None:
+            return
+        if entry.path in self.records:
+            preview.show(self.records[entry.path], self.found.latest.get(entry.orch_id))
+        elif entry.path in self.problems:
+            preview.update(Text(self.problems[entry.path]))
+        else:
+            preview.update(Text(f"reading {entry.cp_id}…"))
+            self._read_checkpoint(entry)
+
+    @work(thread=True, exclusive=True, group="checkpoint-preview")
+    def _read_checkpoint(self, entry: Entry) -> None:
+        try:
+            self.post_message(self.PreviewRead(entry, self.workspace.load_checkpoint(entry.path)))
+        except Exception as exc:  # a damaged checkpoint is shown as such, never a crash
+            problem = str(exc) if isinstance(exc, StudioError) else f"{entry.path}: unreadable ({type(exc).__name__}: {exc})"
+            self.post_message(self.PreviewRead(entry, None, f"{problem}\n\nThe file is kept as it is; resume from another checkpoint."))
+
+    @on(PreviewRead)
+    def _preview_read(self, message: PreviewRead) -> None:
+        if message.record is not None:
+            self.records[message.entry.path] = message.record
+        else:
+            self.problems[message.entry.path] = message.problem
+        if self.highlighted == message.entry:
+            self._preview()
+        if self._resume_when_read == message.entry:
+            self._resume_when_read = None
+            self.action_resume()
+
+    @on(DataTable.RowSelected, "#checkpoint-list")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_resume()
+
+    def action_resume(self) -> None:
+        entry = self.highlighted
+        if entry is None:
+            return
+        if not self.can_resume:
+            self.notify("A run is active in this dashboard: let it finish or quit it first.", severity="warning")
+            return
+        if entry.path in self.problems:
+            self.notify(self.problems[entry.path], title="Cannot resume", severity="warning", markup=False)
+            return
+        record = self.records.get(entry.path)
+        if record is None:
+            self._resume_when_read = entry  # being read in a thread: ask as soon as it is
+            return
+        question = Text()
+        question.append(f"Resume {record.meta.orch_id}\nfrom {record.meta.id} ")
+        question.append(fmt.literal(record.meta.name), "bold")
+        question.append(f" (after {fmt.literal(record.meta.after_agent or '-')})?\n\n")
+        question.append("The run continues in this dashboard from the next pending agent, appending to the same log.")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(record)
+
+        self.app.push_screen(ConfirmScreen("Resume from checkpoint", question, yes="Resume", purpose="resume"), confirmed)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

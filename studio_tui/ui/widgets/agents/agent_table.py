@@ -1,0 +1,98 @@
+"""The agent sequence: status glyph, step of total with a bar, tries, duration; the active one stands out."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+
+from studio_tui.core.state import AgentState, OrchestrationState
+from studio_tui.ui import fmt
+from studio_tui.ui.widgets.tones import tone
+from studio_tui.ui.widgets.table import Rows, StateTable
+
+BAR_WIDTH = 10
+"""Cells of the per-agent progress bar: six plan steps still read as distinct blocks."""
+
+
+
+class AgentTable(StateTable):
+    """One row per routed agent, in order; Enter or `h` opens the handoff inspector for the highlighted one."""
+
+    COLUMNS = (
+        ("glyph", " "),
+        ("agent", "Agent"),
+        ("step", "Step"),
+        ("progress", "Progress"),
+        ("tries", "Tries"),
+        ("time", "Time"),
+        ("doing", "Doing"),
+    )
+    COMPONENT_CLASSES = StateTable.COMPONENT_CLASSES | {
+        "agents--pending",
+        "agents--active",
+        "agents--completed",
+        "agents--failed",
+        "agents--skipped",
+        "agents--waiting",
+        "agents--bar-empty",
+    }
+    BINDINGS = [
+        Binding(
+            "h",
+            "inspect",
+            "Handoffs",
+            id="agents.inspect",
+            tooltip="Show the context the highlighted agent received and passed on",
+        ),
+    ]
+
+    class Inspect(Message):
+        """The person asked to see an agent's handoffs."""
+
+        def __init__(self, agent_key: str) -> None:
+            super().__init__()
+            self.agent_key = agent_key
+
+    def action_inspect(self) -> None:
+        if self.highlighted_key is not None:
+            self.post_message(self.Inspect(self.highlighted_key))
+
+    def on_data_table_row_selected(self, event: StateTable.RowSelected) -> None:
+        event.stop()
+        self.action_inspect()
+
+    def state_rows(self, state: OrchestrationState, now: float) -> Rows:
+        doing_width = self.last_column_width()
+        return [(agent.agent, self._row(agent, now, doing_width)) for agent in state.agent_states]
+
+    def _row(self, agent: AgentState, now: float, doing_width: int) -> tuple[Text, ...]:
+        status = agent.status if agent.status in fmt.STATUS_GLYPHS else "pending"
+        style = tone(self, f"agents--{status}")
+        done = len(set(agent.steps_completed) | set(agent.steps_skipped))
+        total = agent.total_steps
+        if agent.status == "completed":
+            fraction = 1.0
+        else:
+            fraction = done / total if total else 0.0
+        filled, empty = fmt.bar(fraction, BAR_WIDTH)
+        progress = Text(filled, style)
+        progress.append(empty, tone(self, "agents--bar-empty"))
+        step = f"{agent.current_step}/{total}" if total else (str(agent.current_step) if agent.current_step else "-")
+        if agent.started_ts is None:
+            took = "-"
+        else:
+            end = agent.finished_ts if agent.finished_ts else now
+            took = fmt.duration(end - agent.started_ts) if agent.status != "pending" or agent.finished_ts else "-"
+        doing = "" if agent.status in ("completed", "pending") else agent.step_description
+        if agent.status == "failed" and agent.last_error:
+            doing = agent.last_error
+        return (
+            Text(fmt.STATUS_GLYPHS.get(agent.status, "·"), style),
+            Text(fmt.literal(agent.agent, max_chars=40), style),
+            Text(step, style),
+            progress,
+            Text(str(agent.attempts) if agent.attempts else "-", style, justify="right"),
+            Text(took, style, justify="right"),
+            Text(fmt.crop(fmt.literal(doing), doing_width), style),
+        )

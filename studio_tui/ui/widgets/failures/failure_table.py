@@ -1,0 +1,53 @@
+"""Failures: time, agent, step, category, the action taken, and the message (literal, cut to fit)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from studio_tui.core.state import OrchestrationState
+from studio_tui.ui import fmt
+from studio_tui.ui.widgets.tones import tones
+from studio_tui.ui.widgets.table import Rows, StateTable
+
+
+
+class FailureTable(StateTable):
+    COLUMNS = (
+        ("time", "Time"),
+        ("agent", "Agent"),
+        ("step", "Step"),
+        ("category", "Category"),
+        ("action", "Action"),
+        ("message", "Message"),
+    )
+    COMPONENT_CLASSES = StateTable.COMPONENT_CLASSES | {
+        "failures--muted",
+        "failures--retry",
+        "failures--replan",
+        "failures--escalate",
+        "failures--halt",
+        "failures--message",
+    }
+
+    def state_rows(self, state: OrchestrationState) -> Rows:
+        style = tones(self)
+        muted = style("failures--muted")
+        width = self.last_column_width(12)
+        rows: Rows = []
+        for failure in state.failures:
+            action = failure.action or "…"
+            action_style = style(f"failures--{action}") if action in ("retry", "replan", "escalate", "halt") else muted
+            rows.append(
+                (
+                    f"{failure.seq}",
+                    (
+                        Text(fmt.clock_time(failure.ts), muted),
+                        Text(fmt.literal(failure.agent, max_chars=30)),
+                        Text("-" if failure.step is None else str(failure.step), justify="right"),
+                        Text(fmt.literal(failure.category, max_chars=20)),
+                        Text(action, action_style),
+                        Text(fmt.crop(fmt.literal(failure.message), width), style("failures--message")),
+                    ),
+                )
+            )
+        return rows
