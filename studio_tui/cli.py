@@ -312,7 +312,7 @@ def cmd_status(args: argparse.Namespace, workspace: Workspace) -> int:
         text = yaml.safe_dump(state.seed_view(), sort_keys=False, allow_unicode=True, width=100)
         console.print(literal(text.rstrip("\n")))
         if state.waiting_for_person:
-            console.print(Text("WAITING FOR YOU: open the dashboard (studio-tui) to answer", style="bold yellow"))
+            console.print(Text("WAITING FOR YOU: answer it in the terminal running the build", style="bold yellow"))
     return EXIT_OK
 
 
