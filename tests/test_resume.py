@@ -305,3 +305,33 @@ def test_resume_snapshot_state_is_plain_data(example_completed):
     for _, path in run.workspace.checkpoint_paths():
         data = yaml.safe_load(path.read_text())
         assert OrchestrationState.from_dict(data["state"]).id == run.state.id
+
+
+async def test_a_question_answered_before_a_resume_is_not_asked_again(example_ws, doubles):
+    """Resuming mid-Planner re-runs it from its first step; the person's earlier answer is reused."""
+    from studio_tui.core.decider import Answer
+
+    class Person:
+        def __init__(self):
+            self.asked = []
+
+        async def decide(self, request):
+            self.asked.append(request.kind)
+            if request.kind == "question":
+                return Answer("Only GitHub", "person")
+            return Answer("retry" if request.kind == "escalation" else request.options[0], "person")
+
+    person = Person()
+    state = await doubles.make_orchestrator(example_ws, decider=person).build("Add user authentication with OAuth")
+    assert person.asked.count("question") == 1
+    mid_planner = next(c for c in state.checkpoints if c.name == "planner_step_3")
+    record = example_ws.find_checkpoint(mid_planner.id)
+    assert record.state.agent("planner").status == "active"
+
+    again = Person()
+    resumed = await doubles.make_orchestrator(example_ws, decider=again).resume(record)
+    assert resumed.status == "completed"
+    assert again.asked.count("question") == 0
+    events = read_log(example_ws.events_path(state.id)).events
+    reused = [e for e in events if isinstance(e, ev.AgentLog) and e.message.startswith("answer reused")]
+    assert reused and "Only GitHub" in reused[-1].message

@@ -838,6 +838,11 @@ class _SlotReporter:
     async def ask(self, question: str, *, default: str = "") -> str:
         orch = self.orchestrator
         agent = orch.state.agent(self.key)
+        for earlier in reversed(orch.state.decisions):
+            if earlier.kind == "question" and earlier.agent == self.key and earlier.prompt == question and earlier.by == "person":
+                # Asked and answered before a resume (or a retry): the person is not asked twice.
+                await self.log(f"answer reused from decision {earlier.id}: {earlier.answer}")
+                return earlier.answer or ""
         asked = sum(1 for d in orch.state.decisions if d.kind == "question" and d.agent == self.key)
         if asked >= orch.config.planner.max_question_rounds:
             await self.log(f"question round limit reached; assuming: {default or 'no answer'}", "warning")
