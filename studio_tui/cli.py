@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import sys
 import time
@@ -152,7 +151,8 @@ def _interactive() -> bool:
 
 
 def _want_dashboard(args: argparse.Namespace) -> bool:
-    return not getattr(args, "headless", False) and sys.stdout.isatty() and sys.stdin.isatty() and os.environ.get("CI") != "true"
+    """The dashboard needs a terminal on both ends; anything else (pipes, CI) prints instead."""
+    return not getattr(args, "headless", False) and sys.stdout.isatty() and sys.stdin.isatty()
 
 
 def _current_state(workspace: Workspace, orch_id: str | None = None) -> OrchestrationState:
