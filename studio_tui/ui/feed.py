@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from itertools import islice
 from pathlib import Path
 
 from studio_tui.core import events as ev
@@ -23,7 +24,8 @@ class Feed:
     def __init__(self) -> None:
         self.state = OrchestrationState()
         self.history: deque[ev.Event] = deque(maxlen=LOG_HISTORY)
-        self.unseen: list[ev.Event] = []
+        self.unseen = 0
+        """How many of the newest events in `history` are not drawn yet (a count: recording stays O(1))."""
         self.dirty = True
         self.reset_log = True
         """The log pane must be redrawn from `history` (new orchestration, new filter, new theme)."""
@@ -32,9 +34,7 @@ class Feed:
         """A live event already reduced by the orchestrator into `state`."""
         self.state = state
         self.history.append(event)
-        self.unseen.append(event)
-        if len(self.unseen) > LOG_HISTORY:
-            del self.unseen[: len(self.unseen) - LOG_HISTORY]
+        self.unseen += 1
         self.dirty = True
 
     def apply(self, event: ev.Event) -> None:
@@ -47,13 +47,18 @@ class Feed:
         self.state = state
         self.history.clear()
         self.history.extend(events[-LOG_HISTORY:])
-        self.unseen.clear()
+        self.unseen = 0
         self.reset_log = True
         self.dirty = True
 
     def drain(self) -> list[ev.Event]:
-        drained, self.unseen = self.unseen, []
-        return drained
+        """The events not drawn yet, oldest first (at most `LOG_HISTORY`: older ones are gone from the pane anyway)."""
+        count, self.unseen = min(self.unseen, len(self.history)), 0
+        if not count:
+            return []
+        if count == len(self.history):
+            return list(self.history)
+        return list(islice(self.history, len(self.history) - count, None))
 
 
 class LogTail:

@@ -68,6 +68,7 @@ class DashboardScreen(Screen):
         """The pane shown under the tabs when compact."""
         self.hidden: set[str] = set()
         """Panes toggled off from the command palette (wide layout only)."""
+        self._subtitles_shown: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -110,16 +111,23 @@ class DashboardScreen(Screen):
 
     def _subtitles(self) -> None:
         state = self.feed.state
-        self.query_one("#checkpoints-pane").border_subtitle = str(len(state.checkpoints)) if state.checkpoints else ""
-        self.query_one("#failures-pane").border_subtitle = str(len(state.failures)) if state.failures else ""
         log = self.query_one(EventLogPane)
-        self.query_one("#log-pane").border_subtitle = f"filter: {log.query_text}" if log.query_text else "/ filters"
+        subtitles = {
+            "#checkpoints-pane": str(len(state.checkpoints)) if state.checkpoints else "",
+            "#failures-pane": str(len(state.failures)) if state.failures else "",
+            "#log-pane": f"filter: {log.query_text}" if log.query_text else "/ filters",
+        }
+        for selector, subtitle in subtitles.items():
+            if self._subtitles_shown.get(selector) != subtitle:  # setting one repaints the pane, even unchanged
+                self._subtitles_shown[selector] = subtitle
+                self.query_one(selector).border_subtitle = subtitle
 
     def forget(self) -> None:
         """Styles changed (theme): redraw every table and the log on the next frame."""
         for table in self.query(StateTable):
             table.forget()
         self.query_one(BudgetPane).forget()
+        self.query_one(StatusHeader).forget()
         self.feed.reset_log = True
         self.feed.dirty = True
 

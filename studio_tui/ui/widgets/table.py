@@ -65,12 +65,18 @@ class StateTable(DataTable):
         signed = [(key, tuple(_signature(c) for c in cells)) for key, cells in rows]
         if signed == self._shown:
             return
-        if [k for k, _ in signed] == [k for k, _ in self._shown]:
-            for (key, cells), (_, old) in zip(rows, self._shown):
-                new = tuple(_signature(c) for c in cells)
+        keys = [k for k, _ in signed]
+        old_keys = [k for k, _ in self._shown]
+        if keys[: len(old_keys)] == old_keys:
+            # Same rows, maybe more at the end: change the cells that differ, add the new rows.
+            for (key, cells), (_, new), (_, old) in zip(rows, signed, self._shown):
+                if new == old:
+                    continue
                 for index, cell in enumerate(cells):
                     if index >= len(old) or new[index] != old[index]:
                         self.update_cell(key, self._column_keys[index], cell, update_width=True)
+            for key, cells in rows[len(old_keys) :]:
+                self.add_row(*cells, key=key)
         else:
             keep = self.highlighted_key
             self.clear()

@@ -135,6 +135,7 @@ class BudgetPane(Vertical):
         super().__init__(**kwargs)
         self._shown: tuple = ()
         self._state: OrchestrationState | None = None
+        self._optimisations_shown: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield PoolBars(id="pool-bars")
@@ -156,7 +157,7 @@ class BudgetPane(Vertical):
         if history:
             words = f"TOTAL over time · now {fmt.tokens(history[-1])} · peak {fmt.tokens(max(history))}"
             label.append(fmt.crop(words, self.content_size.width), muted)
-        self.query_one("#budget-history-label", Static).update(label)
+        self.query_one("#budget-history-label", Static).update(label, layout=False)  # one fixed line
         self.query_one(BudgetHistory).show(history, budget.soft, budget.warning, budget.critical)
         width = max(10, self.query_one("#budget-optimisations").content_size.width or self.content_size.width)
         lines = Text()
@@ -167,15 +168,21 @@ class BudgetPane(Vertical):
             detail = fmt.literal(f"{opt.step} {opt.pool} {fmt.tokens(opt.before)}→{fmt.tokens(opt.after)}: {opt.detail}")
             lines.append(fmt.crop(detail, width - 2), muted)
         optimisations = self.query_one("#budget-optimisations", Static)
-        optimisations.update(lines)
-        optimisations.display = bool(budget.optimizations)
+        signature = (lines.plain, tuple(lines.spans))
+        if signature != self._optimisations_shown:
+            self._optimisations_shown = signature
+            optimisations.update(lines)  # height: auto: a new text may change it
+        if optimisations.display != bool(budget.optimizations):
+            optimisations.display = bool(budget.optimizations)
 
     def on_resize(self) -> None:
         """Lines are cut to the width: draw them again for the new one."""
         self._shown = ()
+        self._optimisations_shown = None
         if self._state is not None:
             self.show(self._state)
 
     def forget(self) -> None:
         self._shown = ()
+        self._optimisations_shown = None
         self.query_one(PoolBars).rows = []

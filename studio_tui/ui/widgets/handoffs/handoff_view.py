@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import yaml
+from functools import lru_cache
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -14,20 +15,29 @@ CONTEXT_CHARS = 6000
 """A context longer than this is cut in the view (the full text is in the event log on disk)."""
 
 
-class _ContextDumper(yaml.SafeDumper):
-    """Multi-line strings (a plan summary) as `|` blocks, as the seed writes them."""
+@lru_cache(maxsize=1)
+def _context_dumper() -> type:
+    """A SafeDumper writing multi-line strings (a plan summary) as `|` blocks, as the seed writes them.
 
+    Built on first use: PyYAML is only needed once a handoff is inspected, not for the dashboard's first frame.
+    """
+    import yaml
 
-def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    class _ContextDumper(yaml.SafeDumper):
+        pass
 
+    def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
 
-_ContextDumper.add_representer(str, _string)
+    _ContextDumper.add_representer(str, _string)
+    return _ContextDumper
 
 
 def context_text(context: dict) -> str:
     """The handoff context as YAML, the seed's handoff shape; control characters made visible."""
-    body = yaml.dump(context, Dumper=_ContextDumper, sort_keys=False, allow_unicode=True, width=90, default_flow_style=False)
+    import yaml
+
+    body = yaml.dump(context, Dumper=_context_dumper(), sort_keys=False, allow_unicode=True, width=90, default_flow_style=False)
     return fmt.literal(body.rstrip(), max_chars=CONTEXT_CHARS, one_line=False)
 
 

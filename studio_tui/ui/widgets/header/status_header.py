@@ -43,8 +43,19 @@ class StatusHeader(Static):
         "status-header--note",
     }
 
+    _shown: tuple | None = None
+
     def show(self, state: OrchestrationState, now: float, note: str = "") -> None:
-        self.update(self.build(state, now, note))
+        text = self.build(state, now, note)
+        signature = (text.plain, tuple(text.spans))
+        if signature == self._shown:
+            return
+        self._shown = signature
+        self.update(text)
+
+    def forget(self) -> None:
+        """Styles changed (theme): draw again on the next `show`."""
+        self._shown = None
 
     def build(self, state: OrchestrationState, now: float, note: str = "") -> Text:
         style = tones(self)
