@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--headless", action="store_true", help="print the state at --to instead of opening the dashboard")
     replay.add_argument("--to", type=int, default=None, metavar="SEQ", help="the event to stop at (default: the last)")
     replay.add_argument("--json", action="store_true", help="the full state and the replay report as JSON")
+    replay.add_argument("--max-gap", type=float, default=2.0, metavar="SECONDS", help="cap idle gaps in the original timing (default 2)")
 
     watch = sub.add_parser("watch", help="follow, read-only, a run that another process is driving")
     watch.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
@@ -431,7 +432,9 @@ def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
     if args.to is not None and args.to < 0:
         raise InputError(f"--to must be an event seq (0 or more), got {args.to}")
     if _want_dashboard(args) and not args.json and args.to is None:
-        return _dashboard(args, workspace, "replay", log_path=path)
+        if args.max_gap <= 0:
+            raise InputError(f"--max-gap must be more than 0 seconds, got {args.max_gap}")
+        return _dashboard(args, workspace, "replay", log_path=path, max_gap=args.max_gap)
     state, report = state_at_seq(path, args.to)
     if args.json:
         _print_json({"orchestration_state": state.to_dict(), "replay": report.to_dict()})

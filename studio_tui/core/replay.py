@@ -606,12 +606,13 @@ class ReplayModel:
         with self._lock:
             for pattern, found in self.index.candidates.items():
                 done = self._checked.get(pattern, 0)
+                upto = len(found)  # the indexing thread may append meanwhile: check exactly these
                 kind = _MARK_PATTERNS.get(pattern)
-                for index in found[done:]:
+                for index in found[done:upto]:
                     mark = self._mark_for(index, self.event_at(index))
                     if mark is not None and mark.kind == kind:
                         bisect.insort(self._marks, mark, key=lambda m: (m.position, m.kind))
-                self._checked[pattern] = len(found)
+                self._checked[pattern] = upto
 
     @staticmethod
     def _mark_for(index: int, event: ev.Event | None) -> Mark | None:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from rich.text import Text
@@ -23,8 +24,10 @@ from studio_tui.core.config import StudioConfig
 from studio_tui.core.errors import StudioError, WorkspaceBusy
 from studio_tui.core.orchestrator import Orchestrator
 from studio_tui.core.reducer import fold
+from studio_tui.core.replay import MAX_GAP_S
 from studio_tui.core.state import OrchestrationState
 from studio_tui.core.store import CheckpointRecord, Workspace, WorkspaceLock
+from studio_tui.core.watch import Attached, Batch, Finished, Switched, Waiting, WatchItem, follow
 from studio_tui.ui import fmt
 from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
 from studio_tui.ui.feed import TAIL_CHUNK, Feed, LogTail
@@ -41,6 +44,7 @@ from studio_tui.ui.screens.decisions import (
 )
 from studio_tui.ui.screens.handoffs import HandoffScreen
 from studio_tui.ui.screens.help import HelpScreen
+from studio_tui.ui.screens.replay import BadLinesScreen, ReplayScreen
 from studio_tui.ui.themes import choose_theme, load_themes
 from studio_tui.ui.widgets.agents.agent_table import AgentTable
 from studio_tui.ui.widgets.eventlog.event_log import FilterInput
@@ -63,7 +67,7 @@ class Launch:
     """What the command line asks the dashboard to do first."""
 
     workspace: Workspace
-    action: Literal["view", "build", "resume", "run_backlog"]
+    action: Literal["view", "build", "resume", "run_backlog", "replay", "watch"]
     goal: str | None = None
     """For build."""
     mode: Literal["implicit", "explicit"] = "implicit"
@@ -74,7 +78,13 @@ class Launch:
     theme: str | None = None
     """--theme NAME; overrides config.yaml's theme."""
     orch_id: str | None = None
-    """For view: which orchestration (default: the latest)."""
+    """For view and watch: which orchestration (default: the latest)."""
+    log_path: Path | None = None
+    """For replay: the events.jsonl to replay."""
+    max_gap: float = MAX_GAP_S
+    """For replay: the longest idle gap played between two events, in log seconds."""
+    follow_latest: bool = False
+    """For watch: switch to a newer orchestration when one starts."""
 
 
 def exit_code_for(status: str) -> int:
@@ -102,6 +112,15 @@ class LogRead(Message):
         self.tail = tail
         self.events = events
         self.state = state
+
+
+class Watched(Message):
+    """The watch worker read something from the followed run (or could not attach: `error`)."""
+
+    def __init__(self, item: WatchItem | None, error: str | None = None) -> None:
+        super().__init__()
+        self.item = item
+        self.error = error
 
 
 class StudioApp(App[int]):
@@ -140,9 +159,19 @@ class StudioApp(App[int]):
         self._quitting = False
         self._drawn_second = -1
         self._questions: dict[str, DecisionScreen] = {}
-        self.dashboard = DashboardScreen(self.feed)
         self._startup_notes: list[tuple[str, str, str]] = []
         """(title, message, severity) to show once mounted."""
+        self.watch_note: str | None = None
+        """Watch mode's status: "watching (read-only)", then "finished: STATUS"."""
+        self.watch_bad_lines = 0
+        self.dashboard: DashboardScreen
+        if launch.action == "replay" and launch.log_path is not None and launch.log_path.is_file():
+            self.dashboard = ReplayScreen(launch.log_path, max_gap=launch.max_gap, feed=self.feed)
+        else:
+            self.dashboard = DashboardScreen(self.feed)
+            if launch.action == "replay":
+                self._startup_notes.append(("Cannot replay it", f"{launch.log_path}: no such log", "error"))
+                self.exit_status = EXIT_BAD_LAUNCH
         self._choose_theme()
 
     # ── start-up ─────────────────────────────────────────────────────────
@@ -176,6 +205,12 @@ class StudioApp(App[int]):
             self.start_resume_id(launch.checkpoint_id or "", launched=True)
         elif launch.action == "run_backlog":
             self.start_backlog(launched=True)
+        elif launch.action == "replay":
+            if not isinstance(self.dashboard, ReplayScreen):
+                self.feed.reset(OrchestrationState(), [])
+            # else the ReplayScreen indexes and draws itself
+        elif launch.action == "watch":
+            self.watch(launch.orch_id, follow_latest=launch.follow_latest)
         else:
             self.view(launch.orch_id or self.workspace.latest(), launched=True)
 
@@ -183,6 +218,8 @@ class StudioApp(App[int]):
 
     def draw(self) -> None:
         """Refresh the panes from the feed: at most once a frame, and once a second for the clocks."""
+        if isinstance(self.dashboard, ReplayScreen):
+            return  # it draws itself from its player
         now = self.clock()
         second = int(now)
         if not self.feed.dirty and second == self._drawn_second:
@@ -195,6 +232,9 @@ class StudioApp(App[int]):
     def _note(self) -> str:
         if self.active_run is not None:
             return "● live"
+        if self.watch_note is not None:
+            bad = f" · {self.watch_bad_lines} unreadable line(s) skipped" if self.watch_bad_lines else ""
+            return self.watch_note + bad
         if self._tail is not None and self._tail_timer is not None:
             if self.feed.state.waiting_for_person:
                 return "◌ following the log: answer where the run is"
@@ -246,11 +286,58 @@ class StudioApp(App[int]):
             self._read_log(self._tail)
 
     def _stop_following(self, keep_tail: bool = False) -> None:
+        if self.watch_note is not None:
+            self.workers.cancel_group(self, "watch")
+            self.watch_note = None
         if self._tail_timer is not None:
             self._tail_timer.stop()
             self._tail_timer = None
         if not keep_tail:
             self._tail = None
+
+    # ── watching a run another process drives ────────────────────────────
+
+    def watch(self, orch_id: str | None, *, follow_latest: bool = False) -> None:
+        """Follow an orchestration's log read-only (never the workspace lock), as it is written."""
+        self._stop_following()
+        self.watch_note = "◌ watching (read-only)"
+        self._follow(orch_id, follow_latest)
+
+    @work(group="watch", exclusive=True, exit_on_error=False)
+    async def _follow(self, orch_id: str | None, follow_latest: bool) -> None:
+        try:
+            async for item in follow(self.workspace, orch_id, follow_latest=follow_latest):
+                self.post_message(Watched(item))
+        except StudioError as exc:
+            self.post_message(Watched(None, str(exc)))
+
+    @on(Watched)
+    def _watched(self, message: Watched) -> None:
+        item = message.item
+        if message.error is not None:
+            self.watch_note = "not watching"
+            self.notify(message.error, title="Cannot watch", severity="error", timeout=15, markup=False)
+            if self.launch.action == "watch":
+                self.exit_status = EXIT_BAD_LAUNCH
+            self.feed.reset(OrchestrationState(), [])
+        elif isinstance(item, Attached):
+            self.watch_note = "◌ watching (read-only)"
+            self.watch_bad_lines = 0
+            self.feed.reset(OrchestrationState(), [])
+        elif isinstance(item, Batch):
+            for event in item.events:
+                self.feed.apply(event)
+            self.watch_bad_lines += len(item.bad_lines)
+            self.feed.dirty = True
+        elif isinstance(item, Finished):
+            self.watch_note = f"finished: {item.status} (read-only)"
+            self.feed.dirty = True
+            self.notify(fmt.literal(item.summary) or item.status, title=f"Watched run {item.status}", timeout=10, markup=False)
+        elif isinstance(item, Switched):
+            self.notify(f"A newer orchestration started: {item.to_id}", title="Following the latest", timeout=8, markup=False)
+        elif isinstance(item, Waiting):
+            self.watch_note = "◌ waiting for a run to start (read-only)"
+            self.feed.dirty = True
 
     # ── runs in this process ─────────────────────────────────────────────
 
@@ -416,6 +503,8 @@ class StudioApp(App[int]):
         return [
             ("Everywhere", [*self.BINDINGS, palette]),
             ("Dashboard", DashboardScreen.BINDINGS),
+            ("Replay", ReplayScreen.BINDINGS),
+            ("Bad lines", BadLinesScreen.BINDINGS),
             ("Agents", AgentTable.BINDINGS),
             ("Log filter", FilterInput.BINDINGS),
             ("Escalation", EscalationScreen.BINDINGS),
@@ -434,7 +523,9 @@ class StudioApp(App[int]):
         self.push_screen(browser, self._resume_chosen)
 
     def _resume_chosen(self, record: CheckpointRecord | None) -> None:
-        if record is not None:
+        if record is not None and any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
+            self.notify(f"A replay is read-only: resume from the dashboard or `studio-tui resume {record.meta.id}`.", severity="warning", markup=False)
+        elif record is not None:
             self.start_resume(record)
 
     @on(AgentTable.Inspect)
@@ -442,18 +533,23 @@ class StudioApp(App[int]):
         self.push_screen(HandoffScreen(message.agent_key, lambda: self.feed.state))
 
     def open_replay(self, orch_id: str) -> None:
-        """Show a past orchestration read-only: its log folded into state."""
-        if self.active_run is not None:
-            self.notify("A run is active: a replay can be opened when it ends.", severity="warning")
+        """Replay a past orchestration over the dashboard, read-only (Esc goes back)."""
+        try:
+            path = self.workspace.events_path(self.workspace.resolve_orch(orch_id))
+        except StudioError as exc:
+            self.notify(str(exc), title="Cannot replay it", severity="error", timeout=15, markup=False)
             return
-        self.view(orch_id)
+        if not path.is_file():
+            self.notify(f"{orch_id} has no events.jsonl yet.", title="Cannot replay it", severity="warning", markup=False)
+            return
+        self.push_screen(ReplayScreen(path, max_gap=self.launch.max_gap, closable=True))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Resume checkpoint", "Browse every checkpoint in the workspace and resume one", self.action_checkpoints)
         yield SystemCommand("Help: keys", "List every key binding", self.action_help)
         for orch_id in reversed(self.workspace.orchestrations()):
-            yield SystemCommand(f"Open replay: {orch_id}", "Show that orchestration read-only, folded from its events.jsonl", lambda o=orch_id: self.open_replay(o))
+            yield SystemCommand(f"Open replay: {orch_id}", "Replay that orchestration read-only: play, step, jump to failures", lambda o=orch_id: self.open_replay(o))
         for name in STUDIO_THEMES:
             if name in self.available_themes:
                 yield SystemCommand(f"Switch theme: {name}", "Use this theme for the rest of the session", lambda n=name: setattr(self, "theme", n))

@@ -1,0 +1,1 @@
+"""Replay's transport: the timeline bar and the transport status line."""
