@@ -211,3 +211,14 @@ if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.gettempdir()) / "studio-tui-bench" / "events.jsonl"
     print(json.dumps(generate(target, count)))
+
+
+def load_events(count: int) -> list[ev.Event]:
+    """The first `count` events of the cached 1M-event log, decoded (shared by the benchmarks)."""
+    from studio_tui.core.replay import LogIndex, decode_line
+
+    path = cached_log(max(count, 1_000_000))
+    with LogIndex(path) as index:
+        while index.lines_indexed < count and not index.complete:
+            index.index_chunk()
+        return [decode_line(raw) for _, raw in index.iter_lines(0, count)]

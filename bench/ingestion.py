@@ -32,12 +32,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _gen import cached_log  # noqa: E402
+from _gen import load_events  # noqa: E402
 
 from studio_tui.core import events as ev  # noqa: E402
 from studio_tui.core.example import make_demo_workspace  # noqa: E402
 from studio_tui.core.reducer import apply  # noqa: E402
-from studio_tui.core.replay import LogIndex, decode_line  # noqa: E402
 from studio_tui.core.state import OrchestrationState  # noqa: E402
 from studio_tui.core.store import Workspace  # noqa: E402
 
@@ -47,14 +46,6 @@ FRAME_RATE = 20
 SLICE = 250
 """Events handed over between two yields to the event loop: about as many as a busy orchestrator
 emits between awaits, and small enough (~0.5 ms) that the frame timer is never held up."""
-
-
-def load_events(count: int) -> list[ev.Event]:
-    path = cached_log(max(count, 1_000_000))
-    with LogIndex(path) as index:
-        while index.lines_indexed < count and not index.complete:
-            index.index_chunk()
-        return [decode_line(raw) for _, raw in index.iter_lines(0, count)]
 
 
 def bare_reducer(events: list[ev.Event]) -> float:

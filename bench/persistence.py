@@ -29,22 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _gen import cached_log  # noqa: E402
+from _gen import load_events  # noqa: E402
 
 from studio_tui.core import events as ev  # noqa: E402
-from studio_tui.core.replay import LogIndex, decode_line  # noqa: E402
 from studio_tui.core.store import EventLogWriter  # noqa: E402
 
 TARGET_EVENTS_PER_S = 50_000
 _SYNC_AFTER = (ev.CheckpointSaved, ev.DecisionRequested, ev.OrchestrationFinished)
-
-
-def load_events(count: int) -> list[ev.Event]:
-    path = cached_log(max(count, 1_000_000))
-    with LogIndex(path) as index:
-        while index.lines_indexed < count and not index.complete:
-            index.index_chunk()
-        return [decode_line(raw) for _, raw in index.iter_lines(0, count)]
 
 
 def run_writer(folder: Path, events: list[ev.Event], sync: bool) -> tuple[float, int]:
