@@ -96,11 +96,14 @@ class TestTransport:
             await pilot.press("plus", "equals_sign")
             assert screen.player.speed == 2.0
             await pilot.press("space")
-            assert screen.player.playing and "playing" in transport_text(screen)
+            assert screen.player.playing
+            # the transport bar repaints on its next refresh tick
+            await dash.until(pilot, lambda: "playing" in transport_text(screen), "the transport bar to say playing")
             await pilot.press("space")
             assert not screen.player.playing
             await pilot.press(*["plus"] * 10)
-            assert screen.player.speed == float("inf") and "max" in transport_text(screen)
+            assert screen.player.speed == float("inf")
+            await dash.until(pilot, lambda: "max" in transport_text(screen), "the transport bar to show max speed")
             await pilot.press("space")
             await dash.until(pilot, lambda: not screen.player.playing, "playback to reach the end")
             assert screen.player.position == screen.model.length
@@ -158,7 +161,7 @@ class TestBadLog:
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await opened(dash, pilot, app)
             assert screen.bad_line_count == 1 and [b.line for b in screen.model.bad_lines] == [3]
-            assert "1 bad line" in transport_text(screen)
+            await dash.until(pilot, lambda: "1 bad line" in transport_text(screen), "the transport bar to count the bad line")
             assert screen.model.unknown_events == 1
             await pilot.press("right", "right", "right")
             await pilot.pause()
