@@ -9,7 +9,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from studio_tui.core.budget import budget_table
-from studio_tui.core.state import OrchestrationState
+from studio_tui.core.state import Budget, OrchestrationState
 from studio_tui.ui import fmt
 from studio_tui.ui.widgets.tones import tone, tones
 
@@ -92,12 +92,11 @@ class BudgetHistory(Widget):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.values: list[int] = []
-        self.soft = 0
-        self.warning = 0.8
-        self.critical = 0.95
+        self.budget = Budget()
 
-    def show(self, values: list[int], soft: int, warning: float, critical: float) -> None:
-        self.values, self.soft, self.warning, self.critical = values, soft, warning, critical
+    def show(self, values: list[int], budget: Budget) -> None:
+        """The totals to draw; each bar's level comes from `budget`'s own thresholds."""
+        self.values, self.budget = values, budget
         self.refresh()
 
     def columns(self, width: int) -> list[int]:
@@ -112,12 +111,12 @@ class BudgetHistory(Widget):
         width, height = self.content_size.width, max(1, self.content_size.height)
         style = tones(self)
         columns = self.columns(width)
-        top = max(self.soft, max(columns, default=0), 1)
+        soft = self.budget.soft
+        top = max(soft, max(columns, default=0), 1)
         levels = len(self.BLOCKS) - 1
         rows = [Text(no_wrap=True) for _ in range(height)]
         for value in columns:
-            ratio = value / self.soft if self.soft else 0.0
-            tone = style("budget-history--critical" if ratio >= self.critical else "budget-history--warning" if ratio >= self.warning else "budget-history--ok")
+            tone = style(f"budget-history--{self.budget.level(value, soft).lower()}")
             eighths = round(value / top * levels * height)
             for row_index, row in enumerate(rows):
                 floor = (height - 1 - row_index) * levels
@@ -158,7 +157,7 @@ class BudgetPane(Vertical):
             words = f"TOTAL over time · now {fmt.tokens(history[-1])} · peak {fmt.tokens(max(history))}"
             label.append(fmt.crop(words, self.content_size.width), muted)
         self.query_one("#budget-history-label", Static).update(label, layout=False)  # one fixed line
-        self.query_one(BudgetHistory).show(history, budget.soft, budget.warning, budget.critical)
+        self.query_one(BudgetHistory).show(history, budget)
         width = max(10, self.query_one("#budget-optimisations").content_size.width or self.content_size.width)
         lines = Text()
         for index, opt in enumerate(budget.optimizations[-OPTIMISATIONS_SHOWN:]):
