@@ -15,7 +15,7 @@ from .core import events as ev
 from .core.budget import budget_table
 from .core.decider import PERMISSION_CANCELLED, Answer, DecisionRequest, PolicyDecider
 from .core.state import OrchestrationState
-from .core.text import sanitize
+from .core.text import STATUS_GLYPHS, sanitize
 
 LEVEL_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red"}
 STATUS_STYLE = {
@@ -26,7 +26,6 @@ STATUS_STYLE = {
     "waiting": "bold yellow",
     "pending": "dim",
 }
-GLYPH = {"pending": "○", "active": "▶", "completed": "✓", "failed": "✗", "skipped": "↷", "waiting": "⏸"}
 
 
 def literal(text: str, style: str = "") -> Text:
@@ -115,7 +114,7 @@ class HeadlessPrinter:
         self._line(e.ts, "✗", e.agent, literal(f"{where}{e.category}: {e.message}"), "red")
 
     def _on_agent_status(self, e: ev.AgentStatus, s: OrchestrationState) -> None:
-        self._line(e.ts, GLYPH.get(e.status, "·"), e.agent, literal(f"{e.status} ({e.reason})" if e.reason else e.status), STATUS_STYLE.get(e.status, ""))
+        self._line(e.ts, STATUS_GLYPHS.get(e.status, "·"), e.agent, literal(f"{e.status} ({e.reason})" if e.reason else e.status), STATUS_STYLE.get(e.status, ""))
 
     def _on_recovery_decided(self, e: ev.RecoveryDecided, s: OrchestrationState) -> None:
         self._line(e.ts, "↻", e.agent, literal(f"→ {e.action}: {e.reason}"), "yellow")
@@ -251,7 +250,7 @@ def state_view(state: OrchestrationState) -> Table:
     grid.add_row("Workflow", literal(f"{routing.workflow} ({routing.complexity}), confidence {routing.confidence:.0%}"))
     agents = Text()
     for entry in state.agent_states:
-        agents.append(f"{GLYPH.get(entry.status, '·')} {entry.agent}", style=STATUS_STYLE.get(entry.status, ""))
+        agents.append(f"{STATUS_GLYPHS.get(entry.status, '·')} {entry.agent}", style=STATUS_STYLE.get(entry.status, ""))
         if entry.total_steps:
             agents.append(f" {len(entry.steps_completed)}/{entry.total_steps}", style="dim")
         agents.append("   ")

@@ -26,3 +26,14 @@ def sanitize(text: str, *, max_chars: int = MAX_LINE_CHARS, keep_newlines: bool 
     if not keep_newlines:
         text = text.replace("\n", "⏎").replace("\t", " ")
     return _CONTROL.sub(_visible, text)
+
+
+STATUS_GLYPHS = {
+    "pending": "○",
+    "active": "▶",
+    "completed": "✓",
+    "failed": "✗",
+    "skipped": "↷",
+    "waiting": "?",
+}
+"""An agent status as one cell, so columns line up in every terminal font (dashboard and headless)."""

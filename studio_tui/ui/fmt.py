@@ -7,17 +7,7 @@ import time
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-from studio_tui.core.text import sanitize
-
-STATUS_GLYPHS = {
-    "pending": "○",
-    "active": "▶",
-    "completed": "✓",
-    "failed": "✗",
-    "skipped": "↷",
-    "waiting": "?",
-}
-"""One cell each, so the agent column lines up in every terminal font."""
+from studio_tui.core.text import STATUS_GLYPHS, sanitize  # noqa: F401 - STATUS_GLYPHS is used as fmt.STATUS_GLYPHS
 
 BAR_FULL = "█"
 BAR_EMPTY = "░"
