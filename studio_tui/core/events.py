@@ -240,6 +240,77 @@ class OrchestrationFinished(_Event):
     summary: str = ""
 
 
+class ToolContent(BaseModel):
+    """One piece of a tool call's content: a file diff, a terminal's output, or text."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["diff", "terminal", "text"]
+    path: str | None = None
+    """diff: the file changed, relative to the project root when inside it."""
+    old_text: str | None = None
+    new_text: str | None = None
+    text: str | None = None
+    terminal_id: str | None = None
+    blob: str | None = None
+    """sha256 of content too large to keep inline, stored beside the log in `blobs/<sha256>`."""
+    git_patch: str | None = None
+    """ACP v2 draft: a unified patch the agent sent with a structured file change."""
+
+
+class ToolCallRecorded(_Event):
+    """An ACP tool call as it stands after an update: what it is, where it acts, and its content."""
+
+    type: Literal["tool_call"] = "tool_call"
+    agent: str
+    tool_call_id: str
+    title: str = ""
+    kind: str | None = None
+    status: str | None = None
+    raw_input: Any = None
+    locations: list[str] = []
+    content: list[ToolContent] = []
+
+
+class TerminalOutput(_Event):
+    """Output of a terminal the client runs for an agent (ACP `terminal/*`), one chunk at a time."""
+
+    type: Literal["terminal_output"] = "terminal_output"
+    agent: str
+    terminal_id: str
+    command: str = ""
+    output: str = ""
+    exit_code: int | None = None
+    signal: str | None = None
+    truncated: bool = False
+    done: bool = False
+
+
+class AgentStderr(_Event):
+    """An agent process's stderr went to its own stream file; this says where and how much."""
+
+    type: Literal["agent_stderr"] = "agent_stderr"
+    agent: str
+    path: str
+    """Relative to the orchestration folder."""
+    lines: int = 0
+    dropped: int = 0
+
+
+class AgentSession(_Event):
+    """What an ACP agent offered at `initialize` / `session/new`, and later changes (mode, commands)."""
+
+    type: Literal["agent_session"] = "agent_session"
+    agent: str
+    session_id: str | None = None
+    protocol_version: int | None = None
+    auth_methods: list[str] = []
+    modes: list[str] = []
+    current_mode: str | None = None
+    commands: list[str] = []
+    capabilities: dict[str, Any] = {}
+
+
 class UnknownEvent(_Event):
     """An event type this version does not know (a newer writer): kept and shown, never a crash."""
 
@@ -272,6 +343,10 @@ _KNOWN_CLASSES = (
     LearningCaptured,
     BacklogUpdated,
     OrchestrationFinished,
+    ToolCallRecorded,
+    TerminalOutput,
+    AgentStderr,
+    AgentSession,
 )
 KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
 Event = _Event
