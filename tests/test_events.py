@@ -42,6 +42,17 @@ SAMPLES: dict[str, ev.Event] = {
     "learning_captured": ev.LearningCaptured(**BASE, path="learnings/x.md", summary="s"),
     "backlog_updated": ev.BacklogUpdated(**BASE, task_id="T1", status="completed"),
     "orchestration_finished": ev.OrchestrationFinished(**BASE, status="halted", summary="stop"),
+    "tool_call": ev.ToolCallRecorded(
+        **BASE, agent="builder", tool_call_id="t1", title="Edit a.py", kind="edit", status="completed",
+        raw_input={"path": "a.py"}, locations=["a.py"],
+        content=[ev.ToolContent(kind="diff", path="a.py", old_text="x = 1\n", new_text="x = 2\n"), ev.ToolContent(kind="terminal", terminal_id="term_1")],
+    ),
+    "terminal_output": ev.TerminalOutput(**BASE, agent="builder", terminal_id="term_1", command="pytest -q", output="1 passed\n", exit_code=0, done=True),
+    "agent_stderr": ev.AgentStderr(**BASE, agent="builder", path="stderr/builder.log", lines=227, dropped=0),
+    "agent_session": ev.AgentSession(
+        **BASE, agent="builder", session_id="s1", protocol_version=1, auth_methods=["claude-login"],
+        modes=["default", "plan"], current_mode="default", commands=["init"], capabilities={"loadSession": True},
+    ),
 }
 
 
