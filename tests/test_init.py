@@ -320,3 +320,12 @@ def main_run_here(capsys, monkeypatch):
         return result
 
     return run
+
+
+def test_the_readme_gives_exactly_the_commands_tested_here():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Your own project", 1)[1].split("\n## ", 1)[0]
+    assert 'cd your-repo && studio-tui init --agents command && studio-tui build "Fix the failing test"' in section
+    assert 'cd your-repo && studio-tui init --agents claude-code && studio-tui doctor && studio-tui build "Fix the failing test"' in section
+    for choice in AGENT_CHOICES:
+        assert f"`{choice}`" in section or f"--agents {choice}" in section
