@@ -342,17 +342,15 @@ async def _check_acp(role: str, config: AcpAgentConfig, root: Path, timeout: flo
 
 
 def _check_command(role: str, config: CommandAgentConfig, root: Path) -> Check:
-    argv = _argv(config.command) if isinstance(config.command, list) else ["/bin/sh"]
     subject = f"command: {describe_command(config.command)}"
-    if isinstance(config.command, str):
-        program = _gate_program(config.command)
-        argv = [program] if program else ["/bin/sh"]
-    env = {**os.environ, **config.env}
-    if argv[0] == SELF_PROGRAM:
+    program = _gate_program(config.command)  # a list's program, or a shell string's first word
+    if program is None:
+        return Check(role, subject, "invalid", "the command does not parse", f"fix agents.{role}.command in config.yaml")
+    if program == SELF_PROGRAM and isinstance(config.command, list):
         return Check(role, subject, "ok", "the built-in agent of this studio-tui")
-    if find_program(argv[0], env, root) is None:
-        return Check(role, subject, "not found", f"`{argv[0]}` is not on PATH", f"install `{argv[0]}`, or fix agents.{role}.command in config.yaml")
-    return Check(role, subject, "ok", f"`{argv[0]}` found")
+    if find_program(program, {**os.environ, **config.env}, root) is None:
+        return Check(role, subject, "not found", f"`{program}` is not on PATH", f"install `{program}`, or fix agents.{role}.command in config.yaml")
+    return Check(role, subject, "ok", f"`{program}` found")
 
 
 def _gates(workspace: Workspace, config: PlanBuilderConfig) -> list[tuple[str, list[str] | str]]:
@@ -376,7 +374,7 @@ def _check_gates(role: str, workspace: Workspace, config: PlanBuilderConfig) -> 
         subject = f"{where}: {describe_command(command)}"
         if program is None:
             checks.append(Check(role, subject, "invalid", "the command does not parse", f"fix the command of {where}"))
-        elif find_program(program, env, workspace.project_root) is None and shutil.which(program) is None:
+        elif find_program(program, env, workspace.project_root) is None:
             checks.append(Check(role, subject, "not found", f"`{program}` is not on PATH", f"install `{program}` (or fix {where})"))
         else:
             checks.append(Check(role, subject, "ok", f"`{program}` found"))
