@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -34,7 +35,7 @@ from .. import __version__
 from . import budget as budget_mod
 from .agents import check_agents
 from .agents.builtin import SELF_PROGRAM
-from .agents.process import ChildProcess, OutputTail, describe_command, describe_exit, read_lines
+from .agents.process import ChildProcess, OutputTail, clip, describe_command, describe_exit, read_lines
 from .config import AcpAgentConfig, CommandAgentConfig, PlanBuilderConfig, ScriptedAgentConfig, StudioConfig
 from .errors import StudioError
 from .plan import load_plan
@@ -288,8 +289,10 @@ async def probe_acp(argv: list[str], *, cwd: Path, session_cwd: Path, env: Mappi
         return "exited", f"ended during {what}: {ended}", info, tail.text()
     except RequestError as exc:
         if exc.code == RequestError.auth_required().code:
-            return "auth required", f"{what}: {exc}", info, tail.text()
-        return "error", f"answered {what} with error {exc.code}: {exc}", info, tail.text()
+            data = f" ({clip(json.dumps(exc.data, default=str), 300)})" if exc.data is not None else ""
+            return "auth required", f"{what}: {exc}{data}", info, tail.text()
+        data = f" ({clip(json.dumps(exc.data, default=str), 300)})" if exc.data is not None else ""
+        return "error", f"answered {what} with error {exc.code}: {exc}{data}", info, tail.text()
     except Exception as exc:  # a malformed answer: the package's validation error, a bad JSON line
         return "error", f"its answer to {what} is not valid ACP: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", info, tail.text()
     finally:
@@ -316,29 +319,31 @@ def _check_acp_fix(status: Status, argv: list[str], role: str, info: dict[str, A
     if status == "exited":
         return f"run `{' '.join(argv)}` by hand to see why it stops; fix agents.{role} in config.yaml"
     if status == "error":
-        return f"update the agent, or fix agents.{role} in config.yaml"
+        preset = preset_for(argv)
+        if preset is not None and info.get("protocol_version") == PROTOCOL_VERSION:
+            # It speaks ACP but cannot open a session: most often it is not signed in.
+            return f"check it is signed in ({preset.sign_in}); run `{' '.join(argv)}` by hand to see its errors"
+        return f"run `{' '.join(argv)}` by hand to see its errors; update it, or fix agents.{role} in config.yaml"
     return ""
 
 
-async def _check_acp(role: str, config: AcpAgentConfig, root: Path, timeout: float, cache: dict[Any, Check]) -> Check:
+async def _check_acp(role: str, config: AcpAgentConfig, root: Path, timeout: float, cache: dict[Any, tuple[Status, str, dict[str, Any]]]) -> Check:
     argv = _argv(config.command, config.args)
     env = {**os.environ, **config.env}
     cwd = root / config.cwd if config.cwd else root
     subject = f"acp: {describe_command(argv)}"
     key = (tuple(argv), tuple(sorted(config.env.items())), str(cwd))
-    if key in cache:
-        known = cache[key]
-        return Check(role=role, subject=subject, status=known.status, detail=known.detail, fix=known.fix, acp=dict(known.acp))
-    if find_program(argv[0], env, cwd) is None:
-        check = Check(role, subject, "not found", f"`{argv[0]}` is not on PATH", _not_found_fix(argv[0], argv, role))
-    else:
-        status, detail, info, tail = await probe_acp(argv, cwd=cwd, session_cwd=root, env=env, timeout=timeout)
-        if tail and status != "ok":
-            detail = f"{detail}; stderr: {tail.splitlines()[-1]}"
-        fix = _not_found_fix(argv[0], argv, role) if status == "not found" else _check_acp_fix(status, argv, role, info, timeout)
-        check = Check(role, subject, status, detail, fix, info)
-    cache[key] = check
-    return check
+    if key not in cache:
+        if find_program(argv[0], env, cwd) is None:
+            cache[key] = ("not found", f"`{argv[0]}` is not on PATH", {})
+        else:
+            status, detail, info, tail = await probe_acp(argv, cwd=cwd, session_cwd=root, env=env, timeout=timeout)
+            if tail and status != "ok":
+                detail = f"{detail}; stderr: {tail.splitlines()[-1]}"
+            cache[key] = (status, detail, info)
+    status, detail, info = cache[key]
+    fix = _not_found_fix(argv[0], argv, role) if status == "not found" else _check_acp_fix(status, argv, role, info, timeout)
+    return Check(role, subject, status, detail, fix, dict(info))
 
 
 def _check_command(role: str, config: CommandAgentConfig, root: Path) -> Check:
@@ -384,7 +389,7 @@ def _check_gates(role: str, workspace: Workspace, config: PlanBuilderConfig) -> 
 async def diagnose(workspace: Workspace, config: StudioConfig, *, timeout: float = PROBE_TIMEOUT) -> Report:
     """Every check for every role, ACP probes run one after another (each bounded by `timeout`)."""
     checks: list[Check] = []
-    cache: dict[Any, Check] = {}
+    cache: dict[Any, tuple[Status, str, dict[str, Any]]] = {}
     root = workspace.project_root
     for role in ROLES:
         agent = config.agent(role)
