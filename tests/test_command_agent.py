@@ -59,6 +59,7 @@ emit(type="result", output={"handoff": handoff, "cwd": os.getcwd()})
         "skip_steps": [4],
         "plan_path": str(tmp_path / "plan.json"),
         "project_root": str(tmp_path),
+        "workspace_root": str(task.workspace_root),
     }
     assert outcome.output["cwd"] == str(tmp_path)
 
