@@ -20,10 +20,12 @@ from studio_tui.core import events as ev
 from studio_tui.core.agents import agent_factory
 from studio_tui.core.agents.acp import AcpAgent
 from studio_tui.core.agents.base import Failure
+from studio_tui.core.budget import budget_table
 from studio_tui.core.config import AcpAgentConfig, PlannerConfig
 from studio_tui.core.decider import PolicyDecider
 from studio_tui.core.orchestrator import Orchestrator
 from studio_tui.core.plan import load_backlog, load_plan
+from studio_tui.core.reducer import fold
 from studio_tui.core.store import Workspace, read_log
 
 AGENTS = Path(__file__).resolve().parent / "acp_agents"
@@ -397,8 +399,16 @@ async def test_plan_then_build_with_acp_planner_and_builder_checked_by_gates(tmp
     assert [r.action for r in retried] == ["retry"] and "own session" in retried[0].reason
     assert builder_state.session_id and builder_state.session_id.startswith("script-session-")
     assert builder_state.output["quality_gates"] == {"fixed": "passed"}
-    # Neither agent reported usage: the working pool was charged estimates, labelled as such.
-    assert any(isinstance(e, ev.TokensUsed) and e.estimated for e in events)
+    # Neither agent reported usage: the working pool was charged estimates, labelled as such in the
+    # budget table (`studio-tui budget`, the budget pane) while the agent held them; released after.
+    last_estimate = max(i for i, e in enumerate(events) if isinstance(e, ev.TokensUsed) and e.estimated)
+    during = fold(events[: last_estimate + 1])
+    working = during.budget.pools["working"]
+    assert 0 < working.estimated <= working.used
+    rows = {name: status for name, _, _, status in budget_table(during)}
+    assert rows["working"].endswith(f"(~{working.estimated:,} estimated)")
+    assert "estimated" in rows["TOTAL"]
+    assert state.budget.pools["working"].estimated == 0 and "estimated" not in budget_table(state)[-1][3]
 
 
 async def test_decompose_first_with_every_role_acp(tmp_path):
