@@ -458,3 +458,30 @@ async def test_builder_retry_after_a_crash_continues_the_same_session(tmp_path):
     assert "attempt 2" in retry_prompt and "Failure category: code_error" in retry_prompt
     assert "Steps already completed: 1" in retry_prompt and "Step 2 of 2" in retry_prompt
     assert state.agent("builder").session_id == first_session
+
+
+async def test_resume_continues_the_builders_own_session(tmp_path):
+    root = project(tmp_path)
+    planner = Agent(tmp_path, "planner", [[{"write": str(root / ".studio/tasks/T1/plan.json"), "content": plan_json("T1", steps=2, gates=[])}]])
+    builder = Agent(tmp_path, "builder", [[{"say": "part 1"}], [{"exit": 3}], [{"say": "part 2 after the resume"}]], "--load-session")
+    workspace = workspace_with(
+        root,
+        {"planner": planner, "builder": builder, "architect": planner},
+        recovery={"max_retries": 0, "max_replans": 0},
+        checkpoints={"every_steps": 1},
+    )
+    first, _ = await run_build(workspace, "Add a login page", PolicyDecider("abort"))
+    assert first.status == "aborted"
+    [session_id] = [r["session_id"] for r in builder.records("new_session")]
+    checkpoint = next(c for c in reversed(first.checkpoints) if c.after_agent == "builder")
+    record = workspace.find_checkpoint(checkpoint.id)
+    assert record.state.agent("builder").session_id == session_id
+
+    cfg = workspace.config()
+    orchestrator = Orchestrator(workspace, cfg, PolicyDecider("retry"), agent_factory(workspace, cfg))
+    resumed = await asyncio.wait_for(orchestrator.resume(record), WAIT)
+
+    assert resumed.status == "completed", resumed.summary
+    assert [r["session_id"] for r in builder.records("load_session")] == [session_id]
+    last = builder.prompts()[-1]
+    assert "Step 2 of 2" in last and "Step 1 of 2" not in last and "Goal:" not in last
