@@ -50,6 +50,8 @@ class StudioClient:
         """Set once the run is being stopped: later updates are dropped, permissions answered cancelled."""
         self.person_cancelled = False
         """A permission request was answered `cancelled` by the person (or a policy)."""
+        self.replaying = False
+        """The agent is replaying a loaded session's history (session/load): already shown, dropped."""
         self.error: BaseException | None = None
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         """Resolved when handling something the agent sent raised: the run stops with that error."""
@@ -78,6 +80,11 @@ class StudioClient:
         """Answer every pending permission request `cancelled`, and wait (briefly) until it is sent."""
         await self.permissions.cancel_pending()
 
+    def begin_turn(self) -> None:
+        """A new prompt: its reply is counted afresh, and a permission cancelled earlier is history."""
+        self.person_cancelled = False
+        self.updates.begin_turn()
+
     def fail(self, exc: BaseException) -> None:
         if self.error is None:
             self.error = exc
@@ -96,7 +103,7 @@ class StudioClient:
     # ── session/update ──
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
-        if self.session_id is not None and session_id != self.session_id:
+        if self.replaying or (self.session_id is not None and session_id != self.session_id):
             return
         try:
             async with self.lock:

@@ -103,6 +103,19 @@ class UpdateMapper:
         self._steps_used = 0
         self._plan: list[tuple[str, str]] | None = None
         self._plan_base = 0
+        self.steps_owned = False
+        """studio-tui reports the steps itself (a builder given a plan, one prompt a step): the agent's
+        own plan entries and tool calls are then log lines, not steps."""
+        self.turn_reply_bytes = 0
+        """Bytes of message and thought text in this turn (the reply's size, for a usage estimate)."""
+
+    def begin_turn(self) -> None:
+        self.turn_reply_bytes = 0
+
+    @property
+    def plan_entries(self) -> list[str]:
+        """The agent's latest ACP plan entries (their text), empty when it sent none."""
+        return [content for content, _ in self._plan or []]
 
     def summary(self) -> str:
         return f"… {self._summary}" if self._summary_cut else self._summary
@@ -130,13 +143,16 @@ class UpdateMapper:
             self._in_message = True
             self._message_id = update.message_id
             text = block_text(update.content)
+            self.turn_reply_bytes += len(text.encode("utf-8", "replace"))
             self._add_summary(text)
             await self._message.add(text)
             return
         await self._message.flush()
         self._in_message = False
         if isinstance(update, AgentThoughtChunk):
-            await self._thought.add(block_text(update.content))
+            text = block_text(update.content)
+            self.turn_reply_bytes += len(text.encode("utf-8", "replace"))
+            await self._thought.add(text)
             return
         await self._thought.flush()
         if isinstance(update, ToolCallStart):
@@ -171,7 +187,7 @@ class UpdateMapper:
         tool = ToolCall(title=title or tool_call_id, kind=kind)
         self.tools[tool_call_id] = tool
         self.tool_calls += 1
-        if self._plan is None:
+        if self._plan is None and not self.steps_owned:
             self._steps_used += 1
             tool.step = self._steps_used
             await self.reporter.step(tool.step, self._steps_used, clip(tool.title, 200))
@@ -191,6 +207,9 @@ class UpdateMapper:
             await self._logs.log(clip(f"tool call failed: {tool.title}"), "warning")
 
     async def _plan_update(self, entries: list[PlanEntry]) -> None:
+        if self.steps_owned:
+            self._plan = [(entry.content, entry.status) for entry in entries]
+            return
         if self._plan is None:
             # Steps already reported (tool calls before the plan) keep their numbers; the plan follows.
             self._plan_base = self._steps_used
