@@ -439,7 +439,10 @@ def cmd_budget(args: argparse.Namespace, workspace: Workspace) -> int:
     state = _current_state(workspace)
     if args.json:
         rows = budget_table(state)
-        pools = [{"pool": n, "used": u, "soft": s, "status": st} for n, u, s, st in rows[:-1]]
+        pools = [
+            {"pool": n, "used": u, "soft": s, "status": st.split(" ")[0], "estimated": state.budget.pools[n].estimated}
+            for n, u, s, st in rows[:-1]
+        ]
         _, used, soft, status = rows[-1]
         payload = {"orch_id": state.id, "pools": pools, "total": {"used": used, "soft": soft, "status": status.split(" ")[0], "percent": round(100 * used / soft) if soft else 0}}
         payload["optimizations"] = [o.model_dump(mode="json") for o in state.budget.optimizations]

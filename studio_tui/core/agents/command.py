@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Annotated, Any, Literal, Union
@@ -115,6 +116,8 @@ def handoff_line(task: AgentTask) -> str:
             "plan_path": str(task.plan_path) if task.plan_path is not None else None,
             "project_root": str(task.project_root),
             "workspace_root": str(task.workspace_root),
+            "failure": dataclasses.asdict(task.failure) if task.failure is not None else None,
+            "answers": [{"question": question, "answer": answer} for question, answer in task.answers],
         },
         default=str,
     )

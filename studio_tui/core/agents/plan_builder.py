@@ -158,48 +158,58 @@ class PlanBuilderAgent:
         return None
 
     async def _run_gate(self, gate: QualityGate, root: Path, reporter: Reporter, logs: LogThrottle) -> Outcome | None:
-        """Run one quality gate; its failure as an Outcome, or None when it passed."""
-        await reporter.log(f"quality gate {gate.name}: running {describe_command(gate.command)}")
-        timeout = gate.timeout or self.config.step_timeout
-        run = await self._run_command(gate.command, root, timeout, reporter, logs)
-        if run.timed_out:
-            await reporter.log(f"quality gate {gate.name}: timed out after {timeout:g}s", "error")
-            return Outcome.failed(
-                "transient", f"quality gate {gate.name} timed out after {timeout:g}s", details=run.tail
-            )
-        if not run.ok:
-            await reporter.log(f"quality gate {gate.name}: failed ({run.describe_end()})", "error")
-            return Outcome.failed(
-                "code_error", f"quality gate {gate.name} failed: {run.describe_end()}", details=run.tail
-            )
-        await reporter.log(f"quality gate {gate.name}: passed")
-        return None
+        return await run_gate(gate, root, self.config.step_timeout, reporter, logs)
 
     async def _run_command(
         self, command: list[str] | str, root: Path, timeout: float, reporter: Reporter, logs: LogThrottle
     ) -> _CommandRun:
-        """Run a command in the project root, its output streamed to the log and charged as tokens."""
-        child = ChildProcess(command, cwd=root)
-        try:
-            await child.start()
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            return _CommandRun(exit_code=None, tail="", start_error=f"{describe_command(command)!r}: {reason}")
-        tail = OutputTail()
-        output_bytes = 0
+        return await run_command(command, root, timeout, reporter, logs)
 
-        async def on_line(stream: StreamName, line: OutputLine) -> None:
-            nonlocal output_bytes
-            output_bytes += line.size
-            shown = line.shown()
-            tail.add(shown)
-            await logs.log(shown)
 
-        try:
-            exit_code = await child.run(on_line, RunClock(timeout))
-        finally:
-            await child.close()
-        await logs.flush()
-        if output_bytes >= BYTES_PER_TOKEN:
-            await reporter.tokens(WORKING_POOL, output_bytes // BYTES_PER_TOKEN)
-        return _CommandRun(exit_code=exit_code, tail=tail.text())
+async def run_gate(gate: QualityGate, root: Path, default_timeout: float, reporter: Reporter, logs: LogThrottle) -> Outcome | None:
+    """Run one quality gate in `root`; its failure as an Outcome, or None when it passed."""
+    await reporter.log(f"quality gate {gate.name}: running {describe_command(gate.command)}")
+    timeout = gate.timeout or default_timeout
+    run = await run_command(gate.command, root, timeout, reporter, logs)
+    if run.timed_out:
+        await reporter.log(f"quality gate {gate.name}: timed out after {timeout:g}s", "error")
+        return Outcome.failed(
+            "transient", f"quality gate {gate.name} timed out after {timeout:g}s", details=run.tail
+        )
+    if not run.ok:
+        await reporter.log(f"quality gate {gate.name}: failed ({run.describe_end()})", "error")
+        return Outcome.failed(
+            "code_error", f"quality gate {gate.name} failed: {run.describe_end()}", details=run.tail
+        )
+    await reporter.log(f"quality gate {gate.name}: passed")
+    return None
+
+
+async def run_command(
+    command: list[str] | str, root: Path, timeout: float, reporter: Reporter, logs: LogThrottle
+) -> _CommandRun:
+    """Run a command in the project root, its output streamed to the log and charged as tokens."""
+    child = ChildProcess(command, cwd=root)
+    try:
+        await child.start()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return _CommandRun(exit_code=None, tail="", start_error=f"{describe_command(command)!r}: {reason}")
+    tail = OutputTail()
+    output_bytes = 0
+
+    async def on_line(stream: StreamName, line: OutputLine) -> None:
+        nonlocal output_bytes
+        output_bytes += line.size
+        shown = line.shown()
+        tail.add(shown)
+        await logs.log(shown)
+
+    try:
+        exit_code = await child.run(on_line, RunClock(timeout))
+    finally:
+        await child.close()
+    await logs.flush()
+    if output_bytes >= BYTES_PER_TOKEN:
+        await reporter.tokens(WORKING_POOL, output_bytes // BYTES_PER_TOKEN)
+    return _CommandRun(exit_code=exit_code, tail=tail.text())
