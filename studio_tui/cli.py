@@ -155,7 +155,7 @@ def _add_setup_commands(sub: Any) -> None:
     init.add_argument("--force", action="store_true", help="overwrite an existing config.yaml (and scenario.yaml)")
     doctor = sub.add_parser("doctor", help="check that each role's agent can start, speaks ACP and is signed in")
     doctor.add_argument("--json", action="store_true")
-    doctor.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per probe (default 20)")
+    doctor.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per ACP request (default: each agent's init_timeout)")
     agent = sub.add_parser("agent", help="the built-in planner/architect (a command agent; config.yaml runs it)")
     agent.add_argument("--test-command", default=None, metavar="CMD", help="the planner's quality gate (default: detected)")
 
@@ -182,12 +182,11 @@ def cmd_init(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, workspace: Workspace) -> int:
-    from .core.doctor import PROBE_TIMEOUT, diagnose
+    from .core.doctor import diagnose
 
-    timeout = PROBE_TIMEOUT if args.timeout is None else args.timeout
-    if timeout <= 0:
-        raise InputError(f"--timeout must be more than 0 seconds, got {timeout}")
-    report = asyncio.run(diagnose(workspace, workspace.config(), timeout=timeout))
+    if args.timeout is not None and args.timeout <= 0:
+        raise InputError(f"--timeout must be more than 0 seconds, got {args.timeout}")
+    report = asyncio.run(diagnose(workspace, workspace.config(), timeout=args.timeout))
     if args.json:
         _print_json(report.to_dict())
         return EXIT_OK if report.ok else EXIT_FAILED

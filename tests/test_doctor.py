@@ -90,8 +90,9 @@ def test_auth_required_and_not_on_path_fail_with_their_fix(tmp_path):
 
 def test_an_agent_that_never_answers_initialize_times_out_and_its_process_group_is_ended(tmp_path):
     pid_file = tmp_path / "pids"
-    ws = workspace_with(tmp_path, {"architect": {"kind": "acp", "command": PROBE + ["--silent", "--pid-file", str(pid_file)]}})
-    report = asyncio.run(diagnose(ws, ws.config(), timeout=2))
+    # no --timeout: the agent's own init_timeout bounds the probe
+    ws = workspace_with(tmp_path, {"architect": {"kind": "acp", "command": PROBE + ["--silent", "--pid-file", str(pid_file)], "init_timeout": 2}})
+    report = asyncio.run(diagnose(ws, ws.config()))
     assert not report.ok
     architect = by_role(report)["architect"]
     assert architect.status == "no answer"

@@ -42,9 +42,9 @@ from .plan import load_plan
 from .presets import preset_for
 from .store import Workspace
 
-PROBE_TIMEOUT = 20.0
-"""Seconds an ACP agent gets to answer `initialize`, and again `session/new`: `npx` may first fetch
-the package, and some agents take several seconds to start; a stuck one is still found out quickly."""
+PROBE_TIMEOUT = 60.0
+"""Seconds an ACP agent gets to answer `initialize`, and again `session/new`, when its config names
+no `init_timeout`: `npx` may first fetch the package (30 s here for the Claude and Codex adapters)."""
 
 ROLES = ("planner", "builder", "architect")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -386,8 +386,9 @@ def _check_gates(role: str, workspace: Workspace, config: PlanBuilderConfig) -> 
     return checks
 
 
-async def diagnose(workspace: Workspace, config: StudioConfig, *, timeout: float = PROBE_TIMEOUT) -> Report:
-    """Every check for every role, ACP probes run one after another (each bounded by `timeout`)."""
+async def diagnose(workspace: Workspace, config: StudioConfig, *, timeout: float | None = None) -> Report:
+    """Every check for every role, ACP probes run one after another, each request bounded by
+    `timeout`, or by the agent's own `init_timeout` (what a build would wait) when None."""
     checks: list[Check] = []
     cache: dict[Any, tuple[Status, str, dict[str, Any]]] = {}
     root = workspace.project_root
@@ -405,5 +406,6 @@ async def diagnose(workspace: Workspace, config: StudioConfig, *, timeout: float
         elif isinstance(agent, PlanBuilderConfig):
             checks += _check_gates(role, workspace, agent)
         elif isinstance(agent, AcpAgentConfig):
-            checks.append(await _check_acp(role, agent, root, timeout, cache))
+            limit = timeout if timeout is not None else float(getattr(agent, "init_timeout", PROBE_TIMEOUT))
+            checks.append(await _check_acp(role, agent, root, limit, cache))
     return Report(checks)
