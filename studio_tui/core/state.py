@@ -58,6 +58,10 @@ class AgentState(_Model):
     started_ts: float | None = None
     finished_ts: float | None = None
     last_error: str = ""
+    mode: str = ""
+    """plan | replan | build | decompose, as last started: a resume runs it in the same mode."""
+    reruns: list[int] = []
+    """Steps run again on a resume because they were in flight when the run stopped."""
 
 
 class Checkpoint(_Model):
@@ -166,6 +170,9 @@ class OrchestrationState(_Model):
     learnings: list[str] = []
     backlog_updates: dict[str, str] = {}
     resumed_from: list[str] = []
+    parent_orch_id: str | None = None
+    """A fork: the orchestration (and checkpoint) it was started from."""
+    parent_checkpoint_id: str | None = None
     unknown_events: int = 0
     seq: int = 0
     started_ts: float | None = None
