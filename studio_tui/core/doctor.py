@@ -22,15 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from acp import PROTOCOL_VERSION, RequestError, connect_to_agent
-from acp.schema import (
-    ClientCapabilities,
-    DeniedOutcome,
-    FileSystemCapabilities,
-    Implementation,
-    RequestPermissionResponse,
-)
-
 from .. import __version__
 from . import budget as budget_mod
 from .agents import check_agents
@@ -141,7 +132,8 @@ class _ProbeProcess(ChildProcess):
 
 
 class _ProbeClient:
-    """The client side during a probe: nothing is prompted, so anything the agent asks is declined."""
+    """The client side during a probe: nothing is prompted, so anything the agent asks is declined.
+    (The `acp` package is imported only when an ACP agent is probed: its schema takes seconds to load.)"""
 
     def on_connect(self, conn: Any) -> None:
         self.conn = conn
@@ -149,16 +141,24 @@ class _ProbeClient:
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
         return None
 
-    async def request_permission(self, *args: Any, **kwargs: Any) -> RequestPermissionResponse:
+    async def request_permission(self, *args: Any, **kwargs: Any) -> Any:
+        from acp.schema import DeniedOutcome, RequestPermissionResponse
+
         return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
 
     async def read_text_file(self, *args: Any, **kwargs: Any) -> Any:
+        from acp import RequestError
+
         raise RequestError(-32602, "studio-tui doctor serves no files")
 
     async def write_text_file(self, *args: Any, **kwargs: Any) -> Any:
+        from acp import RequestError
+
         raise RequestError(-32602, "studio-tui doctor serves no files")
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        from acp import RequestError
+
         raise RequestError.method_not_found(f"_{method}")
 
     async def ext_notification(self, method: str, params: dict[str, Any]) -> None:
@@ -226,6 +226,9 @@ async def probe_acp(argv: list[str], *, cwd: Path, session_cwd: Path, env: Mappi
     """Start the agent, `initialize`, then `session/new`; (status, detail, acp info, stderr tail).
 
     Each request gets `timeout` seconds; the process group is killed at the end, whatever happened."""
+    from acp import PROTOCOL_VERSION, RequestError, connect_to_agent
+    from acp.schema import ClientCapabilities, FileSystemCapabilities, Implementation
+
     child = _ProbeProcess(argv, cwd=cwd, env=env, with_stdin=True)
     try:
         await child.start()
@@ -319,6 +322,8 @@ def _check_acp_fix(status: Status, argv: list[str], role: str, info: dict[str, A
     if status == "exited":
         return f"run `{' '.join(argv)}` by hand to see why it stops; fix agents.{role} in config.yaml"
     if status == "error":
+        from acp import PROTOCOL_VERSION
+
         preset = preset_for(argv)
         if preset is not None and info.get("protocol_version") == PROTOCOL_VERSION:
             # It speaks ACP but cannot open a session: most often it is not signed in.
