@@ -100,6 +100,15 @@ class Reporter(Protocol):
         """Ask the person (a Planner's question); returns their answer."""
         ...
 
+    # Optional (an agent checks with getattr): richer events and files kept beside the log.
+    #
+    # async def record(self, event: type[events._Event], **fields) -> None:
+    #     """An event of this agent beyond the calls above (ACP tool calls, terminal output, stderr
+    #     streams, session info); `agent` is filled in."""
+    #
+    # def files_dir(self) -> Path | None:
+    #     """The orchestration's folder, where an agent keeps streams and blobs beside the log."""
+
 
 class Agent(Protocol):
     resumes_steps: bool

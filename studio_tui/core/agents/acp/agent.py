@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 from ...config import AcpAgentConfig
 from ..base import AgentTask, Outcome, Reporter
@@ -18,8 +19,10 @@ class AcpAgent:
     resumes_steps = False
     """Each attempt is a fresh session whose steps start again at 1."""
 
-    def __init__(self, config: AcpAgentConfig) -> None:
+    def __init__(self, config: AcpAgentConfig, *, allow_outside: list[str] | None = None) -> None:
         self.config = config
+        self.allow_outside = [Path(folder).expanduser().resolve() for folder in allow_outside or []]
+        """permissions.allow_outside: folders outside the project root a fixed `allow` policy may allow."""
 
     async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
         try:
@@ -37,7 +40,7 @@ class AcpAgent:
                 "blocker", f"cannot start ACP agent {describe_command(argv)!r}: {reason}", details=f"cwd: {cwd}"
             )
         await reporter.log(f"started ACP agent {describe_command(argv)} (pid {child.pid})", "debug")
-        session = Session(self.config, task, reporter, child, prompt)
+        session = Session(self.config, task, reporter, child, prompt, allow_outside=self.allow_outside)
         try:
             return await session.drive()
         except asyncio.CancelledError:

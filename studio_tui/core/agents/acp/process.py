@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from acp import PROTOCOL_VERSION, RequestError, connect_to_agent, text_block
-from acp.schema import InitializeResponse, PromptResponse
+from acp.schema import InitializeResponse, NewSessionResponse, PromptResponse
 from pydantic import ValidationError
 
 from ...config import AcpAgentConfig
@@ -28,6 +28,8 @@ from ..process import (
     read_lines,
 )
 from .client import CLIENT_CAPABILITIES, CLIENT_INFO, StudioClient
+from .records import StderrStream
+from .signin import Refusal, auth_methods_of, auth_required_outcome, mcp_servers_of, recognise_refusal
 from .updates import WORKING_POOL
 
 T = TypeVar("T")
@@ -84,30 +86,48 @@ class _ClientFailed(Exception):
 class Session:
     """One ACP run: connection, clock, stderr tail, and the way it ends."""
 
-    def __init__(self, config: AcpAgentConfig, task: AgentTask, reporter: Reporter, child: AgentProcess, prompt: str) -> None:
+    def __init__(
+        self,
+        config: AcpAgentConfig,
+        task: AgentTask,
+        reporter: Reporter,
+        child: AgentProcess,
+        prompt: str,
+        *,
+        allow_outside: list[Path] | None = None,
+    ) -> None:
         self.config = config
         self.task = task
         self.reporter = reporter
         self.child = child
         self.prompt = prompt
         self.clock = RunClock(config.timeout)
-        self.client = StudioClient(reporter, task, self.clock)
+        self.client = StudioClient(reporter, task, self.clock, allow_outside=allow_outside)
         self.stdin, stdout, stderr = child.pipes()
         self.stderr_tail = OutputTail()
-        self._stderr_logs = LogThrottle(reporter)
+        self.stderr_stream = StderrStream(
+            self.client.records, task.key, header=f"{task.key} attempt {task.attempt}, pid {child.pid}"
+        )
+        self._stderr_logs = LogThrottle(reporter, what="lines of the agent's stderr")
         self.stderr_reader: asyncio.Future[None] = asyncio.ensure_future(self._read_stderr(stderr))
-        self.conn = connect_to_agent(self.client, self.stdin, stdout)
+        self.conn = connect_to_agent(self.client, self.stdin, stdout, observers=[self.client.extras.observe])
         self.prompt_task: asyncio.Future[PromptResponse] | None = None
         self.agent_name = ""
+        self.auth_methods: list[tuple[str, str]] = []
         self._unresponsive = False
         self._stopped = False
         self._closed = False
 
     async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
+        """stderr goes to its own stream file beside the log (and a tail for failure details); only
+        without an orchestration folder (a bare run) does it go to the log, as throttled debug lines."""
         async for line in read_lines(stream):
             shown = line.shown()
             self.stderr_tail.add(shown)
-            await self._stderr_logs.log(f"stderr: {shown}", "debug")
+            if self.stderr_stream.path is not None:
+                await self.stderr_stream.add(shown)
+            else:
+                await self._stderr_logs.log(f"stderr: {shown}", "debug")
 
     async def drive(self) -> Outcome:
         """initialize, session/new, session/prompt; the outcome the stop reason (or the failure) says."""
@@ -126,9 +146,44 @@ class Session:
             if init.agent_info is not None:
                 self.agent_name = f"{init.agent_info.name} {init.agent_info.version}"
                 await self.reporter.log(f"connected to {self.agent_name}", "debug")
+            info = self.client.updates.session
+            info.protocol_version = init.protocol_version
+            self.auth_methods = auth_methods_of(init)
+            info.auth_methods = [method_id for method_id, _ in self.auth_methods]
+            if init.agent_capabilities is not None:
+                info.capabilities = init.agent_capabilities.model_dump(mode="json", by_alias=True, exclude_none=True)
+            await self.client.updates.record_session()
+            if self.config.auth_method:
+                what = "authenticate"
+                if self.config.auth_method not in info.auth_methods:
+                    return Outcome.failed(
+                        "blocker",
+                        f"auth_method {self.config.auth_method!r} is not one the agent offers; it offers: "
+                        f"{self._methods_text() or 'none'}",
+                    )
+                await self._call(self.conn.authenticate(method_id=self.config.auth_method))
+                await self.reporter.log(f"authenticated with {self.config.auth_method}", "info")
             what = "session/new"
-            session = await self._call(self.conn.new_session(cwd=str(self.task.project_root), mcp_servers=[]))
+            session: NewSessionResponse = await self._call(
+                self.conn.new_session(cwd=str(self.task.project_root), mcp_servers=mcp_servers_of(self.config))
+            )
             self.client.session_id = session.session_id
+            info.session_id = session.session_id
+            if session.modes is not None:
+                info.modes = [mode.id for mode in session.modes.available_modes]
+                info.current_mode = session.modes.current_mode_id
+            await self.client.updates.record_session()
+            if self.config.mode and self.config.mode != info.current_mode:
+                what = "session/set_mode"
+                if self.config.mode not in info.modes:
+                    offered = ", ".join(info.modes) or "none (the agent offers no session modes)"
+                    return Outcome.failed(
+                        "blocker", f"mode {self.config.mode!r} is not a session mode the agent offers; it offers: {offered}"
+                    )
+                await self._call(self.conn.set_session_mode(session_id=session.session_id, mode_id=self.config.mode))
+                info.current_mode = self.config.mode
+                await self.reporter.log(f"session mode set to {self.config.mode}", "info")
+                await self.client.updates.record_session()
             what = "session/prompt"
             response: PromptResponse = await self._call(
                 self.conn.prompt(session_id=session.session_id, prompt=[text_block(self.prompt)]), keep=True
@@ -143,9 +198,9 @@ class Session:
                 "transient", f"timed out after {self.config.timeout:g}s", details=f"during {what}; {await self._stderr_details()}"
             )
         except (_Ended, ConnectionError):
-            return await self._died(what)
+            return await self._refused_or(await self._died(what))
         except RequestError as exc:
-            return await self._answered_with_error(what, exc)
+            return await self._refused_or(await self._answered_with_error(what, exc), str(exc))
         except ValidationError as exc:
             return Outcome.failed("code_error", f"the agent's answer to {what} is not valid ACP", details=clip(str(exc)))
         await self.client.finish()
@@ -153,6 +208,19 @@ class Session:
             raise self.client.error
         await self._charge_turn_usage(response)
         return self._stopped_outcome(response)
+
+    def _methods_text(self) -> str:
+        return ", ".join(f"{method_id} ({name})" if name and name != method_id else method_id for method_id, name in self.auth_methods)
+
+    async def _refused_or(self, outcome: Outcome, message: str = "") -> Outcome:
+        """A failure the agent's own words explain better (Claude Code refusing to run as root) becomes
+        that blocker; anything else stays as it is."""
+        if outcome.failure is None:
+            return outcome
+        refusal: Refusal | None = recognise_refusal(f"{message}\n{self.stderr_tail.text()}\n{outcome.failure.details}")
+        if refusal is None:
+            return outcome
+        return Outcome.failed("blocker", refusal.headline, details=f"{refusal.remedy}\n{outcome.failure.details}")
 
     async def _call(self, request: Coroutine[Any, Any, T], *, keep: bool = False) -> T:
         """Await one ACP request against the clock, the process's exit and the client's health."""
@@ -209,9 +277,16 @@ class Session:
         usage = self._usage(response)
         if usage:
             output["usage"] = usage
+        details = f"last message: {summary}" if summary else ""
+        if self.client.person_cancelled:
+            # Cancelled by the person (or a policy): that is the outcome, whatever the agent then said.
+            return Outcome.failed(
+                "blocker",
+                f"the agent's turn was cancelled: a permission request was answered cancelled (the agent then said {reason})",
+                details=details,
+            )
         if reason == "end_turn":
             return Outcome(output=output)
-        details = f"last message: {summary}" if summary else ""
         if reason == "refusal":
             return Outcome.failed("blocker", "the agent refused to continue (stop reason: refusal)", details=details)
         if reason == "max_tokens":
@@ -247,9 +322,7 @@ class Session:
         data = f"; data: {clip(json.dumps(exc.data, default=str))}" if exc.data is not None else ""
         details = f"error {exc.code}: {exc}{data}\n{await self._stderr_details()}"
         if exc.code == RequestError.auth_required().code:
-            return Outcome.failed(
-                "blocker", f"the agent needs authentication before {what}: sign it in first (see docs/acp.md)", details=details
-            )
+            return auth_required_outcome(what, exc, self.auth_methods, self.task.role, details)
         return Outcome.failed("code_error", f"the agent answered {what} with an error: {exc}", details=details)
 
     async def _died(self, what: str) -> Outcome:
@@ -264,7 +337,11 @@ class Session:
         if self.child.returncode is not None:
             await asyncio.wait({self.stderr_reader}, timeout=DRAIN_SECONDS)
         tail = self.stderr_tail.text()
-        return f"stderr tail:\n{tail}" if tail else "no stderr output"
+        if not tail:
+            return "no stderr output"
+        stream = self.stderr_stream
+        where = f" (all {stream.lines} lines: {stream.relative} in the orchestration folder)" if stream.path is not None else ""
+        return f"stderr tail{where}:\n{tail}"
 
     async def stop(self) -> None:
         """Cancel the session: session/cancel, pending permission requests answered `cancelled`, and a
@@ -286,6 +363,7 @@ class Session:
             return
         self._closed = True
         self.client.closing = True
+        await self.client.terminals.close()
         graceful = not self._unresponsive and (self.prompt_task is None or self.prompt_task.done())
         if self.prompt_task is not None and not self.prompt_task.done():
             self.prompt_task.cancel()
@@ -307,4 +385,5 @@ class Session:
         self.stderr_reader.cancel()
         await asyncio.gather(self.stderr_reader, return_exceptions=True)
         await self._stderr_logs.flush()
+        await self.stderr_stream.close()
         await self.child.close()
