@@ -234,7 +234,7 @@ def render_request(request: DecisionRequest) -> Table:
     """The decision as the seed shows it: what happened, then the options."""
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")
     title = {"escalation": "ESCALATION", "routing": "ROUTING", "question": "QUESTION", "confidence": "LOW CONFIDENCE"}.get(request.kind, request.kind.upper())
     table.add_row(Text(title, style="bold yellow"), literal(request.prompt))
     d = request.details

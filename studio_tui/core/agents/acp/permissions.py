@@ -34,12 +34,16 @@ DIFF_PREVIEW_MAX_LINES = 80
 DIFF_PREVIEW_MAX_CHARS = 8000
 
 
+def _side(prefix: str, shown_path: str) -> str:
+    return shown_path if shown_path.startswith("/") else f"{prefix}/{shown_path}"
+
+
 def diff_preview(old: str | None, new: str | None, shown_path: str) -> str:
     """A unified diff of a proposed change, cut to DIFF_PREVIEW_MAX_LINES with a note."""
     lines = list(
         difflib.unified_diff(
             (old or "").splitlines(), (new or "").splitlines(),
-            fromfile=f"a/{shown_path}" if old is not None else "/dev/null", tofile=f"b/{shown_path}", lineterm="", n=2,
+            fromfile=_side("a", shown_path) if old is not None else "/dev/null", tofile=_side("b", shown_path), lineterm="", n=2,
         )
     )
     if len(lines) > DIFF_PREVIEW_MAX_LINES:

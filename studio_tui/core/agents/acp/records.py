@@ -75,9 +75,9 @@ class StderrStream:
     bounded (rotated once past STDERR_FILE_MAX_BYTES), and announced by `AgentStderr` events (when
     the first line arrives, and with the totals at the end), never copied into the event log."""
 
-    def __init__(self, records: Records, agent_key: str, *, header: str, max_bytes: int = STDERR_FILE_MAX_BYTES) -> None:
+    def __init__(self, records: Records, agent_key: str, *, header: str, max_bytes: int | None = None) -> None:
         self._records = records
-        self._max_bytes = max_bytes
+        self._max_bytes = max_bytes if max_bytes is not None else STDERR_FILE_MAX_BYTES
         self.relative = f"stderr/{safe_name(agent_key)}.log"
         self.path = records.folder / self.relative if records.folder is not None else None
         self._header = header

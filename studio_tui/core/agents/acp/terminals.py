@@ -20,7 +20,7 @@ from acp import RequestError
 from acp.schema import EnvVariable, TerminalExitStatus
 
 from ... import events as ev
-from ..process import KILL_GRACE_SECONDS, argv_for, describe_command
+from ..process import KILL_GRACE_SECONDS, argv_for, clip
 from .files import FS_REFUSED, confine
 from .records import Records
 
@@ -49,10 +49,12 @@ def _at_char_boundary(data: bytearray) -> None:
 class Terminal:
     """One command the agent runs through the client."""
 
-    def __init__(self, terminal_id: str, argv: list[str], cwd: Path, env: dict[str, str], limit: int, emit: Callable[..., Awaitable[None]]) -> None:
+    def __init__(
+        self, terminal_id: str, argv: list[str], cwd: Path, env: dict[str, str], limit: int, emit: Callable[..., Awaitable[None]], *, shell: bool = False
+    ) -> None:
         self.id = terminal_id
         self.argv = argv
-        self.command = describe_command(argv if argv[:2] != ["/bin/sh", "-c"] else argv[2])
+        self.command = clip(argv[2] if shell else " ".join(argv), 2000)
         self.cwd = cwd
         self.env = env
         self.limit = limit
@@ -193,7 +195,9 @@ class Terminals:
         environment.update({variable.name: variable.value for variable in env or []})
         self._count += 1
         terminal_id = f"term-{self._count}"
-        terminal = Terminal(terminal_id, argv, workdir, environment, DEFAULT_OUTPUT_LIMIT if limit is None else limit, self._emit)
+        terminal = Terminal(
+            terminal_id, argv, workdir, environment, DEFAULT_OUTPUT_LIMIT if limit is None else limit, self._emit, shell=not args
+        )
         try:
             await terminal.start()
         except OSError as exc:
