@@ -267,11 +267,11 @@ async def test_mode_is_set_commands_recorded_and_mcp_servers_passed_through(tmp_
         {"type": "http", "name": "docs", "url": "https://mcp.example/docs", "headers": [{"name": "Authorization", "value": "Bearer x"}]},
     ]
     assert "set_mode acceptEdits" in trace.read_text()
-    sessions = reporter.of(ev.AgentSession)
-    assert sessions[-1].modes == ["default", "acceptEdits", "plan"]
-    assert sessions[-1].current_mode == "acceptEdits"
-    assert sessions[-1].commands == ["review", "init"]
-    assert sessions[-1].session_id == "test-session-1"
+    last = reporter.sessions[-1]
+    assert last["modes"] == ["default", "acceptEdits", "plan"]
+    assert last["current_mode"] == "acceptEdits"
+    assert last["commands"] == ["review", "init"]
+    assert last["session_id"] == "test-session-1"
 
 
 async def test_unknown_mode_is_refused_with_the_modes_offered(tmp_path):
@@ -298,10 +298,10 @@ async def test_auth_required_headline_is_the_agents_message_and_methods_and_auth
     assert needs.failure is not None and needs.failure.category == "blocker"
     message = needs.failure.message
     assert "Please run /login: no Claude credentials were found on this machine" in message
-    assert "claude-login (Log in with Claude Code), api-key (Use ANTHROPIC_API_KEY)" in message
+    assert "Log in with Claude Code (claude-login), Use ANTHROPIC_API_KEY (api-key)" in message
     assert "agents.builder.auth_method" in message
-    assert unsigned.of(ev.AgentSession)[0].auth_methods == ["claude-login", "api-key"]
     assert result_of(works) == {"authenticated": "api-key"}
+    assert signed.sessions[0]["auth_methods"] == ["claude-login", "api-key"]
     assert "authenticate api-key" in trace.read_text()
     assert refused.failure is not None and refused.failure.category == "blocker"
     assert "'sso' is not one the agent offers" in refused.failure.message

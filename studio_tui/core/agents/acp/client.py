@@ -66,6 +66,8 @@ class StudioClient:
         """A permission request was answered `cancelled` by the person (or a policy)."""
         self.cancel_sent = False
         """studio-tui sent session/cancel: whatever stop reason follows, the turn was cancelled."""
+        self.replaying = False
+        """The agent is replaying a loaded session's history (session/load): already shown, dropped."""
         self.error: BaseException | None = None
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         """Resolved when handling something the agent sent raised: the run stops with that error."""
@@ -95,6 +97,11 @@ class StudioClient:
         """Answer every pending permission request `cancelled`, and wait (briefly) until it is sent."""
         await self.permissions.cancel_pending()
 
+    def begin_turn(self) -> None:
+        """A new prompt: its reply is counted afresh, and a permission cancelled earlier is history."""
+        self.person_cancelled = False
+        self.updates.begin_turn()
+
     def fail(self, exc: BaseException) -> None:
         if self.error is None:
             self.error = exc
@@ -114,11 +121,14 @@ class StudioClient:
     # ── session/update ──
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
-        if self.session_id is not None and session_id != self.session_id:
+        if self.replaying or (self.session_id is not None and session_id != self.session_id):
+            self.updates.discard(update)
             return
         try:
             async with self.lock:
-                if not self.closing:
+                if self.closing:
+                    self.updates.discard(update)
+                else:
                     await self.updates.apply(update)
         except Exception as exc:  # a failing reporter: stop the run with it rather than lose it
             self.fail(exc)

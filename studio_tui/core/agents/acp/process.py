@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import shlex
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from acp import PROTOCOL_VERSION, RequestError, connect_to_agent, text_block
 from acp.schema import InitializeResponse, NewSessionResponse, PromptResponse
 from pydantic import ValidationError
 
+from ...budget import estimate_tokens
 from ...config import AcpAgentConfig
 from ..base import AgentTask, Outcome, Reporter
 from ..process import (
@@ -72,7 +73,9 @@ class AgentProcess(ChildProcess):
 
 
 class _TimedOut(Exception):
-    pass
+    def __init__(self, limit: float) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 class _Ended(Exception):
@@ -87,20 +90,21 @@ class Session:
     """One ACP run: connection, clock, stderr tail, and the way it ends."""
 
     def __init__(
-        self,
-        config: AcpAgentConfig,
-        task: AgentTask,
-        reporter: Reporter,
-        child: AgentProcess,
-        prompt: str,
-        *,
-        allow_outside: list[Path] | None = None,
+        self, config: AcpAgentConfig, task: AgentTask, reporter: Reporter, child: AgentProcess, *, allow_outside: list[Path] | None = None
     ) -> None:
         self.config = config
         self.task = task
         self.reporter = reporter
         self.child = child
-        self.prompt = prompt
+        self.what = "initialize"
+        """The request under way, named in a failure."""
+        self.resumed = False
+        """The agent loaded its own session from an earlier attempt (AgentTask.session_id)."""
+        self.can_load = False
+        self.auth_methods: list[tuple[str, str]] = []
+        """(id, name) of each auth method the agent advertised."""
+        self.turns = 0
+        self.estimated_tokens = 0
         self.clock = RunClock(config.timeout)
         self.client = StudioClient(reporter, task, self.clock, allow_outside=allow_outside)
         self.stdin, stdout, stderr = child.pipes()
@@ -113,7 +117,6 @@ class Session:
         self.conn = connect_to_agent(self.client, self.stdin, stdout, observers=[self.client.extras.observe])
         self.prompt_task: asyncio.Future[PromptResponse] | None = None
         self.agent_name = ""
-        self.auth_methods: list[tuple[str, str]] = []
         self._unresponsive = False
         self._stopped = False
         self._closed = False
@@ -129,88 +132,126 @@ class Session:
             else:
                 await self._stderr_logs.log(f"stderr: {shown}", "debug")
 
-    async def drive(self) -> Outcome:
-        """initialize, session/new, session/prompt; the outcome the stop reason (or the failure) says."""
-        what = "initialize"
+    async def drive(self, conversation: Callable[[Session], Awaitable[Outcome]]) -> Outcome:
+        """initialize, session/new (or session/load), then the role's conversation (one or more
+        session/prompt turns); the outcome the last stop reason (or the failure) says."""
         try:
-            init: InitializeResponse = await self._call(
-                self.conn.initialize(
-                    protocol_version=PROTOCOL_VERSION, client_capabilities=CLIENT_CAPABILITIES, client_info=CLIENT_INFO
-                )
-            )
-            if init.protocol_version != PROTOCOL_VERSION:
-                return Outcome.failed(
-                    "blocker",
-                    f"the agent speaks ACP version {init.protocol_version}; studio-tui speaks version {PROTOCOL_VERSION}",
-                )
-            if init.agent_info is not None:
-                self.agent_name = f"{init.agent_info.name} {init.agent_info.version}"
-                await self.reporter.log(f"connected to {self.agent_name}", "debug")
-            info = self.client.updates.session
-            info.protocol_version = init.protocol_version
-            self.auth_methods = auth_methods_of(init)
-            info.auth_methods = [method_id for method_id, _ in self.auth_methods]
-            if init.agent_capabilities is not None:
-                info.capabilities = init.agent_capabilities.model_dump(mode="json", by_alias=True, exclude_none=True)
-            await self.client.updates.record_session()
-            if self.config.auth_method:
-                what = "authenticate"
-                if self.config.auth_method not in info.auth_methods:
-                    return Outcome.failed(
-                        "blocker",
-                        f"auth_method {self.config.auth_method!r} is not one the agent offers; it offers: "
-                        f"{self._methods_text() or 'none'}",
-                    )
-                await self._call(self.conn.authenticate(method_id=self.config.auth_method))
-                await self.reporter.log(f"authenticated with {self.config.auth_method}", "info")
-            what = "session/new"
-            session: NewSessionResponse = await self._call(
-                self.conn.new_session(cwd=str(self.task.project_root), mcp_servers=mcp_servers_of(self.config))
-            )
-            self.client.session_id = session.session_id
-            info.session_id = session.session_id
-            if session.modes is not None:
-                info.modes = [mode.id for mode in session.modes.available_modes]
-                info.current_mode = session.modes.current_mode_id
-            await self.client.updates.record_session()
-            if self.config.mode and self.config.mode != info.current_mode:
-                what = "session/set_mode"
-                if self.config.mode not in info.modes:
-                    offered = ", ".join(info.modes) or "none (the agent offers no session modes)"
-                    return Outcome.failed(
-                        "blocker", f"mode {self.config.mode!r} is not a session mode the agent offers; it offers: {offered}"
-                    )
-                await self._call(self.conn.set_session_mode(session_id=session.session_id, mode_id=self.config.mode))
-                info.current_mode = self.config.mode
-                await self.reporter.log(f"session mode set to {self.config.mode}", "info")
-                await self.client.updates.record_session()
-            what = "session/prompt"
-            response: PromptResponse = await self._call(
-                self.conn.prompt(session_id=session.session_id, prompt=[text_block(self.prompt)]), keep=True
-            )
+            failed = await self._open()
+            if failed is not None:
+                return failed
+            outcome = await conversation(self)
         except _ClientFailed:
             await self.stop()
             assert self.client.error is not None
             raise self.client.error from None
-        except _TimedOut:
+        except _TimedOut as exc:
             await self.stop()
-            return Outcome.failed(
-                "transient", f"timed out after {self.config.timeout:g}s", details=f"during {what}; {await self._stderr_details()}"
-            )
+            what = self.what
+            if what == "initialize":
+                return Outcome.failed(
+                    "transient",
+                    f"the agent did not answer initialize within {exc.limit:g}s (is the command an ACP agent?)",
+                    details=await self._stderr_details(),
+                )
+            return Outcome.failed("transient", f"timed out after {exc.limit:g}s", details=f"during {what}; {await self._stderr_details()}")
         except (_Ended, ConnectionError):
-            return await self._refused_or(await self._died(what))
+            return await self._refused_or(await self._died(self.what))
         except RequestError as exc:
-            return await self._refused_or(await self._answered_with_error(what, exc), str(exc))
+            return await self._refused_or(await self._answered_with_error(self.what, exc), str(exc))
         except ValidationError as exc:
-            return Outcome.failed("code_error", f"the agent's answer to {what} is not valid ACP", details=clip(str(exc)))
+            return Outcome.failed("code_error", f"the agent's answer to {self.what} is not valid ACP", details=clip(str(exc)))
         await self.client.finish()
         if self.client.error is not None:
             raise self.client.error
-        await self._charge_turn_usage(response)
+        return outcome
+
+    async def _open(self) -> Outcome | None:
+        """initialize and a session: the agent's own one when it can load it, else a new one."""
+        self.what = "initialize"
+        init: InitializeResponse = await self._call(
+            self.conn.initialize(protocol_version=PROTOCOL_VERSION, client_capabilities=CLIENT_CAPABILITIES, client_info=CLIENT_INFO),
+            clock=RunClock(self.config.init_timeout),
+        )
+        if init.protocol_version != PROTOCOL_VERSION:
+            return Outcome.failed(
+                "blocker",
+                f"the agent speaks ACP version {init.protocol_version}; studio-tui speaks version {PROTOCOL_VERSION}",
+            )
+        if init.agent_info is not None:
+            self.agent_name = f"{init.agent_info.name} {init.agent_info.version}"
+            await self.reporter.log(f"connected to {self.agent_name}", "debug")
+        self.auth_methods = auth_methods_of(init)
+        capabilities = init.agent_capabilities
+        info = self.client.updates.session
+        info.protocol_version = init.protocol_version
+        info.auth_methods = [method_id for method_id, _ in self.auth_methods]
+        info.capabilities = capabilities.model_dump(mode="json", by_alias=True, exclude_none=True) if capabilities else {}
+        if self.config.auth_method:
+            self.what = "authenticate"
+            if self.config.auth_method not in info.auth_methods:
+                return Outcome.failed(
+                    "blocker",
+                    f"auth_method {self.config.auth_method!r} is not one the agent offers; it offers: {self._methods_text() or 'none'}",
+                )
+            await self._call(self.conn.authenticate(method_id=self.config.auth_method))
+            await self.reporter.log(f"authenticated with {self.config.auth_method}", "info")
+        mcp_servers = mcp_servers_of(self.config)
+        self.can_load = bool(capabilities is not None and capabilities.load_session)
+        cwd = str(self.task.project_root)
+        modes = None
+        if self.task.session_id and self.can_load:
+            self.what = "session/load"
+            self.client.session_id = self.task.session_id
+            self.client.replaying = True
+            try:
+                loaded = await self._call(self.conn.load_session(cwd=cwd, mcp_servers=mcp_servers, session_id=self.task.session_id))
+                self.resumed = True
+                modes = loaded.modes if loaded is not None else None
+            except RequestError as exc:
+                await self.reporter.log(f"the agent could not load its session {self.task.session_id} ({exc}): starting a new one", "warning")
+            finally:
+                self.client.replaying = False
+        if self.resumed:
+            await self.reporter.log(f"continuing the agent's own session {self.task.session_id}", "info")
+        else:
+            self.what = "session/new"
+            session: NewSessionResponse = await self._call(self.conn.new_session(cwd=cwd, mcp_servers=mcp_servers))
+            self.client.session_id = session.session_id
+            modes = session.modes
+        info.session_id = self.client.session_id
+        if modes is not None:
+            info.modes = [mode.id for mode in modes.available_modes]
+            info.current_mode = modes.current_mode_id
+        await self.client.updates.record_session()
+        if self.config.mode and self.config.mode != info.current_mode:
+            self.what = "session/set_mode"
+            if self.config.mode not in info.modes:
+                offered = ", ".join(info.modes) or "none (the agent offers no session modes)"
+                return Outcome.failed("blocker", f"mode {self.config.mode!r} is not a session mode the agent offers; it offers: {offered}")
+            assert self.client.session_id is not None
+            await self._call(self.conn.set_session_mode(session_id=self.client.session_id, mode_id=self.config.mode))
+            info.current_mode = self.config.mode
+            await self.reporter.log(f"session mode set to {self.config.mode}", "info")
+            await self.client.updates.record_session()
+        return None
+
+    async def turn(self, text: str) -> Outcome:
+        """One session/prompt; the outcome its stop reason means (ok for end_turn). The usage the
+        agent reports is charged; when it reports none, an estimate from the prompt and reply sizes."""
+        self.what = "session/prompt"
+        self.turns += 1
+        self.client.begin_turn()
+        session_id = self.client.session_id
+        assert session_id is not None
+        response: PromptResponse = await self._call(self.conn.prompt(session_id=session_id, prompt=[text_block(text)]), keep=True)
+        await self.client.finish()
+        if self.client.error is not None:
+            raise _ClientFailed
+        await self._charge_turn_usage(response, text)
         return self._stopped_outcome(response)
 
     def _methods_text(self) -> str:
-        return ", ".join(f"{method_id} ({name})" if name and name != method_id else method_id for method_id, name in self.auth_methods)
+        return ", ".join(f"{name} ({method_id})" if name and name != method_id else method_id for method_id, name in self.auth_methods)
 
     async def _refused_or(self, outcome: Outcome, message: str = "") -> Outcome:
         """A failure the agent's own words explain better (Claude Code refusing to run as root) becomes
@@ -222,8 +263,13 @@ class Session:
             return outcome
         return Outcome.failed("blocker", refusal.headline, details=f"{refusal.remedy}\n{outcome.failure.details}")
 
-    async def _call(self, request: Coroutine[Any, Any, T], *, keep: bool = False) -> T:
+    def summary(self) -> str:
+        """The agent's last message (of the last turn)."""
+        return self.client.summary().strip()
+
+    async def _call(self, request: Coroutine[Any, Any, T], *, keep: bool = False, clock: RunClock | None = None) -> T:
         """Await one ACP request against the clock, the process's exit and the client's health."""
+        clock = clock or self.clock
         call: asyncio.Future[T] = asyncio.ensure_future(request)
         if keep:
             self.prompt_task = call  # type: ignore[assignment]
@@ -231,7 +277,7 @@ class Session:
             asyncio.wait({call, self.child.exited, self.client.failed}, return_when=asyncio.FIRST_COMPLETED)
         )
         try:
-            in_time = await self.clock.guard(watch)
+            in_time = await clock.guard(watch)
         except BaseException:
             self._unresponsive = not call.done()
             if not keep:
@@ -247,7 +293,7 @@ class Session:
             self._unresponsive = True
             if not keep:
                 call.cancel()
-            raise _TimedOut
+            raise _TimedOut(clock.limit)
         if not call.done():
             # The process exited first; its last answer may still be in the pipe.
             await asyncio.wait({call}, timeout=DRAIN_SECONDS)
@@ -270,10 +316,12 @@ class Session:
           its own; a person decides (`blocker`).
         """
         reason = response.stop_reason
-        summary = self.client.summary().strip()
+        summary = self.summary()
         output: dict[str, Any] = {"stop_reason": reason, "summary": summary, "tool_calls": self.client.updates.tool_calls}
         if self.agent_name:
             output["agent"] = self.agent_name
+        if self.client.session_id:
+            output["session_id"] = self.client.session_id
         usage = self._usage(response)
         if usage:
             output["usage"] = usage
@@ -303,20 +351,32 @@ class Session:
 
     def _usage(self, response: PromptResponse) -> dict[str, Any]:
         usage: dict[str, Any] = {}
-        if self.client.updates.usage_seen:
-            usage["context_used"] = self.client.updates.context_used
-            if self.client.updates.context_size is not None:
-                usage["context_size"] = self.client.updates.context_size
-        if self.client.updates.cost is not None:
-            usage["cost"] = self.client.updates.cost
+        updates = self.client.updates
+        if updates.usage_seen:
+            usage["context_used"] = updates.context_used
+            if updates.context_size is not None:
+                usage["context_size"] = updates.context_size
+        if updates.cost is not None:
+            usage["cost"] = updates.cost
         if response.usage is not None:
             usage["turn"] = response.usage.model_dump(exclude_none=True, exclude={"field_meta"})
+        if self.estimated_tokens:
+            usage["estimated_tokens"] = self.estimated_tokens
         return usage
 
-    async def _charge_turn_usage(self, response: PromptResponse) -> None:
-        """No usage_update came: charge the turn's total tokens (when the agent reports them)."""
-        if not self.client.updates.usage_seen and response.usage is not None and response.usage.total_tokens:
+    async def _charge_turn_usage(self, response: PromptResponse, prompt: str) -> None:
+        """No usage_update came: charge the turn's total tokens when the agent reports them, else an
+        estimate from the prompt's and the reply's sizes (labelled as an estimate)."""
+        if self.client.updates.usage_seen:
+            return
+        if response.usage is not None and response.usage.total_tokens:
             await self.reporter.tokens(WORKING_POOL, response.usage.total_tokens)
+            return
+        size = len(prompt.encode("utf-8", "replace")) + self.client.updates.turn_reply_bytes
+        tokens = estimate_tokens(size)
+        if tokens:
+            self.estimated_tokens += tokens
+            await self.reporter.tokens(WORKING_POOL, tokens, estimated=True)
 
     async def _answered_with_error(self, what: str, exc: RequestError) -> Outcome:
         data = f"; data: {clip(json.dumps(exc.data, default=str))}" if exc.data is not None else ""

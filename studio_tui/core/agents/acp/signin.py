@@ -63,7 +63,7 @@ def _agent_words(exc: RequestError) -> str:
 
 def auth_required_outcome(what: str, exc: RequestError, methods: list[tuple[str, str]], role: str, details: str) -> Outcome:
     """The blocker for ACP's "authentication required": the agent's message plus the methods it offers."""
-    offered = ", ".join(f"{method_id} ({name})" if name and name != method_id else method_id for method_id, name in methods)
+    offered = ", ".join(f"{name} ({method_id})" if name and name != method_id else method_id for method_id, name in methods)
     how = (
         f"; its auth methods: {offered} (set agents.{role}.auth_method to one, or sign in beforehand)"
         if offered

@@ -147,6 +147,19 @@ class UpdateMapper:
         self._steps_used = 0
         self._plan: list[tuple[str, str]] | None = None
         self._plan_base = 0
+        self.steps_owned = False
+        """studio-tui reports the steps itself (a builder given a plan, one prompt a step): the agent's
+        own plan entries and tool calls are then log lines, not steps."""
+        self.turn_reply_bytes = 0
+        """Bytes of message and thought text in this turn (the reply's size, for a usage estimate)."""
+
+    def begin_turn(self) -> None:
+        self.turn_reply_bytes = 0
+
+    @property
+    def plan_entries(self) -> list[str]:
+        """The agent's latest ACP plan entries (their text), empty when it sent none."""
+        return [content for content, _ in self._plan or []]
 
     def summary(self) -> str:
         return f"… {self._summary}" if self._summary_cut else self._summary
@@ -174,13 +187,16 @@ class UpdateMapper:
             self._in_message = True
             self._message_id = update.message_id
             text = block_text(update.content)
+            self.turn_reply_bytes += len(text.encode("utf-8", "replace"))
             self._add_summary(text)
             await self._message.add(text)
             return
         await self._message.flush()
         self._in_message = False
         if isinstance(update, AgentThoughtChunk):
-            await self._thought.add(block_text(update.content))
+            text = block_text(update.content)
+            self.turn_reply_bytes += len(text.encode("utf-8", "replace"))
+            await self._thought.add(text)
             return
         await self._thought.flush()
         if isinstance(update, ToolCallStart):
@@ -211,9 +227,18 @@ class UpdateMapper:
                 await self.record_session()
         # Anything else (user message replays, config options, session info) has nothing to show.
 
+    def discard(self, update: Any) -> None:
+        """An update that is dropped (a replayed history, a closing run): forget its raw content too."""
+        if isinstance(update, (ToolCallStart, ToolCallProgress)) and update.content is not None:
+            self.extras.take_content(update.tool_call_id)
+
     async def record_session(self) -> None:
-        """An AgentSession event: what the session offers now (a full picture, not a change)."""
-        await self.records.emit(ev.AgentSession, **self.session.fields())
+        """An AgentSession event (Reporter.session, where the reporter has it): what the session
+        offers now, a full picture rather than a change."""
+        report = getattr(self.reporter, "session", None)
+        if report is not None:
+            fields = self.session.fields()
+            await report(fields.pop("session_id"), **fields)
 
     async def _tool_record(self, update: ToolCallStart | ToolCallProgress) -> None:
         """A ToolCallRecorded event with the tool call as it now stands (content replaced when sent)."""
@@ -260,7 +285,7 @@ class UpdateMapper:
         tool = ToolCall(title=title or tool_call_id, kind=kind)
         self.tools[tool_call_id] = tool
         self.tool_calls += 1
-        if self._plan is None:
+        if self._plan is None and not self.steps_owned:
             self._steps_used += 1
             tool.step = self._steps_used
             await self.reporter.step(tool.step, self._steps_used, clip(tool.title, 200))
@@ -280,6 +305,9 @@ class UpdateMapper:
             await self._logs.log(clip(f"tool call failed: {tool.title}"), "warning")
 
     async def _plan_update(self, entries: list[PlanEntry]) -> None:
+        if self.steps_owned:
+            self._plan = [(entry.content, entry.status) for entry in entries]
+            return
         if self._plan is None:
             # Steps already reported (tool calls before the plan) keep their numbers; the plan follows.
             self._plan_base = self._steps_used
