@@ -45,13 +45,16 @@ def diff_text(preview: str, max_lines: int = DIFF_SHOWN_LINES) -> Text:
 class PermissionScreen(ChoiceScreen):
     """A permission request: the tool call's facts, then one numbered button per option offered."""
 
-    DEFAULT_CSS = """
-    PermissionScreen .dialog { width: 100; }
-    PermissionScreen .dialog-body { max-height: 22; }
+    CSS = """
+    PermissionScreen .dialog { width: 100; height: 90%; }
+    PermissionScreen .dialog-body { height: 1fr; max-height: 100%; }
+    PermissionScreen .choices { margin-top: 1; }
     PermissionScreen .choices Button { margin-top: 0; }
     PermissionScreen .outside-warning { color: $text-error; text-style: bold; margin-bottom: 1; }
     PermissionScreen .diff { margin-bottom: 1; }
     """
+    """The screen's own rules (a screen's CSS, which the app's dialog rules do not override): the
+    options stay visible at any size, the facts and the diff scroll above them."""
 
     def title_text(self) -> str:
         agent = fmt.literal(self.request.agent, max_chars=30) if self.request.agent else "an agent"
@@ -100,7 +103,7 @@ class PermissionScreen(ChoiceScreen):
             where = Text(fmt.literal(f"{location.get('path', '')}{line}", max_chars=200))
             if location.get("outside"):
                 where.stylize("bold red")
-                where.append("  outside the project root", "bold red")
+                where.append(" ← outside the project root", "bold red")
             row("Location", where)
         if details.get("subject"):
             row("Subject", Text(fmt.literal(details["subject"], max_chars=500)))
