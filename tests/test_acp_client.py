@@ -246,6 +246,18 @@ async def test_tool_call_diffs_are_recorded_inline_or_as_blobs_and_v2_fields_are
         assert ev.decode(ev.encode(event)) == event
 
 
+async def test_a_v2_permission_subject_is_shown_and_a_v1_answer_goes_back(tmp_path):
+    reporter = ClientReporter(None, pick("allow_once"))
+
+    outcome = await AcpAgent(config("subject")).run(make_task(project(tmp_path)), reporter)
+
+    assert result_of(outcome) == {"answer": {"outcome": "selected", "optionId": "ok"}}
+    title, _, details = reporter.permissions[0]
+    assert title == "Push to origin"
+    assert details["subject"] == "the remote repository origin (github.com/example/app)"
+    assert details["tool_call"]["command"] == "git push origin main"
+
+
 # ── 4. modes, commands, MCP ───────────────────────────────────────────────
 
 

@@ -6,6 +6,7 @@ ignore-cancel  asks permission; whatever the answer (even `cancelled`), ends its
                with --hang-after it then waits for session/cancel and still says end_turn
 terminal       runs commands through terminal/* (output, a byte limit, exit code, kill, release),
                embeds one in a tool call, and reports what the client answered
+subject        asks a permission the ACP v2 draft's way (with a `subject`), sent raw
 diff           sends tool calls with diff content: a small one, a large one, one carrying the ACP v2
                draft's gitPatch, and a v2-only content type
 modes          offers session modes and slash commands, reports the MCP servers and mode it got
@@ -234,6 +235,17 @@ class ClientAgent(BaseAgent):
         }
         await self.conn._conn.send_notification("session/update", raw)
         return {"sent": 3}
+
+    async def scenario_subject(self, session_id: str) -> dict[str, Any]:
+        """ACP v2 draft: a permission request with a `subject`, sent raw (v1's schema has no such field)."""
+        params = {
+            "sessionId": session_id,
+            "toolCall": {"toolCallId": "s1", "title": "Push to origin", "kind": "execute", "rawInput": {"command": "git push origin main"}},
+            "options": [{"optionId": "ok", "name": "Allow", "kind": "allow_once"}, {"optionId": "no", "name": "Reject", "kind": "reject_once"}],
+            "subject": "the remote repository origin (github.com/example/app)",
+        }
+        answer = await self.conn._conn.send_request("session/request_permission", params)
+        return {"answer": answer["outcome"]}
 
     async def scenario_modes(self, session_id: str) -> dict[str, Any]:
         await self.say(session_id, update_available_commands([

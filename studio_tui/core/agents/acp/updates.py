@@ -137,7 +137,7 @@ class UpdateMapper:
         self.cost: dict[str, Any] | None = None
         self.tool_calls = 0
         self.tools: dict[str, ToolCall] = {}
-        self._logs = LogThrottle(reporter)
+        self._logs = LogThrottle(reporter, what="lines of the agent's messages")
         self._message = _Lines(lambda line: self._logs.log(clip(line), "info"))
         self._thought = _Lines(lambda line: self._logs.log(clip(f"thinking: {line}"), "debug"))
         self._in_message = False
