@@ -127,6 +127,7 @@ class Permissions:
     ) -> RequestPermissionResponse:
         client = self.client
         cancelled = RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
+        raw = client.extras.take_permission(tool_call.tool_call_id)
         if client.closing or session_id != client.session_id:
             return cancelled
         handler = asyncio.current_task()
@@ -137,7 +138,6 @@ class Permissions:
                 await client.updates.end_text()
                 known = client.updates.tools.get(tool_call.tool_call_id)
                 title = tool_call.title or (known.title if known else "") or "a tool call"
-            raw = client.extras.take_permission(tool_call.tool_call_id)
             details = describe_tool_call(client.root, tool_call, known, client.allow_outside, raw)
             if details.get("outside_root"):
                 await client.log(
