@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
+from . import __version__, cli_runs
 from .core.agents import agent_factory, check_agents
 from .core.budget import budget_table
 from .core.decider import PolicyDecider
@@ -31,7 +31,7 @@ from .core.store import ORCH_ID_RE, Workspace, read_log
 from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-RUN_COMMANDS = ("demo", "build", "orchestrate", "resume", "run-backlog")
+RUN_COMMANDS = ("demo", "build", "orchestrate", "resume", "run-backlog", "fork")
 
 PIPE_WIDTH = 160
 """Columns for output that is not a terminal: wide enough that ids and paths are never cut."""
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="route GOAL to a workflow and run it")
     build.add_argument("goal", metavar="GOAL")
     build.add_argument("--explicit", action="store_true", help="show the routing and ask before proceeding")
+    build.add_argument("--plan", metavar="TASK_ID", default=None, help="build this task's pending plan (build_only)")
     _add_run_options(build)
 
     orchestrate = sub.add_parser("orchestrate", help="explicit mode: `orchestrate build GOAL`")
@@ -107,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue an orchestration from checkpoint CP_ID")
     resume.add_argument("checkpoint_id", metavar="CP_ID")
+    resume.add_argument("--restore-code", action="store_true", help="on a rewind, also put the project's code back as the checkpoint saw it (git)")
     _add_run_options(resume)
+
+    cli_runs.add_fork_parser(sub, _add_run_options)
+    cli_runs.add_route_parser(sub)
 
     budget = sub.add_parser("budget", help="the context budget table (seed format)")
     budget.add_argument("--json", action="store_true")
@@ -314,7 +319,8 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
         decider = PolicyDecider(policy, permissions)  # type: ignore[arg-type]
     with workspace.lock():
         orchestrator = Orchestrator(workspace, config, decider, factory)
-        orchestrator.subscribe(HeadlessPrinter(console))
+        printer = cli_runs.PipeSafePrinter(HeadlessPrinter(console))
+        orchestrator.subscribe(printer)
         try:
             state = _run_async(start(orchestrator))
         except asyncio.CancelledError:
@@ -322,7 +328,13 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
         except EOFError as exc:
             state = orchestrator.state
             err_console.print(Text(f"studio-tui: {exc}", style="red"))
-    _print_outcome(workspace, state)
+    if printer.closed:
+        err_console.print(literal(cli_runs.pipe_closed_message(workspace, state), "yellow"))
+        return EXIT_INTERRUPTED
+    try:
+        _print_outcome(workspace, state)
+    except BrokenPipeError:
+        cli_runs.silence_stdout()
     return _exit_for(state)
 
 
@@ -377,16 +389,27 @@ def cmd_build(args: argparse.Namespace, workspace: Workspace, *, explicit: bool)
         return _dashboard(args, workspace, "build", goal=args.goal, mode=mode)
     if explicit:
         _explicit_guard(args)
-    return _headless_run(args, workspace, lambda o: o.build(args.goal, mode=mode))
+    chosen = getattr(args, "plan", None)
+    return _headless_run(args, workspace, lambda o: o.build(args.goal, mode=mode, plan=chosen))
 
 
 def cmd_resume(args: argparse.Namespace, workspace: Workspace) -> int:
     record = workspace.find_checkpoint(args.checkpoint_id)
     check_agents(workspace, workspace.config())
     preflight(workspace)
+    point = cli_runs.check_rewind(args, record, workspace, console, err_console, interactive=_interactive())
+    cli_runs.restore_code(args, record, workspace, console, interactive=_interactive(), offer=point.rewind)
     if _want_dashboard(args):
         return _dashboard(args, workspace, "resume", checkpoint_id=args.checkpoint_id)
-    return _headless_run(args, workspace, lambda o: o.resume(record))
+    return _headless_run(args, workspace, lambda o: o.resume(record, point=point))
+
+
+def cmd_fork(args: argparse.Namespace, workspace: Workspace) -> int:
+    record = workspace.find_checkpoint(args.checkpoint_id)
+    check_agents(workspace, workspace.config())
+    preflight(workspace)
+    cli_runs.restore_code(args, record, workspace, console, interactive=_interactive(), offer=True)
+    return _headless_run(args, workspace, lambda o: o.fork(record, goal=args.goal))
 
 
 def cmd_run_backlog(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -402,12 +425,18 @@ def cmd_run_backlog(args: argparse.Namespace, workspace: Workspace) -> int:
 def cmd_status(args: argparse.Namespace, workspace: Workspace) -> int:
     state = _current_state(workspace, args.orch_id)
     if args.json:
-        _print_json({"orchestration_state": state.to_dict()})
+        payload: dict[str, Any] = {"orchestration_state": state.to_dict()}
+        stopped = cli_runs.liveness_lines(workspace, state)
+        if stopped:
+            payload["stopped"] = {"label": stopped[0], "resume": stopped[1].removeprefix("resume with: ")}
+        _print_json(payload)
     else:
         text = yaml.safe_dump(state.seed_view(), sort_keys=False, allow_unicode=True, width=100)
         console.print(literal(text.rstrip("\n")))
         if state.waiting_for_person:
             console.print(Text("WAITING FOR YOU: answer it in the terminal running the build", style="bold yellow"))
+        for line in cli_runs.liveness_lines(workspace, state):
+            console.print(literal(line, "bold red"))
     return EXIT_OK
 
 
@@ -607,7 +636,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_init(args, workspace)
     if command is None:
         return cmd_view(args, workspace)
-    if command not in ("status", "checkpoints", "budget", "build", "replay") and not workspace.root.is_dir():
+    if command not in ("status", "checkpoints", "budget", "build", "replay", "route") and not workspace.root.is_dir():
         raise InputError(f"{workspace.root}: no workspace here (use --workspace DIR, or `studio-tui build GOAL` to start one)")
     handlers: dict[str, Callable[[], int]] = {
         "build": lambda: cmd_build(args, workspace, explicit=args.explicit),
@@ -616,6 +645,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "checkpoint": lambda: cmd_checkpoint(args, workspace),
         "checkpoints": lambda: cmd_checkpoints(args, workspace),
         "resume": lambda: cmd_resume(args, workspace),
+        "fork": lambda: cmd_fork(args, workspace),
+        "route": lambda: cli_runs.cmd_route(args, workspace, console),
         "budget": lambda: cmd_budget(args, workspace),
         "handoff": lambda: cmd_handoff(args, workspace),
         "agent-start": lambda: cmd_agent_start(args, workspace),
