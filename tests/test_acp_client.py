@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from studio_tui.core.agents.acp import AcpAgent
 from studio_tui.core.agents.acp.records import STDERR_FILE_MAX_BYTES, read_blob
 from studio_tui.core.agents.base import PermissionOption
 from studio_tui.core.config import AcpAgentConfig
-from studio_tui.core.decider import DecisionRequest, PolicyDecider, option_keys
+from studio_tui.core.decider import Answer, DecisionRequest, PolicyDecider, option_keys
 from studio_tui.core.orchestrator import Orchestrator
 from studio_tui.core.store import Workspace, read_log
 from studio_tui.headless import render_request
@@ -154,8 +153,6 @@ async def test_allow_policy_refuses_outside_paths_unless_allow_outside_lists_the
     assert "outside the project root" in refused_answer.reason and str(outside) in refused_answer.reason
     assert allowed == "allow" and allowed_answer.reason == ""
 
-
-Answer = Any
 
 
 # ── 2. cancel means cancelled ─────────────────────────────────────────────
@@ -369,7 +366,7 @@ async def test_stderr_stream_is_bounded_by_rotation(tmp_path, monkeypatch):
 # ── through the orchestrator: the events land in the log ──────────────────
 
 
-async def test_orchestrator_logs_who_answered_and_why_and_keeps_stderr_beside_the_log(tmp_path):
+async def test_orchestrator_logs_who_answered_and_why_with_the_tool_call_and_session(tmp_path):
     root = project(tmp_path)
     studio = root / ".studio"
     studio.mkdir()
@@ -386,8 +383,33 @@ async def test_orchestrator_logs_who_answered_and_why_and_keeps_stderr_beside_th
 
     events = read_log(workspace.events_path(state.id)).events
     answered = [e for e in events if isinstance(e, ev.DecisionAnswered) and e.kind == "permission"]
-    assert answered and all(a.by == "policy" and "outside the project root" in a.reason for a in answered)
-    assert all(a.answer == "reject" for a in answered)
+    assert answered, "the agent's permission request must be answered in the log"
+    for answer in answered:
+        assert (answer.answer, answer.by) == ("reject", "policy")
+        assert "outside the project root" in answer.reason and str(outside) in answer.reason
+    requested = [e for e in events if isinstance(e, ev.DecisionRequested) and e.kind == "permission"]
+    assert requested[0].details["outside_root"] == [str(outside)]
+    assert requested[0].details["tool_call"]["command"].startswith(f"cat {outside}")
     sessions = [e for e in events if isinstance(e, ev.AgentSession)]
-    assert sessions and sessions[0].agent in {"planner", "builder", "architect"} or sessions[0].agent.startswith("builder")
-    assert os.path.isdir(workspace.orch_dir(state.id))
+    assert sessions and sessions[0].session_id == "test-session-1"
+    tool_calls = [e for e in events if isinstance(e, ev.ToolCallRecorded)]
+    assert tool_calls and tool_calls[0].title == "Edit a file outside the project"
+
+
+def test_headless_lines_for_sessions_terminals_and_policy_reasons():
+    from studio_tui.core.state import OrchestrationState
+    from studio_tui.headless import HeadlessPrinter
+
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    printer = HeadlessPrinter(console)
+    state = OrchestrationState()
+    printer(ev.AgentSession(agent="builder", session_id="s1", modes=["default", "plan"], current_mode="plan", commands=["review", "init"], auth_methods=["api-key"]), state)
+    printer(ev.TerminalOutput(agent="builder", terminal_id="term-1", command="pytest -q", exit_code=1, done=True), state)
+    printer(ev.DecisionAnswered(decision_id="d1", kind="permission", answer="reject", by="policy", reason="outside the project root: /etc/hosts"), state)
+    printer(ev.AgentStderr(agent="builder", path="stderr/builder.log", lines=20000, dropped=5000), state)
+
+    shown = console.file.getvalue()
+    assert "session s1; mode plan (offers default, plan); 2 commands: /review /init; auth methods: api-key" in shown
+    assert "terminal term-1 `pytest -q` ended: exit 1" in shown
+    assert "permission → reject (by policy: outside the project root: /etc/hosts)" in shown
+    assert "stderr: 20000 lines in stderr/builder.log, 5000 rotated away" in shown
