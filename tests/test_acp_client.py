@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -217,6 +218,20 @@ async def test_terminal_requests_run_real_commands_bounded_streamed_and_killed_a
     recorded = [e for e in reporter.of(ev.ToolCallRecorded) if e.tool_call_id == "run1"]
     assert recorded[0].content[0].kind == "terminal" and recorded[0].content[0].terminal_id == "term-1"
     assert recorded[-1].status == "completed"
+
+
+async def test_aborting_the_run_kills_a_running_terminal(tmp_path):
+    reporter = ClientReporter(None)
+    left = reporter.wait_for_log(lambda m: m.startswith("left pid "))
+    run = asyncio.ensure_future(AcpAgent(config("terminal", "--hang-after")).run(make_task(project(tmp_path)), reporter))
+
+    pid = int((await asyncio.wait_for(left, WAIT)).split()[-1])
+    os.kill(pid, 0)  # running (raises if not)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+
+    assert process_gone(pid), "abort must kill the terminals the agent started"
 
 
 async def test_tool_call_diffs_are_recorded_inline_or_as_blobs_and_v2_fields_are_kept(tmp_path):

@@ -208,6 +208,9 @@ class ClientAgent(BaseAgent):
                 result["left_pid"] = int(shown.output.split()[0])
                 break
             await asyncio.sleep(0.05)  # polling the agent's own terminal, as an agent would
+        if self.options.hang_after:
+            await self.say(session_id, update_agent_message_text(f"left pid {result['left_pid']}\n"))
+            await asyncio.Future()  # never ends its turn, not even on session/cancel
         return result
 
     async def scenario_diff(self, session_id: str) -> dict[str, Any]:
@@ -268,7 +271,7 @@ if __name__ == "__main__":
     p = parser(__doc__)
     p.add_argument("--scenario", required=True)
     p.add_argument("--path", default="/etc/hosts", help="the outside path (scenario outside)")
-    p.add_argument("--hang-after", action="store_true", help="ignore-cancel: then wait for session/cancel")
+    p.add_argument("--hang-after", action="store_true", help="ignore-cancel: then wait for session/cancel; terminal: then hang")
     p.add_argument("--accept", default="api-key", help="auth: the method authenticate accepts")
     p.add_argument("--lines", type=int, default=10_000, help="stderr: lines to write")
     p.add_argument("--stop-reason", default="end_turn")

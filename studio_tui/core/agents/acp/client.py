@@ -64,8 +64,6 @@ class StudioClient:
         """Set once the run is being stopped: later updates are dropped, permissions answered cancelled."""
         self.person_cancelled = False
         """A permission request was answered `cancelled` by the person (or a policy)."""
-        self.cancel_sent = False
-        """studio-tui sent session/cancel: whatever stop reason follows, the turn was cancelled."""
         self.replaying = False
         """The agent is replaying a loaded session's history (session/load): already shown, dropped."""
         self.error: BaseException | None = None
@@ -110,7 +108,6 @@ class StudioClient:
 
     async def send_cancel(self) -> None:
         if self.conn is not None and self.session_id is not None:
-            self.cancel_sent = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.conn.cancel(session_id=self.session_id), SEND_TIMEOUT_SECONDS)
 
