@@ -38,8 +38,16 @@ def _side(prefix: str, shown_path: str) -> str:
     return shown_path if shown_path.startswith("/") else f"{prefix}/{shown_path}"
 
 
+DIFF_INPUT_MAX_CHARS = 400_000
+"""Largest change (old + new text) diffed for a preview: difflib's time grows with the square of
+the lines, and a question must appear at once."""
+
+
 def diff_preview(old: str | None, new: str | None, shown_path: str) -> str:
     """A unified diff of a proposed change, cut to DIFF_PREVIEW_MAX_LINES with a note."""
+    if len(old or "") + len(new or "") > DIFF_INPUT_MAX_CHARS:
+        before, after = len((old or "").splitlines()), len((new or "").splitlines())
+        return f"{shown_path}: a large change ({before} lines before, {after} after): too large to preview here"
     lines = list(
         difflib.unified_diff(
             (old or "").splitlines(), (new or "").splitlines(),
