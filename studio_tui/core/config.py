@@ -133,6 +133,38 @@ of what you changed and anything that is left to do.
 """
 
 
+class McpStdioServer(_Strict):
+    """An MCP server the agent starts itself (stdio transport), passed through at `session/new`."""
+
+    name: str
+    type: Literal["stdio"] = "stdio"
+    command: str
+    """The server's program; ACP asks for an absolute path."""
+    args: list[str] = []
+    env: dict[str, str] = {}
+
+
+class McpRemoteServer(_Strict):
+    """An MCP server reached over HTTP or SSE, passed through at `session/new` (when the agent
+    advertises that transport in its `mcpCapabilities`)."""
+
+    name: str
+    type: Literal["http", "sse"]
+    url: str
+    headers: dict[str, str] = {}
+
+
+McpServerConfig = Union[McpStdioServer, McpRemoteServer]
+
+
+class PermissionsConfig(_Strict):
+    """How fixed permission policies treat paths (see docs/acp.md)."""
+
+    allow_outside: list[str] = []
+    """Folders outside the project root an `allow` policy may still allow (absolute, or `~/...`);
+    any other location outside the root is refused even under `--permissions allow`."""
+
+
 class AcpAgentConfig(_Strict):
     """A coding agent speaking the Agent Client Protocol over stdio (see docs/acp.md)."""
 
@@ -159,6 +191,13 @@ class AcpAgentConfig(_Strict):
     """Default timeout of a plan's quality gate that names none, when this agent is the builder."""
     timeout: float = Field(1800.0, gt=0)
     """Seconds for the whole run, not counting time spent waiting for a person's permission."""
+    mode: str | None = None
+    """A session mode the agent offers (`session/set_mode`), e.g. Claude Code's `acceptEdits`; an
+    unknown mode fails the run with the list the agent offers."""
+    mcp_servers: list[McpServerConfig] = []
+    """MCP servers passed through to the agent at `session/new`."""
+    auth_method: str | None = None
+    """An auth method id the agent advertises at `initialize`; studio-tui calls `authenticate` with it."""
 
     @model_validator(mode="after")
     def _checked(self) -> "AcpAgentConfig":
@@ -207,6 +246,7 @@ class StudioConfig(_Strict):
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
     agents: dict[Literal["planner", "builder", "architect"], AgentConfig] = Field(
         default_factory=_default_agents
     )

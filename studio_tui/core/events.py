@@ -92,6 +92,8 @@ class DecisionAnswered(_Event):
     kind: DecisionKind
     answer: str
     by: Literal["person", "policy"] = "person"
+    reason: str = ""
+    """Why a policy answered as it did, when that is not obvious (a path outside the project root)."""
 
 
 class BudgetAllocated(_Event):

@@ -248,4 +248,8 @@ def decision_screen(request: DecisionRequest) -> DecisionScreen:
         return ConfidenceScreen(request)
     if request.kind == "question" or not request.options:
         return QuestionScreen(request)
+    if request.kind == "permission":
+        from .permission import PermissionScreen
+
+        return PermissionScreen(request)
     return ChoiceScreen(request)
