@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import shutil
 import time
@@ -27,7 +28,8 @@ from .decider import (
     Decider,
     DecisionRequest,
 )
-from .errors import InputError
+from . import safefile
+from .errors import InputError, StudioError
 from .plan import Backlog, Plan, load_backlog, load_plan
 from .recovery import RecoveryTracker
 from .reducer import apply, fold
@@ -79,10 +81,10 @@ def preflight(workspace: Workspace) -> tuple[Backlog, list[str]]:
 
     Returns the backlog and the task ids of plans still pending (they route to build_only).
     """
-    backlog = load_backlog(workspace.backlog_path)
+    backlog = load_backlog(workspace.backlog_path, root=workspace.root)
     pending_plans: list[str] = []
     for plan_path in budget_mod.plan_files(workspace.tasks_dir):
-        plan = load_plan(plan_path)
+        plan = load_plan(plan_path, root=workspace.root)
         if plan.status in ("pending", "in_progress"):
             pending_plans.append(plan.task_id)
     return backlog, pending_plans
@@ -127,16 +129,17 @@ class Orchestrator:
         self._orch_id = ""
         self._damaged_state: Path | None = None
         self._answered_by = "the person"
-        self._last_checkpoint_epoch = 0
+        self._next_checkpoint = 0
 
     # ── events ────────────────────────────────────────────────────────────
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.append(subscriber)
 
-    def emit(self, cls: type[ev._Event], **fields: Any) -> ev.Event:
+    def emit(self, cls: type[ev._Event], *, ts: float | None = None, **fields: Any) -> ev.Event:
         """Append an event to the log, reduce it into the state, write state.yaml, tell subscribers."""
-        event = cls(seq=self.state.seq + 1, ts=round(self.clock(), 3), orch_id=self._orch_id, **fields)
+        when = round(self.clock(), 3) if ts is None else ts
+        event = cls(seq=self.state.seq + 1, ts=when, orch_id=self._orch_id, **fields)
         assert self._log is not None, "emit before the log is open"
         try:
             line = ev.encode(event)
@@ -160,16 +163,19 @@ class Orchestrator:
     def _open(self, orch_id: str) -> None:
         self._orch_id = orch_id
         self._damaged_state = self.workspace.set_aside_damaged_state(orch_id)
-        self._log = EventLogWriter(self.workspace.events_path(orch_id))
+        self._log = EventLogWriter(self.workspace.events_path(orch_id), root=self.workspace.root)
+        self.workspace.lock().note(orch_id=orch_id)
 
     def close(self) -> None:
-        """Flush the final state.yaml and close the log."""
+        """Flush the final state.yaml and close the log (closed even if the disk refuses the state)."""
         if self._log is None:
             return
-        if self.state.id:
-            self.workspace.write_state(self.state)
-        self._log.close()
-        self._log = None
+        try:
+            if self.state.id:
+                self.workspace.write_state(self.state)
+        finally:
+            self._log.close()
+            self._log = None
 
     # ── entry points ─────────────────────────────────────────────────────
 
@@ -187,9 +193,13 @@ class Orchestrator:
     async def resume(self, record: CheckpointRecord) -> OrchestrationState:
         """Continue an orchestration from a checkpoint, appending to the same log."""
         preflight(self.workspace)
-        self.state = OrchestrationState(id=record.meta.orch_id, seq=self._last_seq(record.meta.orch_id))
+        last_seq, earlier = self._log_history(record.meta.orch_id, record.meta.seq)
+        self.state = OrchestrationState(id=record.meta.orch_id, seq=last_seq)
         self._open(record.meta.orch_id)
-        self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=record.state.to_dict())
+        # the checkpoint file holds the state without its list of earlier checkpoints: the log has it
+        snapshot = record.state.model_copy(deep=True)
+        snapshot.checkpoints = earlier
+        self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=snapshot.to_dict())
         if self._damaged_state is not None:
             self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"state.yaml did not load; kept as {self._damaged_state.name} and rewritten from the log")
         for agent in self.state.agent_states:
@@ -224,6 +234,15 @@ class Orchestrator:
                 self.emit(ev.AgentStatus, agent=later.agent, status="pending", reason="re-invoked by agent-start")
         return await self._guarded(self._continue_run)
 
+    def _log_history(self, orch_id: str, upto_seq: int) -> tuple[int, list[Any]]:
+        """The log's last seq, and the checkpoints the state had at `upto_seq` (folded from the log)."""
+        path = self.workspace.events_path(orch_id)
+        if not os.path.lexists(path):
+            return 0, []
+        found = read_log(path).events
+        last = found[-1].seq if found else 0
+        return last, fold([e for e in found if e.seq <= upto_seq]).checkpoints if found else []
+
     def _last_seq(self, orch_id: str) -> int:
         path = self.workspace.events_path(orch_id)
         if not path.exists():
@@ -232,13 +251,23 @@ class Orchestrator:
         return found[-1].seq if found else 0
 
     async def _guarded(self, body: Callable[[], Any]) -> OrchestrationState:
-        """Run `body`; turn stops and interruptions into their final events, saving a checkpoint on Ctrl-C."""
+        """Run `body`; turn stops and interruptions into their final events, saving a checkpoint on Ctrl-C.
+
+        Checkpoint requests still waiting are saved before the run ends. A full or read-only disk
+        (DiskError) stops the run: an `interrupted` checkpoint if there is room, then the error."""
+        disk_failed = False
         try:
             await body()
+            self._take_requests()
         except RunStopped as stop:
+            self._take_requests()
             self.emit(ev.OrchestrationFinished, status=stop.status, summary=stop.summary)
         except asyncio.CancelledError:
             self._interrupted()
+            raise
+        except safefile.DiskError as exc:
+            disk_failed = True
+            self._stopped_by_disk(exc)
             raise
         except InputError as exc:
             self.emit(ev.AgentLog, agent="orchestrator", level="error", message=str(exc))
@@ -249,12 +278,28 @@ class Orchestrator:
             self.checkpoint("crashed", reason="error")
             self.emit(ev.OrchestrationFinished, status="failed", summary=f"{type(exc).__name__}: {exc}")
         finally:
-            self.close()
+            try:
+                self.close()
+            except safefile.DiskError:
+                if not disk_failed:
+                    raise
         return self.state
+
+    def _stopped_by_disk(self, exc: safefile.DiskError) -> None:
+        """Best effort on a disk that refuses writes: each step may fail too, and that is fine."""
+        for step in (
+            lambda: self.checkpoint("interrupted", reason="disk_error"),
+            lambda: self.emit(ev.OrchestrationFinished, status="interrupted", summary=f"stopped: {exc}"),
+        ):
+            try:
+                step()
+            except safefile.DiskError:
+                return
 
     def _interrupted(self) -> None:
         if self.state.finished:
             return
+        self._take_requests()
         self.checkpoint("interrupted", reason="interrupt")
         self.emit(ev.OrchestrationFinished, status="interrupted", summary="interrupted; resume from the last checkpoint")
 
@@ -705,39 +750,60 @@ class Orchestrator:
         done.discard(None)
         for path in budget_mod.plan_files(self.workspace.tasks_dir):
             try:
-                if json.loads(path.read_text(encoding="utf-8")).get("status") == "completed":
-                    done.add(path.parent.name)
-            except (OSError, ValueError):
+                data = safefile.load_json(path, safefile.PLAN, root=self.workspace.root)
+            except StudioError:
                 continue
+            if isinstance(data, dict) and data.get("status") == "completed":
+                done.add(path.parent.name)
         return done
 
     # ── checkpoints ──────────────────────────────────────────────────────
 
     def checkpoint(self, name: str, *, after_agent: str | None = None, reason: str = "manual") -> str:
         """Save a checkpoint now: an event, then the state snapshot on disk, both durable."""
-        cp_id = self.workspace.free_checkpoint_id(max(self.clock(), self._last_checkpoint_epoch + 1))
-        self._last_checkpoint_epoch = int(cp_id[3:])
-        event = self.emit(ev.CheckpointSaved, checkpoint_id=cp_id, name=name, after_agent=after_agent, reason=reason)
-        meta = CheckpointMeta(id=cp_id, orch_id=self.state.id, name=name, after_agent=after_agent, seq=event.seq, ts=event.ts, reason=reason)
-        self.workspace.write_checkpoint(meta, self.state)
+        if not self._next_checkpoint:
+            self._next_checkpoint = int(self.workspace.next_checkpoint_id()[3:])
+        taken = [int(c.id[3:]) for c in self.state.checkpoints if c.id[3:].isdigit()]
+        number = max([self._next_checkpoint, *(t + 1 for t in taken[-1:])])
+        cp_id = f"cp_{number}"
+        self._next_checkpoint = number + 1
+        meta = CheckpointMeta(
+            id=cp_id, orch_id=self.state.id, name=name, after_agent=after_agent,
+            seq=self.state.seq + 1, ts=round(self.clock(), 3), reason=reason,
+        )
+        # the file first, durable and checksummed: `checkpoint_saved` never names a file that is not there
+        self.workspace.write_checkpoint(meta, self.state.model_copy(update={"seq": meta.seq, "updated_ts": meta.ts}))
+        self.emit(ev.CheckpointSaved, ts=meta.ts, checkpoint_id=cp_id, name=name, after_agent=after_agent, reason=reason)
         return cp_id
 
     def _take_requests(self) -> None:
-        """Checkpoints asked for by `studio-tui checkpoint NAME` from another process."""
+        """Checkpoints asked for by `studio-tui checkpoint NAME` from another process (for this one)."""
+        if not self.state.id or self._log is None:
+            return
         folder = self.workspace.orch_dir(self.state.id) / "requests"
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("checkpoint-*.json")):
             try:
-                name = str(json.loads(path.read_text(encoding="utf-8")).get("name", "on_demand"))[:80]
-            except (OSError, ValueError):
-                name = "on_demand"
+                request = safefile.load_json(path, safefile.REQUEST, root=self.workspace.root)
+            except StudioError:
+                request = {}
+            if not isinstance(request, dict):
+                request = {}
+            name = str(request.get("name", "on_demand"))[:80] or "on_demand"
             path.unlink(missing_ok=True)
+            pid = request.get("pid")
+            if pid is not None and pid != os.getpid():
+                # asked of another process (one that ended before taking it): never saved by this one
+                self.emit(ev.AgentLog, agent="orchestrator", level="warning",
+                          message=f"checkpoint request {name!r} was for pid {pid}, which ended before saving it; not saved")
+                continue
             self.checkpoint(name, reason="on_demand")
 
     # ── finalize ─────────────────────────────────────────────────────────
 
     async def _finalize(self) -> None:
+        self._take_requests()
         self.emit(ev.StatusChanged, status="finalizing")
         learning = self._capture_learnings()
         self.emit(ev.LearningCaptured, path=str(learning.relative_to(self.workspace.root)), summary=f"{len(self.state.failures)} failure(s) recorded")
@@ -764,7 +830,7 @@ class Orchestrator:
             lines += ["", "## Decisions"]
             lines += [f"- {d.kind}: {d.prompt} -> {d.answer} ({d.by})" for d in answered]
         path = self.workspace.learnings_dir / f"{state.id}.md"
-        atomic_write(path, "\n".join(lines) + "\n")
+        atomic_write(path, "\n".join(lines) + "\n", root=self.workspace.root)
         return path
 
     def _update_backlog(self) -> None:
@@ -779,15 +845,17 @@ class Orchestrator:
         for task_id in built:
             plan_path = self.workspace.task_dir(task_id) / "plan.json"
             if plan_path.exists():
-                data = json.loads(plan_path.read_text(encoding="utf-8"))
+                data = safefile.load_json(plan_path, safefile.PLAN, root=self.workspace.root)
+                if not isinstance(data, dict):
+                    continue
                 data["status"] = "completed"
-                atomic_write(plan_path, json.dumps(data, indent=2) + "\n")
+                atomic_write(plan_path, json.dumps(data, indent=2) + "\n", root=self.workspace.root)
         if not self.workspace.backlog_path.exists():
             return
-        backlog = load_backlog(self.workspace.backlog_path)
+        backlog = load_backlog(self.workspace.backlog_path, root=self.workspace.root)
         changed = [task_id for task_id in built if backlog.set_status(task_id, "completed")]
         if changed:
-            atomic_write(self.workspace.backlog_path, yaml.safe_dump(backlog.model_dump(mode="json"), sort_keys=False))
+            atomic_write(self.workspace.backlog_path, yaml.safe_dump(backlog.model_dump(mode="json"), sort_keys=False), root=self.workspace.root)
             for task_id in changed:
                 self.emit(ev.BacklogUpdated, task_id=task_id, status="completed")
 

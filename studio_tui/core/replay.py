@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from . import events as ev
+from . import safefile
 from .reducer import apply
 from .state import OrchestrationState
 from .store.eventlog import BadLine
@@ -127,7 +128,7 @@ class LogIndex:
 
     def __init__(self, path: Path | str, *, mark_patterns: tuple[bytes, ...] = tuple(_MARK_PATTERNS)) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._fd = safefile.open_read(self.path, safefile.NAMED_LOG)
         self._lock = threading.Lock()
         self._map: mmap.mmap | None = None
         self.mark_patterns = mark_patterns
@@ -243,7 +244,7 @@ class LogIndex:
                 on_disk = None
             if on_disk is not None and on_disk.st_ino != self._inode:
                 os.close(self._fd)
-                self._fd = os.open(self.path, os.O_RDONLY)
+                self._fd = safefile.open_read(self.path, safefile.NAMED_LOG)
                 self._drop_map()
                 self._reset()
                 self.resets += 1

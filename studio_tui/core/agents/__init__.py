@@ -16,7 +16,7 @@ def check_agents(workspace: Workspace, config: StudioConfig) -> dict[str, Scenar
     for role in ("planner", "builder", "architect"):
         agent_config = config.agent(role)
         if isinstance(agent_config, ScriptedAgentConfig) and agent_config.scenario not in scenarios:
-            scenarios[agent_config.scenario] = load_scenario(workspace.root / agent_config.scenario)
+            scenarios[agent_config.scenario] = load_scenario(workspace.root / agent_config.scenario, root=workspace.root)
     return scenarios
 
 

@@ -9,6 +9,7 @@ from .workspace import (
     TASK_ID_RE,
     CheckpointMeta,
     CheckpointRecord,
+    ListedCheckpoint,
     Workspace,
     check_name,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "CheckpointMeta",
     "CheckpointRecord",
     "EventLogWriter",
+    "ListedCheckpoint",
     "LogRead",
     "Workspace",
     "WorkspaceLock",
