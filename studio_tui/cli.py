@@ -21,12 +21,13 @@ from . import __version__, cli_runs
 from .core.agents import agent_factory, check_agents
 from .core.budget import budget_table
 from .core.decider import PolicyDecider
-from .core.errors import InputError, NotFound, StudioError
+from .core.errors import InputError, NotFound, StudioError, WorkspaceBusy
 from .core.example import make_demo_workspace
+from .core.safefile import DiskError
 from .core.orchestrator import Orchestrator, preflight
 from .core.reducer import fold
 from .core.state import OrchestrationState
-from .core.text import sanitize
+from .core.text import command_hint, sanitize
 from .core.store import ORCH_ID_RE, Workspace, read_log
 from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
 
@@ -327,6 +328,14 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
         except EOFError as exc:
             state = orchestrator.state
             err_console.print(Text(f"studio-tui: {exc}", style="red"))
+        except DiskError as exc:
+            # a full or read-only disk: the run stopped (with an interrupted checkpoint if there was room)
+            _print_outcome(workspace, orchestrator.state)
+            err_console.print(Text("studio-tui: ", style="red") + literal(str(exc), "red"))
+            good = workspace.last_good_checkpoint(orchestrator.state.id or None)
+            if good is not None:
+                err_console.print(literal(f"once there is room again, resume with  {resume_hint(workspace, good.meta.id)}", "yellow"))
+            return EXIT_FAILED
     if printer.closed:
         err_console.print(literal(cli_runs.pipe_closed_message(workspace, state), "yellow"))
         return EXIT_INTERRUPTED
@@ -337,6 +346,11 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
     return _exit_for(state)
 
 
+def resume_hint(workspace: Workspace, cp_id: str) -> str:
+    """The command to paste to resume: every part shell-quoted (a path may hold `$(...)` or spaces)."""
+    return command_hint("--workspace", str(workspace.root), "resume", cp_id)
+
+
 def _print_outcome(workspace: Workspace, state: OrchestrationState) -> None:
     if not state.id:
         return
@@ -344,7 +358,7 @@ def _print_outcome(workspace: Workspace, state: OrchestrationState) -> None:
     console.print(state_view(state))
     console.print(budget_view(state))
     if state.status == "interrupted" and state.checkpoints:
-        console.print(Text(f"\ninterrupted: resume with  studio-tui --workspace {workspace.root} resume {state.checkpoints[-1].id}", style="yellow"))
+        console.print(Text(f"\ninterrupted: resume with  {resume_hint(workspace, state.checkpoints[-1].id)}", style="yellow"))
     elif state.status in ("aborted", "halted", "failed") and state.checkpoints:
         console.print(Text(f"\nlast checkpoint: {state.checkpoints[-1].id} ({state.checkpoints[-1].name})", style="yellow"))
     console.print(Text(f"log: {workspace.events_path(state.id)}", style="dim"))
@@ -371,7 +385,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print(Text(f"demo workspace: {workspace.root}", style="dim"))
     from .core.agents.scripted import load_scenario
 
-    goal = load_scenario(workspace.root / "scenario.yaml").goal
+    goal = load_scenario(workspace.root / "scenario.yaml", root=workspace.root).goal
     if _want_dashboard(args):
         return _dashboard(args, workspace, "build", goal=goal)
     return _headless_run(args, workspace, lambda o: o.build(goal), demo=True)
@@ -440,14 +454,10 @@ def cmd_status(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
-    records = []
-    problems = []
-    for _, path in workspace.checkpoint_paths():
-        try:
-            records.append(workspace.load_checkpoint(path))
-        except StudioError as exc:
-            problems.append(f"{exc} (kept as it is)")
-    records.sort(key=lambda r: (r.meta.ts, r.meta.id), reverse=True)
+    # from each orchestration's index (digests checked, no YAML parsed): 1,000 checkpoints list at once
+    records, damaged = workspace.list_checkpoints()
+    problems = [f"{problem} (kept as it is)" for problem in damaged]
+    records.sort(key=lambda r: (r.meta.ts, int(r.meta.id[3:])), reverse=True)
     if args.json:
         _print_json([r.meta.model_dump(mode="json") | {"path": str(r.path)} for r in records])
     else:
@@ -495,13 +505,8 @@ def cmd_checkpoint(args: argparse.Namespace, workspace: Workspace) -> int:
     lock = workspace.lock()
     try:
         lock.acquire()
-    except StudioError:
-        request_dir = workspace.orch_dir(orch_id) / "requests"
-        request_dir.mkdir(parents=True, exist_ok=True)
-        (request_dir / f"checkpoint-{time.time_ns()}.json").write_text(json.dumps({"name": name}))
-        holder = lock.holder().get("pid", "?")
-        console.print(literal(f"requested: the running build (pid {holder}) saves checkpoint {name!r} at its next step", "green"))
-        return EXIT_OK
+    except WorkspaceBusy:
+        return _request_checkpoint(workspace, lock.holder(), orch_id, name)
     try:
         orchestrator = _attached(workspace)
         orchestrator.attach(orch_id)
@@ -510,6 +515,23 @@ def cmd_checkpoint(args: argparse.Namespace, workspace: Workspace) -> int:
     finally:
         lock.release()
     console.print(literal(f"saved {cp_id} ({name}) for {orch_id}", "green"))
+    return EXIT_OK
+
+
+def _request_checkpoint(workspace: Workspace, holder: dict, orch_id: str, name: str) -> int:
+    """Ask the build holding the lock to save a checkpoint: a request file in the folder of the
+    orchestration it drives, naming its pid, so no other process ever takes it."""
+    from .core import safefile
+
+    target = holder.get("orch_id")
+    if isinstance(target, str) and ORCH_ID_RE.fullmatch(target) and workspace.orch_dir(target).is_dir():
+        orch_id = target
+    pid = holder.get("pid") if isinstance(holder.get("pid"), int) else None
+    request = {"name": name, "orch_id": orch_id, "pid": pid, "ts": time.time()}
+    path = workspace.orch_dir(orch_id) / "requests" / f"checkpoint-{time.time_ns()}.json"
+    safefile.write_atomic(path, json.dumps(request), safefile.REQUEST, root=workspace.root)
+    who = f"pid {pid}" if pid is not None else "pid unknown"
+    console.print(literal(f"requested: the running build ({who}, {orch_id}) saves checkpoint {name!r} at its next step, or before it ends", "green"))
     return EXIT_OK
 
 
@@ -577,7 +599,7 @@ def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
     from .core.reducer import apply
-    from .core.watch import Attached, Batch, Finished, Switched, Waiting, follow
+    from .core.watch import Attached, Batch, Finished, Restarted, Switched, Waiting, follow
 
     if _want_dashboard(args):
         return _dashboard(args, workspace, "watch", orch_id=args.orch_id, follow_latest=args.follow_latest)
@@ -601,6 +623,8 @@ def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
                 final = EXIT_OK if item.status == "completed" else EXIT_FAILED
             elif isinstance(item, Switched):
                 console.print(Text(f"a newer orchestration started: {item.to_id}", style="bold"))
+            elif isinstance(item, Restarted):
+                console.print(Text(f"the log of {item.orch_id} was {item.reason} under watch; re-reading it (events up to seq {item.last_seq} are not shown again)", style="bold yellow"))
             elif isinstance(item, Waiting):
                 console.print(Text(f"no orchestration in {item.workspace} yet; waiting for one to start", style="dim"))
         return final
@@ -667,3 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print(Text("interrupted", style="yellow"))
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a disk or permission problem no writer turned into a message: still one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        err_console.print(Text("studio-tui: ", style="red") + literal(f"{where}{exc.strerror or exc} (errno {exc.errno})", "red"))
+        return EXIT_FAILED

@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import safefile
 from .loading import load_yaml_model
 
 DEFAULT_POOLS: dict[str, int] = {
@@ -256,8 +257,8 @@ class StudioConfig(_Strict):
         return self.agents.get(role) or _default_agents()[role]  # type: ignore[index]
 
 
-def load_config(path: Path) -> StudioConfig:
-    """The workspace's config, or the defaults when the file does not exist."""
-    if not path.exists():
+def load_config(path: Path, *, root: Path | None = None) -> StudioConfig:
+    """The workspace's config, or the defaults when there is no file (a dangling link is an error)."""
+    if not safefile.exists(path):
         return StudioConfig()
-    return load_yaml_model(path, StudioConfig, empty_ok=True)
+    return load_yaml_model(path, StudioConfig, empty_ok=True, kind=safefile.CONFIG, root=root)

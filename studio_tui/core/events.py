@@ -409,8 +409,8 @@ def decode(line: str | bytes) -> _Event:
     """Parse one JSONL line into an event; unknown types become `UnknownEvent`."""
     try:
         raw = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EventDecodeError(f"not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # ValueError: also a 5,000-digit integer
+        raise EventDecodeError(f"not JSON: {exc.msg if hasattr(exc, 'msg') else str(exc)[:120]}") from None
     except RecursionError:
         raise EventDecodeError("not JSON: nested too deeply") from None
     return decode_obj(raw)

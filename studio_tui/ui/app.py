@@ -27,6 +27,7 @@ from studio_tui.core.reducer import fold
 from studio_tui.core.replay import MAX_GAP_S
 from studio_tui.core.state import OrchestrationState
 from studio_tui.core.store import CheckpointRecord, Workspace, WorkspaceLock
+from studio_tui.core.text import command_hint
 from studio_tui.core.watch import Attached, Batch, Finished, Switched, Waiting, WatchItem, follow
 from studio_tui.ui import fmt
 from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
@@ -524,7 +525,8 @@ class StudioApp(App[int]):
 
     def _resume_chosen(self, record: CheckpointRecord | None) -> None:
         if record is not None and any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
-            self.notify(f"A replay is read-only: resume from the dashboard or `studio-tui resume {record.meta.id}`.", severity="warning", markup=False)
+            hint = command_hint("--workspace", str(self.workspace.root), "resume", record.meta.id)
+            self.notify(f"A replay is read-only: resume from the dashboard or `{hint}`.", severity="warning", markup=False)
         elif record is not None:
             self.start_resume(record)
 
