@@ -1,4 +1,9 @@
-"""Headless replay: the state after every event up to a seq, and a report of what was read."""
+"""Headless replay: the state after every event up to a seq, and a report of what was read.
+
+One pass from the start in blocks, stopping at the first event past the seq: `--to 1` reads one
+block, whatever the log's size, and memory is the state plus one block (no index is built). The last
+seq comes from reading the file backwards from its end.
+"""
 
 from __future__ import annotations
 
@@ -8,43 +13,44 @@ from .. import events as ev
 from ..reducer import apply
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
-from .index import LogIndex
-from .model import ReplayModel
 from .report import ReplayReport
+from .stream import decode_stream_line, iter_file_lines, last_event
 
 
 def state_at_seq(path: Path | str, seq: int | None = None) -> tuple[OrchestrationState, ReplayReport]:
     """The state after every event up to `seq` (all of them if None), and what was read on the way.
 
     Reads the log once in order and stops at the first event past `seq`; the report lists the bad
-    lines and unknown types met up to there (`lines_read` of `lines_total`)."""
-    with LogIndex(path) as index:
-        index.build()
-        model = ReplayModel(index)
-        state = OrchestrationState()
-        lines_read = 0
-        events = unknown = 0
-        bad: list[BadLine] = []
-        for line_index, raw in index.iter_lines(0, index.line_count):
-            found = model._decode(line_index, raw)
-            if isinstance(found, ev._Event):
-                if seq is not None and found.seq > seq:
-                    break
-                apply(state, found)
-                events += 1
-                unknown += isinstance(found, ev.UnknownEvent)
-            elif found is not None:
-                bad.append(found)
-            lines_read = line_index + 1
-        report = ReplayReport(
-            path=str(index.path),
-            lines_total=index.line_count,
-            lines_read=lines_read,
-            events=events,
-            unknown_events=unknown,
-            bad_lines=bad,
-            target_seq=seq,
-            reached_seq=state.seq,
-            last_seq=model.last_seq(),
-        )
+    lines and unknown types met up to there (`lines_read`; `lines_total` only when the whole log
+    was read, else None: counting would mean reading all of it)."""
+    state = OrchestrationState()
+    lines_read = 0
+    events = unknown = 0
+    bad: list[BadLine] = []
+    reached_end = True
+    known = ev._Event
+    for line_index, raw, tail in iter_file_lines(path):
+        found = decode_stream_line(line_index, raw, tail)
+        if isinstance(found, known):
+            if seq is not None and found.seq > seq:
+                reached_end = False
+                break
+            apply(state, found)
+            events += 1
+            unknown += type(found) is ev.UnknownEvent
+        elif found is not None:
+            bad.append(found)
+        lines_read = line_index + 1
+    last = last_event(path)
+    report = ReplayReport(
+        path=str(path),
+        lines_total=lines_read if reached_end else None,
+        lines_read=lines_read,
+        events=events,
+        unknown_events=unknown,
+        bad_lines=bad,
+        target_seq=seq,
+        reached_seq=state.seq,
+        last_seq=last.seq if last is not None else 0,
+    )
     return state, report

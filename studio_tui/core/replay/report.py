@@ -13,7 +13,8 @@ class ReplayReport:
     """What a replay read: bad lines (1-based numbers and why), unknown event types, how far it got."""
 
     path: str
-    lines_total: int
+    lines_total: int | None
+    """Lines in the log, when it was read to its end (None when the replay stopped before)."""
     lines_read: int
     events: int
     unknown_events: int
