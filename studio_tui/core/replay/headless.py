@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import events as ev
-from ..reducer import apply
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
+from .codec import Folder, decode_for_fold
 from .report import ReplayReport
-from .stream import decode_stream_line, iter_file_lines, last_event
+from .stream import iter_file_lines, last_event
 
 
 def state_at_seq(path: Path | str, seq: int | None = None) -> tuple[OrchestrationState, ReplayReport]:
@@ -28,19 +28,24 @@ def state_at_seq(path: Path | str, seq: int | None = None) -> tuple[Orchestratio
     events = unknown = 0
     bad: list[BadLine] = []
     reached_end = True
-    known = ev._Event
+    folder = Folder(state)
+    limit = seq if seq is not None else float("inf")
     for line_index, raw, tail in iter_file_lines(path):
-        found = decode_stream_line(line_index, raw, tail)
-        if isinstance(found, known):
-            if seq is not None and found.seq > seq:
+        found = decode_for_fold(raw, tail)
+        if found is None:
+            pass
+        elif type(found) is BadLine:
+            found.line = line_index + 1
+            bad.append(found)
+        else:
+            if found.seq > limit:  # type: ignore[union-attr]
                 reached_end = False
                 break
-            apply(state, found)
+            folder.add(found)  # type: ignore[arg-type]
             events += 1
             unknown += type(found) is ev.UnknownEvent
-        elif found is not None:
-            bad.append(found)
         lines_read = line_index + 1
+    folder.flush()
     last = last_event(path)
     report = ReplayReport(
         path=str(path),
