@@ -86,3 +86,58 @@ def test_headless_replay_through_the_fast_path_matches_the_reducer(tmp_path):
         state, report = state_at_seq(path, to)
         assert state == fold([e for e in events if to is None or e.seq <= to])
         assert report.lines_total == (49 if to is None or to >= 49 else None)
+
+
+def test_a_line_tagged_like_the_decoders_placeholder_is_not_an_event():
+    _agrees(b'{"type":"\\u0000"}')
+    assert not isinstance(decode_for_fold(b'{"type":"\\u0000"}', False), LightLog)
+
+
+# ── starting from the nearest `resumed` snapshot ───────────────────────────
+
+
+def _resumable_log(tmp_path, monkeypatch):
+    from studio_tui.core.replay import snapshot
+
+    monkeypatch.setattr(snapshot, "SEARCH_BLOCK_BYTES", 64)  # many blocks, even in a small file
+    events: list[ev.Event] = [ev.OrchestrationStarted(seq=1, ts=1.0, goal="g")]
+    state = OrchestrationState()
+    lines: list[str] = []
+    for seq in range(1, 121):
+        if seq == 1:
+            event_ = events[0]
+        elif seq % 40 == 0:
+            event_ = ev.Resumed(seq=seq, ts=seq, checkpoint_id=f"cp{seq}", snapshot=state.to_dict())
+        elif seq % 9 == 0:
+            event_ = ev.AgentStarted(seq=seq, ts=seq, agent=f"builder:T{seq}", role="builder")
+        elif seq % 13 == 0:
+            event_ = ev.AgentLog(seq=seq, ts=seq, agent="a", message='looks like {"type":"resumed"} but is text')
+        else:
+            event_ = ev.AgentLog(seq=seq, ts=seq, agent="a", message=f"line {seq}")
+        if seq != 1:
+            events.append(event_)
+        state = fold([event_], state)
+        lines.append(ev.encode(event_))
+        if seq in (20, 50, 90):
+            lines.append('{"seq": 1, "torn')  # a crash tore a line here
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n" + '{"seq":121,"ts":1')
+    return path, events
+
+
+def test_headless_replay_from_a_snapshot_matches_a_fold_from_the_start(tmp_path, monkeypatch):
+    path, events = _resumable_log(tmp_path, monkeypatch)
+    for to in (0, 1, 5, 39, 40, 41, 79, 80, 100, 120, 500, None):
+        state, report = state_at_seq(path, to)
+        whole, full_report = state_at_seq(path, to, snapshots=False)
+        expected = fold([e for e in events if to is None or e.seq <= to])
+        assert state == whole == expected, to
+        resumed_at = max((i for i, e in enumerate(events) if isinstance(e, ev.Resumed) and (to is None or e.seq <= to)), default=None)
+        if resumed_at is None:
+            assert report.started_at_line == 0 and report.bad_lines == full_report.bad_lines
+        else:
+            torn_before = sum(1 for s in (20, 50, 90) if s < events[resumed_at].seq)
+            assert report.started_at_line == resumed_at + 1 + torn_before
+            assert [b.line for b in report.bad_lines] == [b.line for b in full_report.bad_lines if b.line > report.started_at_line]
+        assert report.lines_read == full_report.lines_read and report.reached_seq == full_report.reached_seq
+        assert report.last_seq == 120

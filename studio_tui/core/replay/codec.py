@@ -70,7 +70,10 @@ if msgspec is not None:
         orch_id: str = ""
         level: str = "info"
 
-    _LIGHT_DECODE: Any = msgspec.json.Decoder(LightLog).decode
+    class _NoSuchType(msgspec.Struct, tag_field="type", tag="\x00", kw_only=True, frozen=True):
+        """Makes the decoder a tagged union, in which (unlike a single tagged Struct) the tag is required."""
+
+    _LIGHT_DECODE: Any = msgspec.json.Decoder(LightLog | _NoSuchType).decode
     _LIGHT_ERRORS: tuple[type[Exception], ...] = (msgspec.DecodeError, msgspec.ValidationError)
 else:  # pragma: no cover - msgspec is a dependency; this keeps the core working without it
 
@@ -90,7 +93,9 @@ def decode_for_fold(raw: bytes, torn: bool) -> ev.Event | LightLog | BadLine | N
     give the result to `apply_decoded`, which folds it exactly as `apply` folds the full event."""
     if FAST_FOLD:
         try:
-            return _LIGHT_DECODE(raw)
+            light = _LIGHT_DECODE(raw)
+            if type(light) is LightLog:
+                return light
         except _LIGHT_ERRORS:
             pass
     return _decode_raw(raw, torn)

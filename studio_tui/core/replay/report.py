@@ -22,6 +22,8 @@ class ReplayReport:
     target_seq: int | None = None
     reached_seq: int = 0
     last_seq: int = 0
+    started_at_line: int = 0
+    """1-based line of the `resumed` snapshot the replay started from (0: from the first line)."""
 
     @property
     def torn_tail(self) -> bool:
@@ -39,5 +41,6 @@ class ReplayReport:
             "target_seq": self.target_seq,
             "reached_seq": self.reached_seq,
             "last_seq": self.last_seq,
+            "started_at_line": self.started_at_line,
         }
 
