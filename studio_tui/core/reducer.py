@@ -50,10 +50,9 @@ def apply(state: OrchestrationState, event: ev.Event) -> OrchestrationState:
 
 
 def _set_sequence_status(state: OrchestrationState, key: str, status: str) -> None:
-    for entry in state.routing.agent_sequence:
-        if entry.key == key:
-            entry.status = status
-            return
+    entry = state.routing.entry(key)
+    if entry is not None:
+        entry.status = status
 
 
 def _agent(state: OrchestrationState, key: str) -> AgentState:
