@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
     watch.add_argument("--follow-latest", action="store_true", help="switch to a newer orchestration when one starts")
     watch.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
+    _add_serve_parser(sub)
     return parser
 
 
@@ -152,8 +153,10 @@ def _interactive() -> bool:
 
 
 def _want_dashboard(args: argparse.Namespace) -> bool:
-    """The dashboard needs a terminal on both ends; anything else (pipes, CI) prints instead."""
-    return not getattr(args, "headless", False) and sys.stdout.isatty() and sys.stdin.isatty()
+    """The dashboard needs a terminal on both ends (or a browser, under `serve`); anything else prints instead."""
+    from .serve import served
+
+    return not getattr(args, "headless", False) and (served() or (sys.stdout.isatty() and sys.stdin.isatty()))
 
 
 def _current_state(workspace: Workspace, orch_id: str | None = None) -> OrchestrationState:
@@ -246,10 +249,11 @@ def _print_outcome(workspace: Workspace, state: OrchestrationState) -> None:
 
 
 def _dashboard(args: argparse.Namespace, workspace: Workspace, action: str, **launch: Any) -> int:
+    from .serve import served_read_only
     from .ui.app import Launch, run_dashboard
 
     speed = args.speed if getattr(args, "speed", None) is not None else 1.0
-    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, **launch))  # type: ignore[arg-type]
+    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, read_only=served_read_only(), **launch))  # type: ignore[arg-type]
 
 
 def _explicit_guard(args: argparse.Namespace) -> None:
@@ -499,6 +503,39 @@ def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
     return EXIT_OK
 
 
+# ── serve: the dashboard in a browser ────────────────────────────────────
+
+
+def _add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="serve the dashboard to a browser (textual-serve): `serve [watch|replay ...]`, read-only unless --allow-control",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--allow-control", action="store_true", help="let the browser drive a run and answer its decisions (needs the printed token)")
+    serve.add_argument("--public-url", default=None, help="the URL browsers use, when it is not http://HOST:PORT (a proxy)")
+    serve.add_argument("served", nargs=argparse.REMAINDER, metavar="COMMAND ...", help="watch (default) or replay ...; with --allow-control also build, resume, run-backlog, demo")
+
+
+def cmd_serve(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .serve import serve, served_command
+
+    served_args = served_command(args.served, allow_control=args.allow_control)
+    # The served command is checked here, once, so a typo is an error now and not in every browser tab.
+    build_parser().parse_args(["--workspace", str(workspace.root), *served_args])
+    return serve(
+        workspace.root,
+        served_args,
+        host=args.host,
+        port=args.port,
+        allow_control=args.allow_control,
+        public_url=args.public_url,
+        theme=args.theme,
+        say=lambda line: console.print(literal(line)),
+    )
+
+
 def dispatch(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
     command = args.command
@@ -521,6 +558,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "run-backlog": lambda: cmd_run_backlog(args, workspace),
         "replay": lambda: cmd_replay(args, workspace),
         "watch": lambda: cmd_watch(args, workspace),
+        "serve": lambda: cmd_serve(args, workspace),
     }
     return handlers[command]()
 
