@@ -20,6 +20,7 @@ from rich.text import Text
 from . import __version__
 from .core.agents import agent_factory, check_agents
 from .core.budget import budget_table
+from .core.config import StudioConfig
 from .core.decider import PolicyDecider
 from .core.errors import InputError, NotFound, StudioError
 from .core.example import make_demo_workspace
@@ -61,6 +62,9 @@ def _add_run_options(parser: argparse.ArgumentParser, *, escalation_default: str
     )
     parser.add_argument("--speed", type=float, default=None, help="scripted agents' speed factor (0 = no waiting)")
     parser.add_argument("--yes", action="store_true", help="proceed at explicit-mode routing without asking")
+    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="multi_task / decompose_first: up to N Builder tasks at once, each in its own git worktree")
+    parser.add_argument("--engine", choices=("local", "dask"), default=None, help="where Builder tasks run (dask: on a Dask cluster; needs the dask extra)")
+    parser.add_argument("--address", default=None, metavar="URL", help="--engine dask: the scheduler (tcp://host:8786); none starts a LocalCluster")
     parser.add_argument(
         "--permissions",
         choices=("ask", "allow", "deny"),
@@ -205,8 +209,45 @@ def _run_async(main: Coroutine[Any, Any, OrchestrationState]) -> OrchestrationSt
     return asyncio.run(runner())
 
 
-def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]], *, demo: bool = False) -> int:
+# ── execution: --parallel, --engine, --address ──────────────────────────
+
+
+def _execution_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The execution settings the command line gives, over config.yaml's `execution:`."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "parallel", None) is not None:
+        if not 1 <= args.parallel <= 64:
+            raise InputError(f"--parallel must be 1-64, got {args.parallel}")
+        overrides["parallel"] = args.parallel
+    if getattr(args, "engine", None) is not None:
+        overrides["engine"] = args.engine
+    if getattr(args, "address", None) is not None:
+        if (args.engine or "") != "dask" and overrides.get("engine") != "dask":
+            raise InputError("--address names a Dask scheduler: use it with --engine dask")
+        overrides["address"] = args.address
+    return overrides
+
+
+def _config_with_execution(workspace: Workspace, args: argparse.Namespace) -> StudioConfig:
+    """config.yaml with the command line's execution settings; parallel or Dask needs a git repository."""
     config = workspace.config()
+    overrides = _execution_overrides(args)
+    if overrides:
+        config = config.model_copy(update={"execution": config.execution.model_copy(update=overrides)})
+    if config.execution.distributed:
+        from .core.parallel import require_repo
+
+        require_repo(workspace.project_root)
+        if config.execution.engine == "dask":
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                raise InputError("--engine dask needs the dask extra: pip install 'studio-tui[dask]'") from None
+    return config
+
+
+def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]], *, demo: bool = False) -> int:
+    config = _config_with_execution(workspace, args)
     speed = args.speed if args.speed is not None else 1.0
     factory = agent_factory(workspace, config, speed=speed)
     policy = args.on_escalation
@@ -253,7 +294,10 @@ def _dashboard(args: argparse.Namespace, workspace: Workspace, action: str, **la
     from .ui.app import Launch, run_dashboard
 
     speed = args.speed if getattr(args, "speed", None) is not None else 1.0
-    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, read_only=served_read_only(), **launch))  # type: ignore[arg-type]
+    execution = _execution_overrides(args)
+    if execution:
+        _config_with_execution(workspace, args)  # refused here (no git, no dask) rather than in the dashboard
+    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, read_only=served_read_only(), execution=execution, **launch))  # type: ignore[arg-type]
 
 
 def _explicit_guard(args: argparse.Namespace) -> None:

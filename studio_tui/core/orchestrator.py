@@ -336,6 +336,12 @@ class Orchestrator:
 
     async def _continue_run(self) -> None:
         self.emit(ev.StatusChanged, status="executing")
+        if self.config.execution.distributed and self.state.routing.workflow in ("multi_task", "decompose_first"):
+            from .parallel.run import ParallelBuilders
+
+            await ParallelBuilders(self).run()
+            await self._finalize()
+            return
         index = 0
         while index < len(self.state.routing.agent_sequence):
             entry = self.state.routing.agent_sequence[index]

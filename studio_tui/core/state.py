@@ -58,6 +58,12 @@ class AgentState(_Model):
     started_ts: float | None = None
     finished_ts: float | None = None
     last_error: str = ""
+    branch: str | None = None
+    """Parallel Builders: the git branch this task works on (`studio/<orch_id>/<task_id>`)."""
+    worker: str | None = None
+    """The execution engine's worker running it (a Dask worker address), when not this process."""
+    merged_commit: str | None = None
+    """Parallel Builders: HEAD after this task's branch was merged back; None until then."""
 
 
 class Checkpoint(_Model):

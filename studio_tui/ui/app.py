@@ -87,6 +87,8 @@ class Launch:
     """For watch: switch to a newer orchestration when one starts."""
     read_only: bool = False
     """Served read-only to a browser (`studio-tui serve`): no run is started and no checkpoint resumed here."""
+    execution: dict[str, Any] | None = None
+    """--parallel / --engine / --address, over config.yaml's `execution:`."""
 
 
 def exit_code_for(status: str) -> int:
@@ -381,6 +383,8 @@ class StudioApp(App[int]):
             return False
         try:
             config = self.workspace.config()
+            if self.launch.execution:
+                config = config.model_copy(update={"execution": config.execution.model_copy(update=self.launch.execution)})
             agents = agent_factory(self.workspace, config, speed=self.launch.speed)
         except StudioError as exc:
             lock.release()
