@@ -38,6 +38,10 @@ def wait(condition, what):
             emit(type="failure", category="blocker", message=f"{task}: gave up waiting for {what}")
             sys.exit(1)
         time.sleep(0.05)
+if setup.get("kill_worker") == task and handoff["attempt"] == 1:
+    import signal
+    os.kill(os.getppid(), signal.SIGKILL)  # the process running this agent: a Dask worker lost mid-task
+    sys.exit(1)
 partner = setup.get("pairs", {}).get(task)
 if partner:
     wait(lambda: any(n.startswith(f"started-{partner}-") for n in os.listdir(shared)), f"{partner} to start")
@@ -47,7 +51,7 @@ emit(type="progress", step=2, total=2, description=f"{task}: write its file")
 name = setup.get("files", {}).get(task, f"{task}.txt")
 seen = sorted(n for n in os.listdir(root) if n.endswith(".txt"))
 with open(os.path.join(root, name), "w") as f:
-    f.write(f"made by {task}; saw {' '.join(seen)}\n")
+    f.write(f"made by {task}\n" if setup.get("plain") else f"made by {task}; saw {' '.join(seen)}\n")
 emit(type="progress", step=2, total=2, done=True)
 emit(type="result", output={"task_id": task, "root": root})
 '''
@@ -62,11 +66,11 @@ def _env() -> dict[str, str]:
 class Project:
     """A git project with a .studio workspace whose Builder is the command agent above."""
 
-    def __init__(self, root: Path, tasks: list[dict], setup: dict) -> None:
+    def __init__(self, root: Path, tasks: list[dict], setup: dict, **config_extra: object) -> None:
         self.root = root
         self.studio = root / ".studio"
         self.shared = root.parent / "shared"
-        self.shared.mkdir()
+        self.shared.mkdir(parents=True)
         (self.shared / "setup.json").write_text(json.dumps(setup))
         root.mkdir()
         git(root, "init", "-q", "-b", "main")
@@ -83,6 +87,7 @@ class Project:
             "agents": {"builder": command, "planner": command, "architect": command},
             "recovery": {"max_retries": 0, "max_replans": 0, "backoff": {"initial": 0}},
             "checkpoints": {"every_steps": 0},
+            **config_extra,
         }
         (self.studio / "config.yaml").write_text(yaml.safe_dump(config))
         backlog = {"epics": [{"id": "E1", "title": "Epic", "features": [{"id": "F1", "title": "Feature", "tasks": tasks}]}]}

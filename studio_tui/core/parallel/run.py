@@ -99,6 +99,7 @@ class ParallelBuilders:
         merged, built, dropped = self._resumed_progress()
         self.engine = await self._start_engine()
         orch._agents["builder"] = TaskAgent(lambda: orch.agent_factory("builder"), self.roots, self.engine)
+        where = " in git worktrees" if self.engine is None else f" on Dask ({await self.engine.describe()})"
         limit = self.execution.parallel if self.engine is None else max(self.execution.parallel, self.engine.slots)
         self.scheduler = Scheduler(specs, self, limit=limit, merged=merged, satisfied=satisfied)
         for task_id in built:
@@ -109,7 +110,7 @@ class ParallelBuilders:
             ev.AgentLog,
             agent="orchestrator",
             message=f"{len(specs) - len(merged)} task(s), up to {limit} at a time"
-            + (f" on Dask ({self.engine.describe()})" if self.engine is not None else " in git worktrees")
+            + where
             + (f"; already merged: {', '.join(sorted(merged))}" if merged else ""),
         )
         try:

@@ -183,6 +183,8 @@ class Worktrees:
     def rebase(self, task_id: str) -> MergeResult:
         """Rebase the task branch onto HEAD in its worktree; a conflict is aborted and reported."""
         path = self.path(task_id)
+        if not (path / ".git").exists():
+            self.create(task_id)  # the branch came from elsewhere (a Dask worker pushed it): check it out here
         onto = self.head()
         done = git(path, "rebase", onto, check=False)
         if done.returncode != 0:
