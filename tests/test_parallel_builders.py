@@ -272,6 +272,7 @@ def test_kill_9_mid_parallel_run_then_resume_does_not_redo_merged_tasks(tmp_path
     assert project.task_commits() == [f"{t}: Task {t}" for t in ids]
     events = project.events()
     after = [e for e in events if e.seq > next(x.seq for x in events if isinstance(x, ev.Resumed))]
-    assert [e.task_id for e in after if isinstance(e, ev.TaskMerged)] == ["T3", "T4"]
+    # a merge the crash cut short of its checkpoint is found in git, not made again
+    assert [e.task_id for e in after if isinstance(e, ev.TaskMerged) and e.how != "already merged"] == ["T3", "T4"]
     assert not any(isinstance(e, ev.AgentStarted) and e.agent in ("builder:T1", "builder:T2") for e in after)
     assert events[-1].status == "completed"

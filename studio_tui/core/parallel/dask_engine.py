@@ -69,6 +69,8 @@ class DaskEngine:
                 client = await Client(cluster, asynchronous=True)
         engine = cls(orch, execution, worktrees, repo, client, cluster)
         await client.wait_for_workers(1 if execution.address else execution.dask_workers)
+        # Import the task code on every worker now, so no task's time includes the workers' imports.
+        await client.run(_warm_up)
         return engine
 
     async def _workers(self) -> dict[str, Any]:
@@ -204,6 +206,13 @@ async def _settled(future: Any) -> BaseException | None:
     except BaseException as exc:
         return exc
     return None
+
+
+def _warm_up() -> bool:
+    from . import dask_worker  # noqa: F401
+    from ..agents import command, plan_builder  # noqa: F401
+
+    return True
 
 
 def _run_on_worker(spec: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ report through its reporter, so every event is emitted by it and names its agent
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +75,12 @@ class ParallelBuilders:
         self.groups: dict[str, list[str]] = {}
         self.engine: Any = None
         self.scheduler: Scheduler | None = None
+        self._git_lock = asyncio.Lock()
+
+    async def _git(self, call: Callable[..., Any], *args: Any) -> Any:
+        """A git operation on the repository, one at a time, in a thread: agents keep reporting meanwhile."""
+        async with self._git_lock:
+            return await asyncio.to_thread(call, *args)
 
     # ── the run ──────────────────────────────────────────────────────────
 
@@ -153,8 +160,8 @@ class ParallelBuilders:
         orch = self.orch
         keys = self.groups[task_id]
         if self.engine is None:
-            base = self.worktrees.head()
-            path = self.worktrees.create(task_id, base)
+            base = await self._git(self.worktrees.head)
+            path = await self._git(self.worktrees.create, task_id, base)
             for key in keys:
                 self.roots[key] = path
             builder_key = next((k for k in keys if k.startswith("builder")), keys[-1])
@@ -176,7 +183,8 @@ class ParallelBuilders:
             return False
         if self.engine is None:
             title = orch._goal_for(builder) if builder.task_id else (builder.title or task_id)
-            self.worktrees.commit_all(task_id, f"{task_id}: {title}\n\nBuilt by studio-tui ({orch.state.id}, {builder.agent}).")
+            message = f"{task_id}: {title}\n\nBuilt by studio-tui ({orch.state.id}, {builder.agent})."
+            await self._git(self.worktrees.commit_all, task_id, message)
         return True
 
     async def merge(self, task_id: str) -> bool:
@@ -185,11 +193,11 @@ class ParallelBuilders:
         builder_key = next((k for k in keys if k.startswith("builder")), keys[-1])
         retries = 0
         while True:
-            if not self.worktrees.branch_exists(task_id):
+            if not await self._git(self.worktrees.branch_exists, task_id):
                 # Nothing was pushed or committed for it (a Builder that changed nothing on a worker).
-                result_how, commit = "nothing to merge", self.worktrees.head()
+                result_how, commit = "nothing to merge", await self._git(self.worktrees.head)
                 break
-            result = self.worktrees.merge(task_id, self.execution.merge, f"Merge {task_id} ({orch.state.id})")
+            result = await self._git(self.worktrees.merge, task_id, self.execution.merge, f"Merge {task_id} ({orch.state.id})")
             if result.merged:
                 result_how, commit = result.how, result.commit
                 break
@@ -223,8 +231,8 @@ class ParallelBuilders:
             orch.emit(ev.AgentStatus, agent=builder_key, status="failed", reason=f"aborted by {orch._answered_by} at a merge conflict")
             raise RunStopped("aborted", f"aborted by {orch._answered_by}: merging {task_id} conflicts in {files}")
         orch.emit(ev.TaskMerged, agent=builder_key, task_id=task_id, branch=self.worktrees.branch(task_id), how=result_how, commit=commit)
-        self.worktrees.remove(task_id)
         orch.checkpoint(f"{task_id}_merged", after_agent=builder_key, reason="task_merged")
+        await self._git(self.worktrees.remove, task_id)
         return True
 
     def dropped(self, task_id: str, reason: str) -> None:

@@ -85,6 +85,7 @@ class Scheduler:
         """Until every task is merged or dropped; an exception in a build (abort) stops the others and is raised."""
         try:
             while True:
+                self._start_ready()  # a free slot is filled before merging, so a merge never idles a slot
                 await self._merge_ready()
                 self._drop_orphans()
                 self._start_ready()
