@@ -55,6 +55,26 @@ def test_a_backlog_on_a_local_cluster_names_its_workers_and_ends_as_the_local_ru
         assert git(on_dask.root, "rev-parse", "--verify", "--quiet", f"studio/{events[0].orch_id}/{task_id}", check=False).returncode == 0
 
 
+def test_workers_clone_from_and_push_to_a_hub_repository(tmp_path: Path) -> None:
+    """Machines that do not share the project's folder: a bare repository both reach (repo_url)."""
+    hub = tmp_path / "hub.git"
+    project = Project(tmp_path / "project", _tasks("T1", "T2", deps={"T2": ["T1"]}), {"plain": True})
+    git(tmp_path, "init", "-q", "--bare", str(hub))
+    git(project.root, "push", "-q", str(hub), "HEAD:refs/heads/main")
+    config = yaml.safe_load((project.studio / "config.yaml").read_text())
+    config["execution"] = {"engine": "dask", "dask_workers": 2, "repo_url": str(hub)}
+    (project.studio / "config.yaml").write_text(yaml.safe_dump(config))
+    run = project.cli("run-backlog", "--headless")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert project.task_commits() == ["T1: Task T1", "T2: Task T2"]
+    orch_id = project.events()[0].orch_id
+    hub_branches = git(hub, "for-each-ref", "--format=%(refname:short)", "refs/heads/studio").stdout.split()
+    assert sorted(hub_branches) == sorted(f"studio/{orch_id}/{name}" for name in ("_base", "T1", "T2"))
+    # T2 depends on T1: its worker cloned a base holding T1's work, pushed to the hub first
+    t2_parent = git(project.root, "rev-parse", "HEAD~1").stdout.strip()
+    assert git(project.root, "log", "-1", "--format=%s", t2_parent).stdout.strip() == "T1: Task T1"
+
+
 def test_a_worker_lost_mid_task_is_a_transient_failure_retried_on_another_worker(tmp_path: Path) -> None:
     setup = {"pairs": {"T1": "T2", "T2": "T1"}, "kill_worker": "T2", "plain": True}
     project = Project(

@@ -14,7 +14,7 @@ from .. import events as ev
 from ..agents.base import AgentTask, Outcome, Reporter
 from ..config import ExecutionConfig, ScriptedAgentConfig
 from ..errors import InputError
-from .worktrees import Worktrees
+from .worktrees import Worktrees, git
 
 if TYPE_CHECKING:
     from ..orchestrator import Orchestrator
@@ -33,7 +33,12 @@ class DaskEngine:
         self.orch = orch
         self.execution = execution
         self.worktrees = worktrees
+        self.repo = repo
         self.source = execution.repo_url or str(repo)
+        self.remote = execution.repo_url is not None and Path(execution.repo_url).expanduser().resolve() != repo.resolve()
+        """Workers clone from and push to another repository: the base goes there first, the branch comes back."""
+        self.run_git: Any = _in_thread
+        """How git runs here (ParallelBuilders gives its one-at-a-time lock)."""
         self.client = client
         self.cluster = cluster
         self.lost: set[str] = set()
@@ -97,7 +102,11 @@ class DaskEngine:
         assert task.task_id is not None
         queue_name = f"studio-{orch.state.id}-{task.task_id}-{task.attempt}-{secrets.token_hex(4)}"
         queue = await Queue(queue_name, client=self.client)
-        spec = self._spec(task, queue_name)
+        base = await self.run_git(self.worktrees.head)
+        if self.remote:
+            # The workers clone the hub: it needs this base commit (the merged work) on a branch.
+            await self.run_git(git, self.repo, "push", "-q", "--force", self.source, f"{base}:refs/heads/studio/{orch.state.id}/_base")
+        spec = self._spec(task, queue_name, base)
         workers = [w for w in await self._workers() if w not in self.lost]
         future = self.client.submit(
             _run_on_worker,
@@ -141,6 +150,9 @@ class DaskEngine:
         if not result["ok"]:
             failure = result["failure"]
             return Outcome.failed(failure["category"], failure["message"], step=failure["step"], details=failure["details"], critical_step=failure["critical_step"])
+        if self.remote and result.get("commit"):
+            branch = self.worktrees.branch(task.task_id)
+            await self.run_git(git, self.repo, "fetch", "-q", self.source, f"+refs/heads/{branch}:refs/heads/{branch}")
         output = dict(result["output"])
         output.setdefault("worker", worker)
         return Outcome(output=output)
@@ -165,7 +177,7 @@ class DaskEngine:
             await reporter.log(str(message.get("message", "")), str(message.get("level", "info")))
         return worker
 
-    def _spec(self, task: AgentTask, queue_name: str) -> dict[str, Any]:
+    def _spec(self, task: AgentTask, queue_name: str, base: str) -> dict[str, Any]:
         orch = self.orch
         agent_config = orch.config.agent("builder")
         files: dict[str, str] = {}
@@ -179,7 +191,7 @@ class DaskEngine:
         return {
             "queue": queue_name,
             "source": self.source,
-            "base": self.worktrees.head(),
+            "base": base,
             "branch": self.worktrees.branch(task.task_id or ""),
             "agent": agent_config.model_dump(mode="json"),
             "files": files,
@@ -195,6 +207,10 @@ class DaskEngine:
             "message": f"{task.task_id}: {title}\n\nBuilt by studio-tui ({orch.state.id}, {task.key}) on a Dask worker.",
             "speed": getattr(orch, "speed", 1.0),
         }
+
+
+async def _in_thread(call: Any, *args: Any) -> Any:
+    return await asyncio.to_thread(call, *args)
 
 
 async def _settled(future: Any) -> BaseException | None:

@@ -131,7 +131,9 @@ class ParallelBuilders:
             return None
         from .dask_engine import DaskEngine
 
-        return await DaskEngine.start(self.orch, self.execution, self.worktrees, self.repo)
+        engine = await DaskEngine.start(self.orch, self.execution, self.worktrees, self.repo)
+        engine.run_git = self._git
+        return engine
 
     def _resumed_progress(self) -> tuple[set[str], set[str], set[str]]:
         """After a resume: tasks merged (the log says so), built but not merged yet, and dropped."""
