@@ -276,3 +276,31 @@ def test_kill_9_mid_parallel_run_then_resume_does_not_redo_merged_tasks(tmp_path
     assert [e.task_id for e in after if isinstance(e, ev.TaskMerged) and e.how != "already merged"] == ["T3", "T4"]
     assert not any(isinstance(e, ev.AgentStarted) and e.agent in ("builder:T1", "builder:T2") for e in after)
     assert events[-1].status == "completed"
+
+
+def test_decompose_first_runs_the_architect_alone_then_each_tasks_planner_and_builder_in_parallel(tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(Path(__file__).resolve().parent.parent / ".studio-example", project / ".studio")
+    git(project, "init", "-q", "-b", "main")
+    (project / ".gitignore").write_text(".studio/\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "base")
+    run = subprocess.run(
+        [sys.executable, "-m", "studio_tui", "--workspace", str(project / ".studio"), "build", "Build the identity platform project",
+         "--headless", "--parallel", "2", "--speed", "0", "--on-escalation", "retry"],
+        cwd=project, env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (orch,) = list((project / ".studio" / "orchestration").iterdir())
+    events = read_log(orch / "events.jsonl").events
+    started = [e.agent for e in events if isinstance(e, ev.AgentStarted)]
+    architect_done = _seq(events, ev.AgentCompleted, "architect")
+    assert started[0] == "architect"
+    assert all(e.seq > architect_done for e in events if isinstance(e, ev.AgentStarted) and e.agent != "architect")
+    for task_id in ("T1", "T2"):  # a task's planner runs before its builder, in the task's worktree
+        assert _seq(events, ev.AgentCompleted, f"planner:{task_id}") < _seq(events, ev.AgentStarted, f"builder:{task_id}")
+    # the scripted agents change no file: nothing to merge, and the project's history is untouched
+    assert [(e.task_id, e.how) for e in events if isinstance(e, ev.TaskMerged)] == [("T1", "nothing to merge"), ("T2", "nothing to merge")]
+    assert git(project, "rev-list", "--count", "HEAD").stdout.strip() == "1"

@@ -76,6 +76,8 @@ class ParallelBuilders:
         self.engine: Any = None
         self.scheduler: Scheduler | None = None
         self._git_lock = asyncio.Lock()
+        self.unchanged: set[str] = set()
+        """Tasks whose Builder changed no file: nothing to merge."""
 
     async def _git(self, call: Callable[..., Any], *args: Any) -> Any:
         """A git operation on the repository, one at a time, in a thread: agents keep reporting meanwhile."""
@@ -186,7 +188,8 @@ class ParallelBuilders:
         if self.engine is None:
             title = orch._goal_for(builder) if builder.task_id else (builder.title or task_id)
             message = f"{task_id}: {title}\n\nBuilt by studio-tui ({orch.state.id}, {builder.agent})."
-            await self._git(self.worktrees.commit_all, task_id, message)
+            if await self._git(self.worktrees.commit_all, task_id, message) is None:
+                self.unchanged.add(task_id)
         return True
 
     async def merge(self, task_id: str) -> bool:
@@ -195,7 +198,7 @@ class ParallelBuilders:
         builder_key = next((k for k in keys if k.startswith("builder")), keys[-1])
         retries = 0
         while True:
-            if not await self._git(self.worktrees.branch_exists, task_id):
+            if task_id in self.unchanged or not await self._git(self.worktrees.branch_exists, task_id):
                 # Nothing was pushed or committed for it (a Builder that changed nothing on a worker).
                 result_how, commit = "nothing to merge", await self._git(self.worktrees.head)
                 break
