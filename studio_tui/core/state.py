@@ -55,9 +55,17 @@ class AgentState(_Model):
     input: dict[str, Any] = {}
     tokens: dict[str, int] = {}
     """Tokens this agent holds per pool (released when it finishes; Context7 docs in use)."""
+    tokens_estimated: dict[str, int] = {}
+    """The part of `tokens` charged by estimate (the agent reported no usage)."""
     started_ts: float | None = None
     finished_ts: float | None = None
     last_error: str = ""
+    session_id: str | None = None
+    """The agent's own (ACP) session, continued by a retry or a resume where the agent can load it."""
+    mode: str = ""
+    """plan | replan | build | decompose, as last started: a resume runs it in the same mode."""
+    reruns: list[int] = []
+    """Steps run again on a resume because they were in flight when the run stopped."""
     branch: str | None = None
     """Parallel Builders: the git branch this task works on (`studio/<orch_id>/<task_id>`)."""
     worker: str | None = None
@@ -99,6 +107,8 @@ class Handoff(_Model):
 class Pool(_Model):
     used: int = 0
     soft: int = 0
+    estimated: int = 0
+    """Tokens charged by estimate (an agent reporting no usage), counted in `used` too."""
 
 
 class Optimization(_Model):
@@ -172,6 +182,9 @@ class OrchestrationState(_Model):
     learnings: list[str] = []
     backlog_updates: dict[str, str] = {}
     resumed_from: list[str] = []
+    parent_orch_id: str | None = None
+    """A fork: the orchestration (and checkpoint) it was started from."""
+    parent_checkpoint_id: str | None = None
     unknown_events: int = 0
     seq: int = 0
     started_ts: float | None = None

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import events as ev
-from ..agents.base import Agent, AgentTask, Outcome
+from ..agents.base import Agent, AgentTask, Failure, Outcome
 from ..errors import InputError
 from ..plan import Plan, load_backlog, load_plan
 from ..recovery import RecoveryTracker
@@ -85,7 +85,23 @@ class Slots(OrchestratorBase):
             skip_steps=frozenset(slot.skip_steps),
             plan_path=plan_path,
             step_failures=self._step_failures(key),
+            **self._retry_context(key, agent, mode),
         )
+
+    def _retry_context(self, key: str, agent: AgentState, mode: str) -> dict[str, Any]:
+        """What a new attempt knows of the earlier ones: the failure that led to it (its own on a retry,
+        the builder's on a replan), its own session to continue, and the person's answers so far."""
+        own = [f for f in self.state.failures if f.agent == key]
+        last = own[-1] if own and agent.attempts else (self.state.failures[-1] if mode == "replan" and self.state.failures else None)
+        failure = None
+        if last is not None:
+            failure = Failure(category=last.category, message=last.message, step=last.step, details=last.details)  # type: ignore[arg-type]
+        answers = tuple(
+            (d.prompt, d.answer or "")
+            for d in self.state.decisions
+            if d.kind == "question" and d.agent == key and d.answer is not None
+        )
+        return {"failure": failure, "session_id": agent.session_id, "answers": answers}
 
     def _goal_for(self, agent: AgentState) -> str:
         if agent.title:
@@ -101,7 +117,8 @@ class Slots(OrchestratorBase):
         agent_state = self.state.agent(key)
         assert agent_state is not None
         role = agent_state.role
-        mode = mode or {"planner": "plan", "architect": "decompose"}.get(role, "build")
+        # A resumed agent works in the mode it was last started in (an interrupted replan stays a replan).
+        mode = mode or agent_state.mode or {"planner": "plan", "architect": "decompose"}.get(role, "build")
         slot = self._slot(key)
         while True:
             task = self._task(key, mode=mode)
@@ -114,6 +131,7 @@ class Slots(OrchestratorBase):
                 total_steps=self._total_steps(task),
                 input=task.context,
                 restart_steps=role != "builder" or not getattr(self._agent_for(role), "resumes_steps", True),
+                mode=mode,
             )
             if role == "planner":
                 self.emit(ev.StatusChanged, status="planning")
@@ -146,12 +164,23 @@ class Slots(OrchestratorBase):
         held = self.state.agent(key).tokens.get("working", 0)  # type: ignore[union-attr]
         if held:
             self.emit(ev.BudgetReleased, pool="working", tokens=held, agent=key, reason=f"{key} finished: its working context is freed")
+        await self._settle(key)
+
+    async def _settle(self, key: str) -> None:
+        """What follows a completion: the handoff or new slots, then the checkpoint.
+
+        Idempotent (a handoff or slots already recorded are not recorded again), so a resume that finds
+        an agent completed without its checkpoint finishes this part and nothing else.
+        """
+        agent = self.state.agent(key)
+        assert agent is not None
         # What the agent hands on is recorded before the checkpoint, so resuming from it loses nothing.
-        if role == "planner":
-            await self._after_plan(key, plan, mode)
-        elif role == "architect":
-            self._after_decompose(output)
-        self.checkpoint(f"{key.replace(':', '_')}_complete", after_agent=key, reason="agent_completed")
+        if agent.role == "planner":
+            await self._after_plan(key, self._validated_plan(dict(agent.output)), agent.mode or "plan")
+        elif agent.role == "architect":
+            self._after_decompose(dict(agent.output))
+        what = "replan_complete" if agent.mode == "replan" else "complete"
+        self.checkpoint(f"{key.replace(':', '_')}_{what}", after_agent=key, reason="agent_completed")
 
     def _validated_plan(self, output: dict[str, Any]) -> Plan:
         path = output.get("plan_path")

@@ -94,7 +94,7 @@ class ParallelBuilders:
             lead = next((e for e in pending if task_of(e) is None), None)
             if lead is None:
                 break
-            await orch._run_slot(lead.key)
+            await self._run_entry(lead.key)
         self.groups = {}
         for entry in orch.state.routing.agent_sequence:
             task_id = task_of(entry)
@@ -154,6 +154,22 @@ class ParallelBuilders:
                 built.add(task_id)  # merge() finds out from git whether it was merged just before a crash
         return merged, built, dropped
 
+    async def _run_entry(self, key: str) -> None:
+        """One slot as the sequential workflow runs it: after a resume, first what its last run left undone."""
+        orch = self.orch
+        unsettled: set[str] = getattr(orch, "_unsettled", set())
+        entry = orch.state.agent(key)
+        if key in unsettled:
+            unsettled.discard(key)
+            if entry is not None and entry.status == "completed":
+                await orch._settle(key)
+        if entry is not None and entry.status in DONE:
+            return
+        failure = getattr(orch, "_pending_replans", {}).pop(key, None)
+        if failure is not None:
+            await orch._replan(key, failure)
+        await orch._run_slot(key)
+
     def _builder_state(self, task_id: str, keys: list[str]) -> Any:
         builder_keys = [k for k in keys if k.startswith("builder")]
         return self.orch.state.agent(builder_keys[-1]) if builder_keys else None
@@ -178,10 +194,7 @@ class ParallelBuilders:
                 base=base,
             )
         for key in keys:
-            entry = orch.state.agent(key)
-            if entry is not None and entry.status in DONE:
-                continue
-            await orch._run_slot(key)
+            await self._run_entry(key)
         builder = self._builder_state(task_id, keys)
         if builder is None or builder.status != "completed":
             return False
