@@ -20,6 +20,7 @@ from rich.text import Text
 from . import __version__, cli_runs
 from .core.agents import agent_factory, check_agents
 from .core.budget import budget_table
+from .core.config import StudioConfig
 from .core.decider import PolicyDecider
 from .core.errors import InputError, NotFound, StudioError, WorkspaceBusy
 from .core.example import make_demo_workspace
@@ -62,6 +63,9 @@ def _add_run_options(parser: argparse.ArgumentParser, *, escalation_default: str
     )
     parser.add_argument("--speed", type=float, default=None, help="scripted agents' speed factor (0 = no waiting)")
     parser.add_argument("--yes", action="store_true", help="proceed at explicit-mode routing without asking")
+    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="multi_task / decompose_first: up to N Builder tasks at once, each in its own git worktree")
+    parser.add_argument("--engine", choices=("local", "dask"), default=None, help="where Builder tasks run (dask: on a Dask cluster; needs the dask extra)")
+    parser.add_argument("--address", default=None, metavar="URL", help="--engine dask: the scheduler (tcp://host:8786); none starts a LocalCluster")
     parser.add_argument(
         "--permissions",
         choices=("ask", "allow", "deny"),
@@ -142,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--follow-latest", action="store_true", help="switch to a newer orchestration when one starts")
     watch.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
     _add_setup_commands(sub)
+    _add_serve_parser(sub)
     return parser
 
 
@@ -251,8 +256,10 @@ def _interactive() -> bool:
 
 
 def _want_dashboard(args: argparse.Namespace) -> bool:
-    """The dashboard needs a terminal on both ends; anything else (pipes, CI) prints instead."""
-    return not getattr(args, "headless", False) and sys.stdout.isatty() and sys.stdin.isatty()
+    """The dashboard needs a terminal on both ends (or a browser, under `serve`); anything else prints instead."""
+    from .serve import served
+
+    return not getattr(args, "headless", False) and (served() or (sys.stdout.isatty() and sys.stdin.isatty()))
 
 
 def _current_state(workspace: Workspace, orch_id: str | None = None) -> OrchestrationState:
@@ -301,8 +308,45 @@ def _run_async(main: Coroutine[Any, Any, OrchestrationState]) -> OrchestrationSt
     return asyncio.run(runner())
 
 
-def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]], *, demo: bool = False) -> int:
+# ── execution: --parallel, --engine, --address ──────────────────────────
+
+
+def _execution_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The execution settings the command line gives, over config.yaml's `execution:`."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "parallel", None) is not None:
+        if not 1 <= args.parallel <= 64:
+            raise InputError(f"--parallel must be 1-64, got {args.parallel}")
+        overrides["parallel"] = args.parallel
+    if getattr(args, "engine", None) is not None:
+        overrides["engine"] = args.engine
+    if getattr(args, "address", None) is not None:
+        if (args.engine or "") != "dask" and overrides.get("engine") != "dask":
+            raise InputError("--address names a Dask scheduler: use it with --engine dask")
+        overrides["address"] = args.address
+    return overrides
+
+
+def _config_with_execution(workspace: Workspace, args: argparse.Namespace) -> StudioConfig:
+    """config.yaml with the command line's execution settings; parallel or Dask needs a git repository."""
     config = workspace.config()
+    overrides = _execution_overrides(args)
+    if overrides:
+        config = config.model_copy(update={"execution": config.execution.model_copy(update=overrides)})
+    if config.execution.distributed:
+        from .core.parallel import require_repo
+
+        require_repo(workspace.project_root)
+        if config.execution.engine == "dask":
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                raise InputError("--engine dask needs the dask extra: pip install 'studio-tui[dask]'") from None
+    return config
+
+
+def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]], *, demo: bool = False) -> int:
+    config = _config_with_execution(workspace, args)
     speed = args.speed if args.speed is not None else 1.0
     factory = agent_factory(workspace, config, speed=speed)
     policy = args.on_escalation
@@ -365,10 +409,14 @@ def _print_outcome(workspace: Workspace, state: OrchestrationState) -> None:
 
 
 def _dashboard(args: argparse.Namespace, workspace: Workspace, action: str, **launch: Any) -> int:
+    from .serve import served_read_only
     from .ui.app import Launch, run_dashboard
 
     speed = args.speed if getattr(args, "speed", None) is not None else 1.0
-    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, **launch))  # type: ignore[arg-type]
+    execution = _execution_overrides(args)
+    if execution:
+        _config_with_execution(workspace, args)  # refused here (no git, no dask) rather than in the dashboard
+    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, read_only=served_read_only(), execution=execution, **launch))  # type: ignore[arg-type]
 
 
 def _explicit_guard(args: argparse.Namespace) -> None:
@@ -648,6 +696,39 @@ def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
     return EXIT_OK
 
 
+# ── serve: the dashboard in a browser ────────────────────────────────────
+
+
+def _add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="serve the dashboard to a browser (textual-serve): `serve [watch|replay ...]`, read-only unless --allow-control",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--allow-control", action="store_true", help="let the browser drive a run and answer its decisions (needs the printed token)")
+    serve.add_argument("--public-url", default=None, help="the URL browsers use, when it is not http://HOST:PORT (a proxy)")
+    serve.add_argument("served", nargs=argparse.REMAINDER, metavar="COMMAND ...", help="watch (default) or replay ...; with --allow-control also build, resume, run-backlog, demo")
+
+
+def cmd_serve(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .serve import serve, served_command
+
+    served_args = served_command(args.served, allow_control=args.allow_control)
+    # The served command is checked here, once, so a typo is an error now and not in every browser tab.
+    build_parser().parse_args(["--workspace", str(workspace.root), *served_args])
+    return serve(
+        workspace.root,
+        served_args,
+        host=args.host,
+        port=args.port,
+        allow_control=args.allow_control,
+        public_url=args.public_url,
+        theme=args.theme,
+        say=lambda line: console.print(literal(line)),
+    )
+
+
 def dispatch(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
     command = args.command
@@ -677,6 +758,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "replay": lambda: cmd_replay(args, workspace),
         "watch": lambda: cmd_watch(args, workspace),
         "doctor": lambda: cmd_doctor(args, workspace),
+        "serve": lambda: cmd_serve(args, workspace),
     }
     return handlers[command]()
 

@@ -68,6 +68,17 @@ class HeadlessPrinter:
     def _on_sequence_extended(self, e: ev.SequenceExtended, s: OrchestrationState) -> None:
         self._line(e.ts, "⇢", "routing", literal("added " + ", ".join(slot.key for slot in e.sequence)), "magenta")
 
+    # parallel Builders and Dask (issue 15)
+
+    def _on_task_worktree(self, e: ev.TaskWorktree, s: OrchestrationState) -> None:
+        self._line(e.ts, "⑂", e.agent, literal(f"worktree {e.path} on {e.branch} from {e.base[:8]}"), "cyan")
+
+    def _on_task_dispatched(self, e: ev.TaskDispatched, s: OrchestrationState) -> None:
+        self._line(e.ts, "⇉", e.agent, literal(f"on {e.engine} worker {e.worker} (attempt {e.attempt})"), "cyan")
+
+    def _on_task_merged(self, e: ev.TaskMerged, s: OrchestrationState) -> None:
+        self._line(e.ts, "⑃", e.agent, literal(f"merged {e.branch} ({e.how}) → {e.commit[:8]}"), "green")
+
     def _on_budget_allocated(self, e: ev.BudgetAllocated, s: OrchestrationState) -> None:
         self._line(e.ts, "◆", "budget", f"allocated: {s.budget.used:,} of {s.budget.soft:,} tokens ({s.budget.total_level})", "blue")
         self._levels = {name: s.budget.level(p.used, p.soft) for name, p in s.budget.pools.items()}

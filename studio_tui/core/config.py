@@ -242,6 +242,28 @@ def _default_agents() -> dict[str, AgentConfig]:
     }
 
 
+class ExecutionConfig(_Strict):
+    """How Builder tasks of multi_task / decompose_first run: one at a time here, N in parallel, or on Dask."""
+
+    parallel: int = Field(1, ge=1, le=64)
+    """Builder tasks running at once, each in its own git worktree (1: one after another in the project)."""
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = None
+    """Dask scheduler address (tcp://host:8786); none starts a LocalCluster for the run."""
+    dask_workers: int = Field(2, ge=1, le=64)
+    """Worker processes of the LocalCluster started when no address is given."""
+    repo_url: str | None = None
+    """Where Dask workers clone the project from and push task branches to (default: the project's path,
+    for workers that share its file system)."""
+    merge: Literal["ff", "merge"] = "ff"
+    """ff: each task branch is rebased onto the project's branch and fast-forwarded; merge: a merge commit."""
+
+    @property
+    def distributed(self) -> bool:
+        """True when tasks run in worktrees / on workers rather than one after another in the project."""
+        return self.parallel > 1 or self.engine == "dask"
+
+
 class StudioConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
@@ -252,6 +274,7 @@ class StudioConfig(_Strict):
         default_factory=_default_agents
     )
     theme: str = "studio-dark"
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
     def agent(self, role: str) -> AgentConfig:
         return self.agents.get(role) or _default_agents()[role]  # type: ignore[index]

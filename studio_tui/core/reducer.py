@@ -357,6 +357,20 @@ def _ignore(state: OrchestrationState, e: Any) -> None:
     """Events that only feed the event log (agent text), not the state."""
 
 
+def _task_worktree(state: OrchestrationState, e: ev.TaskWorktree) -> None:
+    _agent(state, e.agent).branch = e.branch
+
+
+def _task_dispatched(state: OrchestrationState, e: ev.TaskDispatched) -> None:
+    _agent(state, e.agent).worker = e.worker
+
+
+def _task_merged(state: OrchestrationState, e: ev.TaskMerged) -> None:
+    agent = _agent(state, e.agent)
+    agent.branch = e.branch
+    agent.merged_commit = e.commit
+
+
 _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.OrchestrationStarted: _started,
     ev.StatusChanged: _status,
@@ -383,4 +397,7 @@ _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.BacklogUpdated: _backlog,
     ev.OrchestrationFinished: _finished,
     ev.AgentSession: _agent_session,
+    ev.TaskWorktree: _task_worktree,
+    ev.TaskDispatched: _task_dispatched,
+    ev.TaskMerged: _task_merged,
 }

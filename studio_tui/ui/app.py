@@ -86,6 +86,10 @@ class Launch:
     """For replay: the longest idle gap played between two events, in log seconds."""
     follow_latest: bool = False
     """For watch: switch to a newer orchestration when one starts."""
+    read_only: bool = False
+    """Served read-only to a browser (`studio-tui serve`): no run is started and no checkpoint resumed here."""
+    execution: dict[str, Any] | None = None
+    """--parallel / --engine / --address, over config.yaml's `execution:`."""
 
 
 def exit_code_for(status: str) -> int:
@@ -369,6 +373,9 @@ class StudioApp(App[int]):
         if self.active_run is not None:
             self.notify("A run is already active in this dashboard.", severity="warning")
             return False
+        if self.launch.read_only:
+            self.notify("This dashboard is served read-only: it starts no run (serve --allow-control to drive one).", severity="warning", markup=False)
+            return False
         lock = self.workspace.lock()
         try:
             lock.acquire()
@@ -377,6 +384,8 @@ class StudioApp(App[int]):
             return False
         try:
             config = self.workspace.config()
+            if self.launch.execution:
+                config = config.model_copy(update={"execution": config.execution.model_copy(update=self.launch.execution)})
             agents = agent_factory(self.workspace, config, speed=self.launch.speed)
         except StudioError as exc:
             lock.release()
@@ -520,7 +529,7 @@ class StudioApp(App[int]):
 
     def action_checkpoints(self) -> None:
         live = self.feed.state if self.feed.state.id else None
-        browser = CheckpointBrowser(self.workspace, live, can_resume=self.active_run is None)
+        browser = CheckpointBrowser(self.workspace, live, can_resume=self.active_run is None and not self.launch.read_only)
         self.push_screen(browser, self._resume_chosen)
 
     def _resume_chosen(self, record: CheckpointRecord | None) -> None:
