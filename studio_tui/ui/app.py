@@ -49,6 +49,7 @@ from studio_tui.ui.themes import choose_theme, load_themes
 from studio_tui.ui.widgets.agents.agent_table import AgentTable
 from studio_tui.ui.widgets.eventlog.event_log import FilterInput
 from studio_tui.ui.widgets.header.status_header import BAD
+from studio_tui.ui.widgets.tones import PILL_DEFAULTS
 
 FRAME_RATE = 20
 """Pane refreshes a second: smooth to the eye, and a flood of events costs one redraw per frame, not per event."""
@@ -175,6 +176,9 @@ class StudioApp(App[int]):
         self._choose_theme()
 
     # ── start-up ─────────────────────────────────────────────────────────
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **PILL_DEFAULTS}
 
     def _choose_theme(self) -> None:
         found = load_themes()
