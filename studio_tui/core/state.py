@@ -166,6 +166,8 @@ class OrchestrationState(_Model):
     learnings: list[str] = []
     backlog_updates: dict[str, str] = {}
     resumed_from: list[str] = []
+    resumed_ts: float | None = None
+    """When the latest resume began (the dashboard's elapsed clock counts from it)."""
     unknown_events: int = 0
     seq: int = 0
     started_ts: float | None = None

@@ -37,3 +37,15 @@ STATUS_GLYPHS = {
     "waiting": "?",
 }
 """An agent status as one cell, so columns line up in every terminal font (dashboard and headless)."""
+
+
+def step_count(steps_completed: list[int], steps_skipped: list[int], total: int) -> str:
+    """`5/6`, or `5/6 (1 skipped)`: steps done of the plan's total, skipped ones not counted as done.
+
+    The dashboard and the headless printer both show this, so a skipped step reads the same in each.
+    """
+    if not total:
+        return "-"
+    skipped = set(steps_skipped) - set(steps_completed)
+    done = len(set(steps_completed))
+    return f"{done}/{total}" + (f" ({len(skipped)} skipped)" if skipped else "")
