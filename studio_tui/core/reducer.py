@@ -93,6 +93,8 @@ def _started(state: OrchestrationState, e: ev.OrchestrationStarted) -> None:
     state.workspace = e.workspace
     state.status = "initializing"
     state.started_ts = e.ts
+    state.parent_orch_id = e.parent_orch_id
+    state.parent_checkpoint_id = e.parent_checkpoint_id
 
 
 def _status(state: OrchestrationState, e: ev.StatusChanged) -> None:
@@ -181,6 +183,11 @@ def _hold(state: OrchestrationState, key: str | None, pool: str, tokens: int) ->
 def _tokens(state: OrchestrationState, e: ev.TokensUsed) -> None:
     pool = _pool(state, e.pool)
     pool.used = max(0, pool.used + e.tokens)
+    if e.estimated:
+        pool.estimated = max(0, pool.estimated + e.tokens)
+        agent = state.agent(e.agent)
+        if agent is not None:
+            agent.tokens_estimated[e.pool] = max(0, agent.tokens_estimated.get(e.pool, 0) + e.tokens)
     _hold(state, e.agent, e.pool, e.tokens)
     _record_budget(state)
 
@@ -189,11 +196,18 @@ def _released(state: OrchestrationState, e: ev.BudgetReleased) -> None:
     pool = _pool(state, e.pool)
     pool.used = max(0, pool.used - e.tokens)
     _hold(state, e.agent, e.pool, -e.tokens)
+    agent = state.agent(e.agent) if e.agent else None
+    if agent is not None and agent.tokens_estimated.get(e.pool):
+        freed = min(agent.tokens_estimated[e.pool], e.tokens)
+        agent.tokens_estimated[e.pool] -= freed
+        pool.estimated = max(0, pool.estimated - freed)
+    pool.estimated = min(pool.estimated, pool.used)
     _record_budget(state)
 
 
 def _optimized(state: OrchestrationState, e: ev.OptimizationApplied) -> None:
     _pool(state, e.pool).used = e.after
+    _pool(state, e.pool).estimated = min(_pool(state, e.pool).estimated, e.after)
     if e.step == "clear_context7":
         for agent in state.agent_states:
             if agent.agent != e.kept_agent and e.pool in agent.tokens:
@@ -217,6 +231,8 @@ def _agent_started(state: OrchestrationState, e: ev.AgentStarted) -> None:
         agent.current_step = 0
         agent.total_steps = 0
     agent.attempts = e.attempt
+    if e.mode:
+        agent.mode = e.mode
     if e.total_steps:
         agent.total_steps = e.total_steps
     agent.input = dict(e.input)
@@ -311,6 +327,12 @@ def _resumed(state: OrchestrationState, e: ev.Resumed) -> None:
     state.finished_ts = None
 
 
+def _step_rerun(state: OrchestrationState, e: ev.StepRerun) -> None:
+    agent = _agent(state, e.agent)
+    if e.step not in agent.reruns:
+        agent.reruns.append(e.step)
+
+
 def _learning(state: OrchestrationState, e: ev.LearningCaptured) -> None:
     state.learnings.append(e.path)
 
@@ -325,6 +347,12 @@ def _finished(state: OrchestrationState, e: ev.OrchestrationFinished) -> None:
     state.finished_ts = e.ts
     state.pending_decision = None
     state.status_before_wait = None
+
+
+def _agent_session(state: OrchestrationState, e: ev.AgentSession) -> None:
+    agent = state.agent(e.agent)
+    if agent is not None and e.session_id is not None:
+        agent.session_id = e.session_id
 
 
 def _ignore(state: OrchestrationState, e: Any) -> None:
@@ -353,6 +381,8 @@ _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.CheckpointSaved: _checkpoint,
     ev.Resumed: _resumed,
     ev.LearningCaptured: _learning,
+    ev.StepRerun: _step_rerun,
     ev.BacklogUpdated: _backlog,
     ev.OrchestrationFinished: _finished,
+    ev.AgentSession: _agent_session,
 }

@@ -55,9 +55,17 @@ class AgentState(_Model):
     input: dict[str, Any] = {}
     tokens: dict[str, int] = {}
     """Tokens this agent holds per pool (released when it finishes; Context7 docs in use)."""
+    tokens_estimated: dict[str, int] = {}
+    """The part of `tokens` charged by estimate (the agent reported no usage)."""
     started_ts: float | None = None
     finished_ts: float | None = None
     last_error: str = ""
+    session_id: str | None = None
+    """The agent's own (ACP) session, continued by a retry or a resume where the agent can load it."""
+    mode: str = ""
+    """plan | replan | build | decompose, as last started: a resume runs it in the same mode."""
+    reruns: list[int] = []
+    """Steps run again on a resume because they were in flight when the run stopped."""
 
 
 class Checkpoint(_Model):
@@ -93,6 +101,8 @@ class Handoff(_Model):
 class Pool(_Model):
     used: int = 0
     soft: int = 0
+    estimated: int = 0
+    """Tokens charged by estimate (an agent reporting no usage), counted in `used` too."""
 
 
 class Optimization(_Model):
@@ -168,6 +178,9 @@ class OrchestrationState(_Model):
     resumed_from: list[str] = []
     resumed_ts: float | None = None
     """When the latest resume began (the dashboard's elapsed clock counts from it)."""
+    parent_orch_id: str | None = None
+    """A fork: the orchestration (and checkpoint) it was started from."""
+    parent_checkpoint_id: str | None = None
     unknown_events: int = 0
     seq: int = 0
     started_ts: float | None = None

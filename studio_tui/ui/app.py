@@ -602,17 +602,17 @@ class StudioApp(App[int]):
         self.push_screen(InboxScreen(self.workspace, clock=self.clock))
 
     def fork(self, checkpoint_id: str) -> None:
-        """`:fork CP`: a new run from a checkpoint, when the core offers forking."""
-        begin = getattr(Orchestrator, "fork", None)
-        if begin is None:
-            self.notify("Forking is not in this build yet: resume the checkpoint instead (`c`).", title="Fork", severity="warning", markup=False)
+        """`:fork CP`: a new orchestration from a checkpoint, run here (the original is left as it is)."""
+        why = self.why_read_only()
+        if why:
+            self.notify(why, title="Cannot fork here", severity="warning", markup=False)
             return
         try:
             record = self.workspace.find_checkpoint(checkpoint_id)
         except StudioError as exc:
             self.notify(str(exc), title="Cannot fork", severity="error", markup=False)
             return
-        self._start(lambda orch: orch.fork(record), launched=False)  # type: ignore[attr-defined]
+        self._start(lambda orch: orch.fork(record), launched=False)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -1,0 +1,145 @@
+"""The orchestrator's state and event log: every change is an event, appended, reduced, then told."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import events as ev
+from ..agents import groups
+from ..agents.base import Agent
+from ..config import StudioConfig
+from ..decider import Decider
+from ..reducer import apply
+from ..state import OrchestrationState
+from ..store import EventLogWriter, Workspace, read_log
+from .common import AgentFactory, Subscriber
+
+if TYPE_CHECKING:
+    from .slots import _Slot
+
+STATE_WRITE_INTERVAL = 0.25
+"""Seconds between non-essential state.yaml rewrites: a reader is never more than this behind, and a
+flood of token events does not become a flood of fsyncs."""
+
+_ESSENTIAL = (
+    ev.OrchestrationStarted,
+    ev.StatusChanged,
+    ev.RoutingDecided,
+    ev.SequenceExtended,
+    ev.DecisionRequested,
+    ev.DecisionAnswered,
+    ev.AgentCompleted,
+    ev.AgentFailed,
+    ev.AgentStatus,
+    ev.CheckpointSaved,
+    ev.Resumed,
+    ev.OrchestrationFinished,
+)
+"""Events after which state.yaml is rewritten at once and durably."""
+
+
+class OrchestratorBase:
+    """What every part of the Orchestrator shares: its workspace, state, log and run-time bookkeeping."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        config: StudioConfig,
+        decider: Decider,
+        agent_factory: AgentFactory,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.workspace = workspace
+        self.config = config
+        self.decider = decider
+        self.agent_factory = agent_factory
+        self.clock = clock
+        self.sleep = sleep
+        self.state = OrchestrationState()
+        self.subscribers: list[Subscriber] = []
+        self._log: EventLogWriter | None = None
+        self._slots: dict[str, _Slot] = {}
+        self._agents: dict[str, Agent] = {}
+        self._last_state_write = 0.0
+        self._optimized_for: frozenset[str] = frozenset()
+        self._pruned_tasks: set[str] = set()
+        self._unknown_pools: set[str] = set()
+        self._orch_id = ""
+        self._damaged_state: Path | None = None
+        self._answered_by = "the person"
+        self._last_checkpoint_epoch = 0
+        self._chosen_plan: str | None = None
+        """`build --plan TASK_ID`: the pending plan the person chose to build."""
+        self._git_project: bool | None = None
+        """Whether the project is a git work tree (asked once, at the first checkpoint)."""
+        self._unsettled: set[str] = set()
+        """Agents a resume found complete whose handoff and checkpoint were not written yet."""
+        self._pending_replans: dict[str, Any] = {}
+        """Builder -> failure whose replan a resume must still run."""
+
+    # ── events ────────────────────────────────────────────────────────────
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.append(subscriber)
+
+    def emit(self, cls: type[ev._Event], **fields: Any) -> ev.Event:
+        """Append an event to the log, reduce it into the state, write state.yaml, tell subscribers."""
+        event = cls(seq=self.state.seq + 1, ts=round(self.clock(), 3), orch_id=self._orch_id, **fields)
+        assert self._log is not None, "emit before the log is open"
+        try:
+            line = ev.encode(event)
+        except (ValueError, RecursionError):
+            # Text an agent sent that JSON cannot carry (lone surrogates, absurd nesting): keep a safe copy.
+            event = type(event).model_validate(ev.make_encodable(event.model_dump(mode="python", by_alias=True)))
+            line = ev.encode(event)
+        self._log.append_line(line)
+        apply(self.state, event)
+        essential = isinstance(event, _ESSENTIAL)
+        now = time.monotonic()
+        if essential or now - self._last_state_write >= STATE_WRITE_INTERVAL:
+            if isinstance(event, (ev.CheckpointSaved, ev.DecisionRequested, ev.OrchestrationFinished)):
+                self._log.sync()
+            self.workspace.write_state(self.state, durable=essential)
+            self._last_state_write = now
+        for subscriber in list(self.subscribers):
+            subscriber(event, self.state)
+        return event
+
+    def _open(self, orch_id: str) -> None:
+        self._orch_id = orch_id
+        self._damaged_state = self.workspace.set_aside_damaged_state(orch_id)
+        self._log = EventLogWriter(self.workspace.events_path(orch_id))
+        groups.record_groups_in(self.processes_dir)
+
+    @property
+    def processes_dir(self) -> Path:
+        """Where the process groups of this run's agents are recorded while they run."""
+        return self.workspace.orch_dir(self._orch_id) / "processes"
+
+    def _end_survivors(self) -> list[str]:
+        """End what a stopped run's agents left running, before any step runs again; one line per group."""
+        return groups.end_survivors(self.processes_dir)
+
+    def close(self) -> None:
+        """Flush the final state.yaml and close the log."""
+        if self._log is None:
+            return
+        if self.state.id:
+            self.workspace.write_state(self.state)
+        self._log.close()
+        self._log = None
+        groups.record_groups_in(None)
+
+    def _last_seq(self, orch_id: str) -> int:
+        path = self.workspace.events_path(orch_id)
+        if not path.exists():
+            return 0
+        found = read_log(path).events
+        return found[-1].seq if found else 0
+
