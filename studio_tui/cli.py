@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="the full state and the replay report as JSON")
     replay.add_argument("--max-gap", type=float, default=2.0, metavar="SECONDS", help="cap idle gaps in the original timing (default 2)")
 
+    _add_export_parser(sub)
+    _add_inbox_parsers(sub)
+
     watch = sub.add_parser("watch", help="follow, read-only, a run that another process is driving")
     watch.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
     watch.add_argument("--follow-latest", action="store_true", help="switch to a newer orchestration when one starts")
@@ -256,10 +259,23 @@ def _interactive() -> bool:
 
 
 def _want_dashboard(args: argparse.Namespace) -> bool:
-    """The dashboard needs a terminal on both ends (or a browser, under `serve`); anything else prints instead."""
+    """The dashboard needs a terminal on both ends that can draw it (or a browser, under `serve`);
+    anything else (pipes, CI, TERM=dumb) prints instead."""
+    if getattr(args, "headless", False):
+        return False
     from .serve import served
 
-    return not getattr(args, "headless", False) and (served() or (sys.stdout.isatty() and sys.stdin.isatty()))
+    if served():
+        return True
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        return False
+    from .terminal import dashboard_unfit
+
+    note = dashboard_unfit()
+    if note is not None:
+        err_console.print(Text(note, style="yellow"))
+        return False
+    return True
 
 
 def _current_state(workspace: Workspace, orch_id: str | None = None) -> OrchestrationState:
@@ -362,7 +378,11 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
     else:
         decider = PolicyDecider(policy, permissions)  # type: ignore[arg-type]
     with workspace.lock():
+        from .core.inbox import InboxDecider
+
+        decider = InboxDecider(decider, workspace)  # `studio-tui answer` / the inbox may answer instead
         orchestrator = Orchestrator(workspace, config, decider, factory)
+        decider.orch_id = lambda: orchestrator.state.id
         printer = cli_runs.PipeSafePrinter(HeadlessPrinter(console))
         orchestrator.subscribe(printer)
         try:
@@ -626,7 +646,7 @@ def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
     path = _replay_path(workspace, args.log)
     if args.to is not None and args.to < 0:
         raise InputError(f"--to must be an event seq (0 or more), got {args.to}")
-    if _want_dashboard(args) and not args.json and args.to is None:
+    if not args.json and args.to is None and _want_dashboard(args):
         if args.max_gap <= 0:
             raise InputError(f"--max-gap must be more than 0 seconds, got {args.max_gap}")
         return _dashboard(args, workspace, "replay", log_path=path, max_gap=args.max_gap)
@@ -727,6 +747,71 @@ def cmd_serve(args: argparse.Namespace, workspace: Workspace) -> int:
         theme=args.theme,
         say=lambda line: console.print(literal(line)),
     )
+# ── export (issue 13) ────────────────────────────────────────────────────
+
+
+def _add_export_parser(sub: Any) -> None:
+    export = sub.add_parser("export", help="a shareable report of an orchestration (routing, timeline, agents, failures, decisions, budget)")
+    export.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
+    export.add_argument("--format", choices=("md", "html"), default="md", help="md (default) or html (no script)")
+    export.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write here (atomically) instead of stdout")
+
+
+def cmd_export(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.export import export_report
+    from .core.store.atomic import atomic_write
+
+    orch_id = workspace.resolve_orch(args.orch_id)
+    read = read_log(workspace.events_path(orch_id))
+    state = fold(read.events) if read.events else workspace.load_state(orch_id)
+    report = export_report(state, read.events, args.format)
+    if args.output is None:
+        sys.stdout.write(report)
+        sys.stdout.flush()
+    else:
+        atomic_write(args.output.expanduser(), report)
+        err_console.print(Text(f"wrote {args.output} ({args.format}, {orch_id})", style="dim"))
+    return EXIT_OK
+
+
+# ── inbox and answer (issue 13) ──────────────────────────────────────────
+
+
+def _add_inbox_parsers(sub: Any) -> None:
+    inbox = sub.add_parser("inbox", help="every decision waiting in any run of the workspace, oldest first")
+    inbox.add_argument("--json", action="store_true")
+    answer = sub.add_parser("answer", help="answer a waiting decision of a run (its own process takes it)")
+    answer.add_argument("orch_id", metavar="ORCH_ID")
+    answer.add_argument("decision_id", metavar="DECISION_ID")
+    answer.add_argument("answer", metavar="ANSWER")
+
+
+def cmd_inbox(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.inbox import waiting_decisions
+
+    found = waiting_decisions(workspace)
+    now = time.time()
+    if args.json:
+        _print_json({"waiting": [item.to_dict(now) for item in found.items], "problems": found.problems})
+        return EXIT_OK
+    table = Table(box=None, header_style="bold")
+    for column in ("Age", "Run", "Decision", "Kind", "Agent", "Question", "Answers"):
+        table.add_column(column)
+    for item in found.items:
+        age = int(item.age(now))
+        table.add_row(f"{age // 60}m{age % 60:02d}s", item.orch_id, literal(item.decision_id), literal(item.kind), literal(item.agent or "-"), literal(item.prompt), literal(" / ".join(item.options) or "(free text)"))
+    console.print(table if found.items else Text("nothing is waiting for you", style="dim"))
+    for problem in found.problems:
+        err_console.print(Text(problem, style="yellow"))
+    return EXIT_OK
+
+
+def cmd_answer(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.inbox import post_answer
+
+    post_answer(workspace, args.orch_id, args.decision_id, args.answer)
+    console.print(literal(f"sent: {args.orch_id} takes {args.answer!r} for {args.decision_id} at its next look", "green"))
+    return EXIT_OK
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -757,6 +842,9 @@ def dispatch(args: argparse.Namespace) -> int:
         "run-backlog": lambda: cmd_run_backlog(args, workspace),
         "replay": lambda: cmd_replay(args, workspace),
         "watch": lambda: cmd_watch(args, workspace),
+        "export": lambda: cmd_export(args, workspace),
+        "inbox": lambda: cmd_inbox(args, workspace),
+        "answer": lambda: cmd_answer(args, workspace),
         "doctor": lambda: cmd_doctor(args, workspace),
         "serve": lambda: cmd_serve(args, workspace),
     }

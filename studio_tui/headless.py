@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 import time
 from typing import Literal
@@ -15,7 +16,7 @@ from .core import events as ev
 from .core.budget import budget_table
 from .core.decider import PERMISSION_CANCELLED, Answer, DecisionRequest, PolicyDecider, option_keys
 from .core.state import OrchestrationState
-from .core.text import STATUS_GLYPHS, sanitize
+from .core.text import STATUS_GLYPHS, sanitize, step_count
 
 LEVEL_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red"}
 STATUS_STYLE = {
@@ -336,7 +337,7 @@ def state_view(state: OrchestrationState) -> Table:
     for entry in state.agent_states:
         agents.append(f"{STATUS_GLYPHS.get(entry.status, '·')} {entry.agent}", style=STATUS_STYLE.get(entry.status, ""))
         if entry.total_steps:
-            agents.append(f" {len(entry.steps_completed)}/{entry.total_steps}", style="dim")
+            agents.append(f" {step_count(entry.steps_completed, entry.steps_skipped, entry.total_steps)}", style="dim")
         agents.append("   ")
     grid.add_row("Agents", agents)
     grid.add_row("Checkpoints", literal(", ".join(f"{c.id} {c.name}" for c in state.checkpoints[-3:]) or "none"))
@@ -356,3 +357,19 @@ def budget_view(state: OrchestrationState) -> Table:
         level = status.split(" ")[0]
         table.add_row(name, str(used), str(soft), Text(status, style=LEVEL_STYLE.get(level, "")), end_section=index == len(rows) - 2)
     return table
+
+
+def outcome_lines(workspace_root: object, state: OrchestrationState, events_path: object) -> list[Text]:
+    """What a run ended as and how to pick it up again: printed after a headless run and when the dashboard exits."""
+    if not state.id:
+        return []
+    root = shlex.quote(str(workspace_root))
+    lines = [Text(f"{state.id}: {state.status}", style="bold") + (Text(" · ") + Text(sanitize(state.summary, keep_newlines=False)) if state.summary else Text())]
+    last = state.checkpoints[-1] if state.checkpoints else None
+    if state.status == "interrupted" and last is not None:
+        lines.append(Text(f"interrupted: resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
+    elif state.status in ("aborted", "halted", "failed", "cancelled") and last is not None:
+        name = sanitize(last.name, keep_newlines=False)
+        lines.append(Text(f"last checkpoint: {last.id} ({name}); resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
+    lines.append(Text(f"log: {events_path}", style="dim"))
+    return lines

@@ -319,6 +319,7 @@ def _resumed(state: OrchestrationState, e: ev.Resumed) -> None:
     for name in OrchestrationState.model_fields:
         setattr(state, name, getattr(snapshot, name))
     state.resumed_from = [*state.resumed_from, e.checkpoint_id]
+    state.resumed_ts = e.ts
     state.pending_decision = None
     state.status_before_wait = None
     state.status = "resuming"

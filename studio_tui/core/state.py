@@ -258,6 +258,8 @@ class OrchestrationState(_Model):
     learnings: list[str] = []
     backlog_updates: dict[str, str] = {}
     resumed_from: list[str] = []
+    resumed_ts: float | None = None
+    """When the latest resume began (the dashboard's elapsed clock counts from it)."""
     parent_orch_id: str | None = None
     """A fork: the orchestration (and checkpoint) it was started from."""
     parent_checkpoint_id: str | None = None
