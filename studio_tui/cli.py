@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
+from . import __version__, cli_runs
 from .core.agents import agent_factory, check_agents
 from .core.budget import budget_table
 from .core.decider import PolicyDecider
@@ -31,7 +31,7 @@ from .core.store import ORCH_ID_RE, Workspace, read_log
 from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-RUN_COMMANDS = ("demo", "build", "orchestrate", "resume", "run-backlog")
+RUN_COMMANDS = ("demo", "build", "orchestrate", "resume", "run-backlog", "fork")
 
 PIPE_WIDTH = 160
 """Columns for output that is not a terminal: wide enough that ids and paths are never cut."""
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="route GOAL to a workflow and run it")
     build.add_argument("goal", metavar="GOAL")
     build.add_argument("--explicit", action="store_true", help="show the routing and ask before proceeding")
+    build.add_argument("--plan", metavar="TASK_ID", default=None, help="build this task's pending plan (build_only)")
     _add_run_options(build)
 
     orchestrate = sub.add_parser("orchestrate", help="explicit mode: `orchestrate build GOAL`")
@@ -107,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue an orchestration from checkpoint CP_ID")
     resume.add_argument("checkpoint_id", metavar="CP_ID")
+    resume.add_argument("--restore-code", action="store_true", help="on a rewind, also put the project's code back as the checkpoint saw it (git)")
     _add_run_options(resume)
+
+    cli_runs.add_fork_parser(sub, _add_run_options)
+    cli_runs.add_route_parser(sub)
 
     budget = sub.add_parser("budget", help="the context budget table (seed format)")
     budget.add_argument("--json", action="store_true")
@@ -135,7 +140,101 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
     watch.add_argument("--follow-latest", action="store_true", help="switch to a newer orchestration when one starts")
     watch.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
+    _add_setup_commands(sub)
     return parser
+
+
+# ── init, doctor and the built-in agent (logic in core/init.py, core/doctor.py, core/agents/builtin.py) ──
+
+
+def _add_setup_commands(sub: Any) -> None:
+    from .core.init import AGENT_CHOICES
+
+    init = sub.add_parser("init", help="write .studio/config.yaml and the workspace for the project in this folder")
+    init.add_argument(
+        "--agents",
+        choices=AGENT_CHOICES,
+        default="command",
+        help="who plays the roles: a well-known ACP agent, the built-in command agents (default) or a scripted rehearsal",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite an existing config.yaml (and scenario.yaml)")
+    doctor = sub.add_parser("doctor", help="check that each role's agent can start, speaks ACP and is signed in")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per probe (default 20)")
+    agent = sub.add_parser("agent", help="the built-in planner/architect (a command agent; config.yaml runs it)")
+    agent.add_argument("--test-command", default=None, metavar="CMD", help="the planner's quality gate (default: detected)")
+
+
+def cmd_init(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.init import init_workspace
+
+    result = init_workspace(workspace, args.agents, force=args.force)
+    for path in result.written:
+        console.print(literal(f"wrote {path}{'/' if path.is_dir() else ''}", "green"))
+    for path in result.kept:
+        console.print(literal(f"kept  {path}{'/' if path.is_dir() else ''} (already there)", "dim"))
+    if result.gitignore is not None:
+        if result.gitignore_added:
+            console.print(literal(f"added to {result.gitignore}: {' '.join(result.gitignore_added)}", "green"))
+        else:
+            console.print(literal(f"{result.gitignore} already ignores the per-machine folders", "dim"))
+    if args.agents == "command":
+        found = result.test_command or "none found: edit the quality gates in config.yaml"
+        console.print(literal(f"test command (the quality gate): {found}", "dim"))
+    flag = "" if workspace.root == Path(".studio").absolute() else f"--workspace {workspace.root} "
+    console.print(literal(f"next: studio-tui {flag}doctor, then studio-tui {flag}build \"GOAL\"", "bold"))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.doctor import PROBE_TIMEOUT, diagnose
+
+    timeout = PROBE_TIMEOUT if args.timeout is None else args.timeout
+    if timeout <= 0:
+        raise InputError(f"--timeout must be more than 0 seconds, got {timeout}")
+    report = asyncio.run(diagnose(workspace, workspace.config(), timeout=timeout))
+    if args.json:
+        _print_json(report.to_dict())
+        return EXIT_OK if report.ok else EXIT_FAILED
+    if sys.stdout.isatty():
+        table = Table(title=f"studio-tui doctor: {workspace.root}", title_justify="left", expand=True)
+        table.add_column("role", no_wrap=True)
+        table.add_column("agent / gate", overflow="fold", ratio=2)
+        table.add_column("status", no_wrap=True)
+        table.add_column("what was found", overflow="fold", ratio=3)
+        table.add_column("fix", overflow="fold", ratio=2)
+        for check in report.checks:
+            found = check.detail
+            if check.acp:
+                found += "".join(f"\n{key}: {_doctor_value(value)}" for key, value in check.acp.items())
+            table.add_row(
+                Text(check.role), Text(sanitize(check.subject)), Text(check.status, style="green" if check.ok else "red bold"),
+                Text(sanitize(found)), Text(sanitize(check.fix), style="yellow"),
+            )
+        console.print(table)
+    else:
+        for check in report.checks:
+            console.print(literal(sanitize(f"{check.role:<10} {check.status:<14} {check.subject}: {check.detail}")))
+            for key, value in check.acp.items():
+                console.print(literal(sanitize(f"{'':<25} {key}: {_doctor_value(value)}")))
+            if check.fix:
+                console.print(literal(sanitize(f"{'':<25} fix: {check.fix}")))
+    verdict = "every role can run" if report.ok else "a role cannot run: see the fix above"
+    console.print(literal(verdict, "green" if report.ok else "red"))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _doctor_value(value: Any) -> str:
+    if isinstance(value, list):
+        parts = [item.get("name") or item.get("id", "") if isinstance(item, dict) else str(item) for item in value]
+        return ", ".join(parts) or "none"
+    return str(value)
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from .core.agents.builtin import run
+
+    return run(sys.stdin, sys.stdout, test_command=args.test_command)
 
 
 # ── helpers ──────────────────────────────────────────────────────────────
@@ -220,7 +319,8 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
         decider = PolicyDecider(policy, permissions)  # type: ignore[arg-type]
     with workspace.lock():
         orchestrator = Orchestrator(workspace, config, decider, factory)
-        orchestrator.subscribe(HeadlessPrinter(console))
+        printer = cli_runs.PipeSafePrinter(HeadlessPrinter(console))
+        orchestrator.subscribe(printer)
         try:
             state = _run_async(start(orchestrator))
         except asyncio.CancelledError:
@@ -228,7 +328,13 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
         except EOFError as exc:
             state = orchestrator.state
             err_console.print(Text(f"studio-tui: {exc}", style="red"))
-    _print_outcome(workspace, state)
+    if printer.closed:
+        err_console.print(literal(cli_runs.pipe_closed_message(workspace, state), "yellow"))
+        return EXIT_INTERRUPTED
+    try:
+        _print_outcome(workspace, state)
+    except BrokenPipeError:
+        cli_runs.silence_stdout()
     return _exit_for(state)
 
 
@@ -283,16 +389,27 @@ def cmd_build(args: argparse.Namespace, workspace: Workspace, *, explicit: bool)
         return _dashboard(args, workspace, "build", goal=args.goal, mode=mode)
     if explicit:
         _explicit_guard(args)
-    return _headless_run(args, workspace, lambda o: o.build(args.goal, mode=mode))
+    chosen = getattr(args, "plan", None)
+    return _headless_run(args, workspace, lambda o: o.build(args.goal, mode=mode, plan=chosen))
 
 
 def cmd_resume(args: argparse.Namespace, workspace: Workspace) -> int:
     record = workspace.find_checkpoint(args.checkpoint_id)
     check_agents(workspace, workspace.config())
     preflight(workspace)
+    point = cli_runs.check_rewind(args, record, workspace, console, err_console, interactive=_interactive())
+    cli_runs.restore_code(args, record, workspace, console, interactive=_interactive(), offer=point.rewind)
     if _want_dashboard(args):
         return _dashboard(args, workspace, "resume", checkpoint_id=args.checkpoint_id)
-    return _headless_run(args, workspace, lambda o: o.resume(record))
+    return _headless_run(args, workspace, lambda o: o.resume(record, point=point))
+
+
+def cmd_fork(args: argparse.Namespace, workspace: Workspace) -> int:
+    record = workspace.find_checkpoint(args.checkpoint_id)
+    check_agents(workspace, workspace.config())
+    preflight(workspace)
+    cli_runs.restore_code(args, record, workspace, console, interactive=_interactive(), offer=True)
+    return _headless_run(args, workspace, lambda o: o.fork(record, goal=args.goal))
 
 
 def cmd_run_backlog(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -308,12 +425,18 @@ def cmd_run_backlog(args: argparse.Namespace, workspace: Workspace) -> int:
 def cmd_status(args: argparse.Namespace, workspace: Workspace) -> int:
     state = _current_state(workspace, args.orch_id)
     if args.json:
-        _print_json({"orchestration_state": state.to_dict()})
+        payload: dict[str, Any] = {"orchestration_state": state.to_dict()}
+        stopped = cli_runs.liveness_lines(workspace, state)
+        if stopped:
+            payload["stopped"] = {"label": stopped[0], "resume": stopped[1].removeprefix("resume with: ")}
+        _print_json(payload)
     else:
         text = yaml.safe_dump(state.seed_view(), sort_keys=False, allow_unicode=True, width=100)
         console.print(literal(text.rstrip("\n")))
         if state.waiting_for_person:
             console.print(Text("WAITING FOR YOU: answer it in the terminal running the build", style="bold yellow"))
+        for line in cli_runs.liveness_lines(workspace, state):
+            console.print(literal(line, "bold red"))
     return EXIT_OK
 
 
@@ -507,9 +630,13 @@ def dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command == "demo":
         return cmd_demo(args)
+    if command == "agent":
+        return cmd_agent(args)
+    if command == "init":
+        return cmd_init(args, workspace)
     if command is None:
         return cmd_view(args, workspace)
-    if command not in ("status", "checkpoints", "budget", "build", "replay") and not workspace.root.is_dir():
+    if command not in ("status", "checkpoints", "budget", "build", "replay", "route") and not workspace.root.is_dir():
         raise InputError(f"{workspace.root}: no workspace here (use --workspace DIR, or `studio-tui build GOAL` to start one)")
     handlers: dict[str, Callable[[], int]] = {
         "build": lambda: cmd_build(args, workspace, explicit=args.explicit),
@@ -518,12 +645,15 @@ def dispatch(args: argparse.Namespace) -> int:
         "checkpoint": lambda: cmd_checkpoint(args, workspace),
         "checkpoints": lambda: cmd_checkpoints(args, workspace),
         "resume": lambda: cmd_resume(args, workspace),
+        "fork": lambda: cmd_fork(args, workspace),
+        "route": lambda: cli_runs.cmd_route(args, workspace, console),
         "budget": lambda: cmd_budget(args, workspace),
         "handoff": lambda: cmd_handoff(args, workspace),
         "agent-start": lambda: cmd_agent_start(args, workspace),
         "run-backlog": lambda: cmd_run_backlog(args, workspace),
         "replay": lambda: cmd_replay(args, workspace),
         "watch": lambda: cmd_watch(args, workspace),
+        "doctor": lambda: cmd_doctor(args, workspace),
     }
     return handlers[command]()
 

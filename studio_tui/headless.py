@@ -132,7 +132,11 @@ class HeadlessPrinter:
         self._line(e.ts, "!", "decision", literal(f"{e.kind} → {e.answer} (by {e.by})"), "yellow")
 
     def _on_resumed(self, e: ev.Resumed, s: OrchestrationState) -> None:
-        self._line(e.ts, "⟲", "orchestrator", literal(f"resumed {s.id} from {e.checkpoint_id}"), "bold")
+        how = f"REWOUND to {e.checkpoint_id}" if e.rewind else f"resumed from {e.checkpoint_id}, continuing after the last completed step"
+        self._line(e.ts, "⟲", "orchestrator", literal(f"{s.id}: {how}"), "bold")
+
+    def _on_step_rerun(self, e: ev.StepRerun, s: OrchestrationState) -> None:
+        self._line(e.ts, "↺", e.agent, literal(f"step {e.step} runs again (RE-RUN): {e.reason}"), "bold yellow")
 
     def _on_learning_captured(self, e: ev.LearningCaptured, s: OrchestrationState) -> None:
         self._line(e.ts, "✎", "learnings", literal(f"{e.path}: {e.summary}"), "green")

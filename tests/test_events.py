@@ -29,7 +29,7 @@ SAMPLES: dict[str, ev.Event] = {
     "tokens_used": ev.TokensUsed(**BASE, agent="builder", pool="working", tokens=-40),
     "budget_released": ev.BudgetReleased(**BASE, pool="working", tokens=1200, reason="done", agent="builder"),
     "optimization_applied": ev.OptimizationApplied(**BASE, step="clear_context7", pool="context7", before=26000, after=10000, detail="d", kept_agent="builder"),
-    "agent_started": ev.AgentStarted(**BASE, agent="builder:T1", role="builder", attempt=3, task_id="T1", total_steps=6, input={"k": "v"}, restart_steps=True),
+    "agent_started": ev.AgentStarted(**BASE, agent="builder:T1", role="builder", attempt=3, task_id="T1", total_steps=6, input={"k": "v"}, restart_steps=True, mode="replan"),
     "agent_step": ev.AgentStep(**BASE, agent="builder", step=2, total=6, description="schema", status="skipped"),
     "agent_log": ev.AgentLog(**BASE, agent="builder", level="warning", message="line1\nline2 \x1b[31m"),
     "agent_completed": ev.AgentCompleted(**BASE, agent="planner", output={"plan_id": "bp", "n": 1.5}),
@@ -49,6 +49,7 @@ SAMPLES: dict[str, ev.Event] = {
     ),
     "terminal_output": ev.TerminalOutput(**BASE, agent="builder", terminal_id="term_1", command="pytest -q", output="1 passed\n", exit_code=0, done=True),
     "agent_stderr": ev.AgentStderr(**BASE, agent="builder", path="stderr/builder.log", lines=227, dropped=0),
+    "step_rerun": ev.StepRerun(**BASE, agent="builder", step=4, reason="in flight when the run stopped"),
     "agent_session": ev.AgentSession(
         **BASE, agent="builder", session_id="s1", protocol_version=1, auth_methods=["claude-login"],
         modes=["default", "plan"], current_mode="default", commands=["init"], capabilities={"loadSession": True},

@@ -133,11 +133,27 @@ def test_complexity_per_workflow():
 # ── precedence: plans and several tasks ────────────────────────────────
 
 
-def test_existing_pending_plan_routes_to_build_only_whatever_the_words():
-    decision = route("Add a whole new platform", pending_plan_tasks=["task_login", "task_other"])
+def test_a_pending_plan_the_goal_names_routes_to_build_only_whatever_the_words():
+    decision = route("Add a whole new platform: finish task_other", pending_plan_tasks=["task_login", "task_other"])
     assert decision.workflow == "build_only"
-    assert decision.task_ids == ["task_login"]
-    assert any("existing plan" in s and "task_login" in s for s in decision.signals)
+    assert decision.task_ids == ["task_other"]
+    assert any("pending plan" in s and "task_other" in s for s in decision.signals)
+
+
+def test_a_pending_plan_the_goal_does_not_name_never_hijacks_it():
+    decision = route("Add a double() helper", pending_plan_tasks=["task_login"])
+    assert decision.workflow == "plan_then_build"
+    assert decision.task_ids == []
+    assert not any("task_login" in s for s in decision.signals)
+    assert route("Create a billing system for invoices", pending_plan_tasks=["task_oauth"]).workflow == "decompose_first"
+    # a task id inside a longer word is not a mention
+    assert route("Fix task_login_page", pending_plan_tasks=["task_login"]).task_ids == []
+
+
+def test_the_chosen_plan_routes_to_build_only_on_it():
+    decision = route("Anything at all", pending_plan_tasks=["task_login"], chosen_plan="task_login")
+    assert (decision.workflow, decision.task_ids) == ("build_only", ["task_login"])
+    assert decision.signals == ["plan chosen: build --plan task_login"]
 
 
 def test_several_backlog_task_ids_route_to_multi_task():
@@ -246,7 +262,7 @@ async def test_plan_then_build_runs_planner_then_builder(write_ws, run_build):
 async def test_existing_pending_plan_runs_build_only_on_that_task(write_ws, run_build):
     plan = {"id": "bp_p", "task_id": "task_p", "status": "pending", "steps": [{"id": 1, "description": "s"}]}
     ws = write_ws(_fast_ok_scenario(), plans={"task_p": plan})
-    run = await run_build(ws, "Add a new thing")
+    run = await run_build(ws, "Add a new thing to task_p")
     decided = _routing(run)
     assert decided.workflow == "build_only"
     assert [(s.key, s.task_id) for s in decided.sequence] == [("builder", "task_p")]

@@ -138,14 +138,14 @@ async def test_a_kill_after_this_event_resumes_to_the_same_final_state(tmp_path,
     assert result.mismatches == []
 
 
-@pytest.mark.parametrize("nth", [1, 2], ids=["first-plan", "replan"])
-async def test_resume_from_planner_complete_hands_the_plan_to_the_builder(tmp_path, reference, nth):
+@pytest.mark.parametrize("name", ["planner_complete", "planner_replan_complete"], ids=["first-plan", "replan"])
+async def test_resume_from_planner_complete_hands_the_plan_to_the_builder(tmp_path, reference, name):
     _, _, ref_view = reference
     # killed right after the checkpoint file is written, i.e. at the next event (the handoff)
     result = await torture.kill_at_event_and_resume(
-        tmp_path, next_event_after("checkpoint_saved", nth, name="planner_complete"), ref_view, name="run"
+        tmp_path, next_event_after("checkpoint_saved", name=name), ref_view, name="run"
     )
-    assert result.resumed_from == "planner_complete"
+    assert result.resumed_from == name
     assert result.mismatches == []
 
 

@@ -21,7 +21,8 @@ DEFAULT_POOLS: dict[str, int] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Attribute docstrings become field descriptions: `studio-tui init` writes them as comments.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class BudgetConfig(_Strict):
@@ -83,10 +84,23 @@ class CommandAgentConfig(_Strict):
     timeout: float = Field(600.0, gt=0)
 
 
+class GateConfig(_Strict):
+    """A quality gate named in config.yaml (the same fields as a plan's `quality_gates` entry)."""
+
+    name: str = Field(min_length=1)
+    command: list[Annotated[str, Field(min_length=1)]] | Annotated[str, Field(min_length=1)]
+    """A list is exec'd as is; a string goes to `sh -c`."""
+    timeout: float | None = Field(None, gt=0)
+
+
 class PlanBuilderConfig(_Strict):
     kind: Literal["plan_builder"]
     step_timeout: float = Field(600.0, gt=0)
     """Default timeout of a plan step or quality gate that names none."""
+    quality_gates: list[GateConfig] = []
+    """The checks run when the builder is given no plan (a build_only goal with no pending plan):
+    there is nothing to execute, so it runs these, and fails honestly when one fails. Without them a
+    builder with no plan is a blocker. A plan's own `quality_gates` are used whenever there is a plan."""
 
 
 ACP_PROMPT_PLACEHOLDERS: dict[str, str] = {
@@ -173,11 +187,18 @@ AgentConfig = Annotated[
 ]
 
 
+BUILTIN_AGENT_COMMAND = ["studio-tui", "agent"]
+"""The built-in command-protocol Planner/Architect (core/agents/builtin.py). A command whose program
+is `studio-tui` runs this very installation (`python -m studio_tui`), whatever PATH says."""
+
+
 def _default_agents() -> dict[str, AgentConfig]:
+    """What a role is when config.yaml does not name it: no role needs a scenario.yaml unless the
+    config itself says `kind: scripted`."""
     return {
-        "planner": ScriptedAgentConfig(kind="scripted"),
+        "planner": CommandAgentConfig(kind="command", command=list(BUILTIN_AGENT_COMMAND)),
         "builder": PlanBuilderConfig(kind="plan_builder"),
-        "architect": ScriptedAgentConfig(kind="scripted"),
+        "architect": CommandAgentConfig(kind="command", command=list(BUILTIN_AGENT_COMMAND)),
     }
 
 

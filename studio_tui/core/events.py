@@ -46,6 +46,10 @@ class OrchestrationStarted(_Event):
     goal: str
     mode: Literal["implicit", "explicit"] = "implicit"
     workspace: str = ""
+    parent_orch_id: str | None = None
+    """A fork: the orchestration it was started from."""
+    parent_checkpoint_id: str | None = None
+    """A fork: the checkpoint of the parent it starts from."""
 
 
 class StatusChanged(_Event):
@@ -136,6 +140,8 @@ class AgentStarted(_Event):
     input: dict[str, Any] = {}
     restart_steps: bool = False
     """The agent starts over (a Planner's replan): earlier step progress no longer counts."""
+    mode: str = ""
+    """plan | replan | build | decompose: what it was asked to do (empty in logs written before it was recorded)."""
 
 
 class AgentStep(_Event):
@@ -213,6 +219,9 @@ class Resumed(_Event):
     type: Literal["resumed"] = "resumed"
     checkpoint_id: str
     snapshot: dict[str, Any]
+    rewind: bool = False
+    """True when the run went back to an older checkpoint (work after it is done again); False when it
+    continues after the last step its log records as completed."""
 
     @field_validator("snapshot")
     @classmethod
@@ -313,6 +322,15 @@ class AgentSession(_Event):
     capabilities: dict[str, Any] = {}
 
 
+class StepRerun(_Event):
+    """A step that was in flight when the run stopped runs again on resume (the only work done twice)."""
+
+    type: Literal["step_rerun"] = "step_rerun"
+    agent: str
+    step: int
+    reason: str = ""
+
+
 class UnknownEvent(_Event):
     """An event type this version does not know (a newer writer): kept and shown, never a crash."""
 
@@ -349,6 +367,7 @@ _KNOWN_CLASSES = (
     TerminalOutput,
     AgentStderr,
     AgentSession,
+    StepRerun,
 )
 KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
 Event = _Event

@@ -93,6 +93,8 @@ def _started(state: OrchestrationState, e: ev.OrchestrationStarted) -> None:
     state.workspace = e.workspace
     state.status = "initializing"
     state.started_ts = e.ts
+    state.parent_orch_id = e.parent_orch_id
+    state.parent_checkpoint_id = e.parent_checkpoint_id
 
 
 def _status(state: OrchestrationState, e: ev.StatusChanged) -> None:
@@ -229,6 +231,8 @@ def _agent_started(state: OrchestrationState, e: ev.AgentStarted) -> None:
         agent.current_step = 0
         agent.total_steps = 0
     agent.attempts = e.attempt
+    if e.mode:
+        agent.mode = e.mode
     if e.total_steps:
         agent.total_steps = e.total_steps
     agent.input = dict(e.input)
@@ -322,6 +326,12 @@ def _resumed(state: OrchestrationState, e: ev.Resumed) -> None:
     state.finished_ts = None
 
 
+def _step_rerun(state: OrchestrationState, e: ev.StepRerun) -> None:
+    agent = _agent(state, e.agent)
+    if e.step not in agent.reruns:
+        agent.reruns.append(e.step)
+
+
 def _learning(state: OrchestrationState, e: ev.LearningCaptured) -> None:
     state.learnings.append(e.path)
 
@@ -370,6 +380,7 @@ _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.CheckpointSaved: _checkpoint,
     ev.Resumed: _resumed,
     ev.LearningCaptured: _learning,
+    ev.StepRerun: _step_rerun,
     ev.BacklogUpdated: _backlog,
     ev.OrchestrationFinished: _finished,
     ev.AgentSession: _agent_session,

@@ -56,14 +56,20 @@ def route(
     *,
     pending_plan_tasks: list[str] | None = None,
     backlog_task_ids: list[str] | None = None,
+    chosen_plan: str | None = None,
 ) -> RoutingDecision:
     """Route a goal by the seed's table.
 
-    Precedence: several tasks -> multi_task; an existing pending plan -> build_only; otherwise the
-    keyword family with most matches (ties go to the larger scope). Confidence grows with the
-    winning family's matches and shrinks with matches for other families.
+    Precedence: the plan the person chose (`build --plan TASK_ID`) -> build_only on it; several
+    tasks -> multi_task; a pending plan whose task the goal names -> build_only; otherwise the
+    keyword family with most matches (ties go to the larger scope). A pending plan the goal does not
+    name is never picked: a leftover plan must not hijack an unrelated goal. Confidence grows with
+    the winning family's matches and shrinks with matches for other families.
     """
     signals: list[str] = []
+    if chosen_plan:
+        signals.append(f"plan chosen: build --plan {chosen_plan}")
+        return RoutingDecision("build_only", "simple", 1.0, signals, f"building the chosen plan of {chosen_plan}", task_ids=[chosen_plan])
     mentioned = [t for t in (backlog_task_ids or []) if re.search(rf"\b{re.escape(t)}\b", goal)]
     items = [m.group("item").strip() for m in _ENUMERATION.finditer(goal)]
     enumerated = len(items)
@@ -83,10 +89,11 @@ def route(
             task_ids=[f"item{n}" for n in range(1, enumerated + 1)],
             items=items,
         )
-    if pending_plan_tasks:
-        signals.append(f"existing plan in .studio/tasks/{pending_plan_tasks[0]}/")
+    named_plans = [t for t in (pending_plan_tasks or []) if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", goal)]
+    if named_plans:
+        signals.append(f"goal names the pending plan in .studio/tasks/{named_plans[0]}/")
         return RoutingDecision(
-            "build_only", "simple", 0.9, signals, "an existing plan is ready to build", task_ids=pending_plan_tasks[:1]
+            "build_only", "simple", 0.9, signals, "the goal names a plan that is ready to build", task_ids=named_plans[:1]
         )
 
     hits: dict[str, list[str]] = {wf: [] for wf in SIGNAL_WORDS}

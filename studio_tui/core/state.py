@@ -62,6 +62,10 @@ class AgentState(_Model):
     last_error: str = ""
     session_id: str | None = None
     """The agent's own (ACP) session, continued by a retry or a resume where the agent can load it."""
+    mode: str = ""
+    """plan | replan | build | decompose, as last started: a resume runs it in the same mode."""
+    reruns: list[int] = []
+    """Steps run again on a resume because they were in flight when the run stopped."""
 
 
 class Checkpoint(_Model):
@@ -172,6 +176,9 @@ class OrchestrationState(_Model):
     learnings: list[str] = []
     backlog_updates: dict[str, str] = {}
     resumed_from: list[str] = []
+    parent_orch_id: str | None = None
+    """A fork: the orchestration (and checkpoint) it was started from."""
+    parent_checkpoint_id: str | None = None
     unknown_events: int = 0
     seq: int = 0
     started_ts: float | None = None

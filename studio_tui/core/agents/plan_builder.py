@@ -62,11 +62,25 @@ class PlanBuilderAgent:
 
     async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
         if task.plan_path is None:
-            return Outcome.failed("blocker", "the builder was given no plan to execute (plan_path is unset)")
-        try:
-            plan = load_plan(task.plan_path)
-        except InputError as exc:
-            return Outcome.failed("blocker", str(exc))
+            if not self.config.quality_gates:
+                return Outcome.failed(
+                    "blocker",
+                    "the builder was given no plan to execute (plan_path is unset)",
+                    details="a build_only goal with no pending plan: give agents.builder quality_gates to check, "
+                    "or configure a coding agent (kind: acp) as the builder",
+                )
+            plan = self._gates_only_plan(task)
+            await reporter.log(
+                "no plan to execute: running the builder's configured quality gates ("
+                + ", ".join(gate.name for gate in plan.quality_gates)
+                + "); nothing here changes the code",
+                "warning",
+            )
+        else:
+            try:
+                plan = load_plan(task.plan_path)
+            except InputError as exc:
+                return Outcome.failed("blocker", str(exc))
         if not task.project_root.is_dir():
             return Outcome.failed("blocker", f"{task.project_root}: project root is not a directory")
         if task.task_id is not None and plan.task_id != task.task_id:
@@ -95,6 +109,16 @@ class PlanBuilderAgent:
                 return failure
             gates[gate.name] = "passed"
         return Outcome(output=self._output(plan, steps_completed, steps_skipped, gates))
+
+    def _gates_only_plan(self, task: AgentTask) -> Plan:
+        """What a builder with no plan runs: one step naming the goal, then the configured gates."""
+        return Plan(
+            id="no_plan",
+            task_id=task.task_id or "no_plan",
+            goal=task.goal,
+            steps=[PlanStep(id=1, description=f"{task.goal} (no plan: only the quality gates run)")],
+            quality_gates=[QualityGate(**gate.model_dump()) for gate in self.config.quality_gates],
+        )
 
     @staticmethod
     def _output(plan: Plan, completed: list[int], skipped: list[int], gates: dict[str, str]) -> dict[str, object]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from . import groups
 from .base import Reporter
 
 MAX_LINE_BYTES = 256 * 1024
@@ -305,9 +306,11 @@ class ChildProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=groups.preexec(),  # dies with the orchestrator, even on kill -9
         )
         self._transport, self._protocol = transport, protocol
         self._proc = asyncio.subprocess.Process(transport, protocol, loop)
+        groups.record(transport.get_pid(), describe_command(self.command))
 
     async def send_line(self, text: str) -> bool:
         """Write one line to the process's stdin; False when it no longer reads it."""
@@ -362,6 +365,7 @@ class ChildProcess:
             # Shielded: a second cancellation must not leave the process running.
             await asyncio.shield(self._stopping)
         self._transport.close()
+        groups.forget(self._transport.get_pid())
 
     async def _until_exit(self, readers: list[asyncio.Future[None]]) -> None:
         """Finish when the process exits; raise at once if a line handler fails."""

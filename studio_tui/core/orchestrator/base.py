@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
+from ..agents import groups
 from ..agents.base import Agent
 from ..config import StudioConfig
 from ..decider import Decider
@@ -73,6 +74,14 @@ class OrchestratorBase:
         self._damaged_state: Path | None = None
         self._answered_by = "the person"
         self._last_checkpoint_epoch = 0
+        self._chosen_plan: str | None = None
+        """`build --plan TASK_ID`: the pending plan the person chose to build."""
+        self._git_project: bool | None = None
+        """Whether the project is a git work tree (asked once, at the first checkpoint)."""
+        self._unsettled: set[str] = set()
+        """Agents a resume found complete whose handoff and checkpoint were not written yet."""
+        self._pending_replans: dict[str, Any] = {}
+        """Builder -> failure whose replan a resume must still run."""
 
     # ── events ────────────────────────────────────────────────────────────
 
@@ -106,6 +115,16 @@ class OrchestratorBase:
         self._orch_id = orch_id
         self._damaged_state = self.workspace.set_aside_damaged_state(orch_id)
         self._log = EventLogWriter(self.workspace.events_path(orch_id))
+        groups.record_groups_in(self.processes_dir)
+
+    @property
+    def processes_dir(self) -> Path:
+        """Where the process groups of this run's agents are recorded while they run."""
+        return self.workspace.orch_dir(self._orch_id) / "processes"
+
+    def _end_survivors(self) -> list[str]:
+        """End what a stopped run's agents left running, before any step runs again; one line per group."""
+        return groups.end_survivors(self.processes_dir)
 
     def close(self) -> None:
         """Flush the final state.yaml and close the log."""
@@ -115,6 +134,7 @@ class OrchestratorBase:
             self.workspace.write_state(self.state)
         self._log.close()
         self._log = None
+        groups.record_groups_in(None)
 
     def _last_seq(self, orch_id: str) -> int:
         path = self.workspace.events_path(orch_id)

@@ -3,21 +3,78 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 from .. import events as ev
-from ..store import CheckpointMeta
+from ..store import CheckpointMeta, CheckpointRecord, snapshots
 from .base import OrchestratorBase
 
 
+_SIDE_REASONS = ("interrupt", "error", "on_demand")
+"""Checkpoints saved whenever the run stops or someone asks: they do not make a step's checkpoint new."""
+
+
 class Checkpointing(OrchestratorBase):
-    def checkpoint(self, name: str, *, after_agent: str | None = None, reason: str = "manual") -> str:
-        """Save a checkpoint now: an event, then the state snapshot on disk, both durable."""
+    def checkpoint(self, name: str, *, after_agent: str | None = None, reason: str = "manual", again: bool = False) -> str:
+        """Save a checkpoint now: an event, the run's files and code, then the state snapshot on disk, all durable.
+
+        Names stay unique in a run (a repeat gets `_2`, `_3`); with `again`, a checkpoint of the same
+        name that is still the latest one (a risky step entered again) is reused, not repeated.
+        """
+        if again:
+            latest = [c for c in self.state.checkpoints if c.reason not in _SIDE_REASONS]
+            if latest and latest[-1].name == name:
+                return latest[-1].id
+        name = self._unique_checkpoint_name(name)
         cp_id = self.workspace.free_checkpoint_id(max(self.clock(), self._last_checkpoint_epoch + 1))
         self._last_checkpoint_epoch = int(cp_id[3:])
         event = self.emit(ev.CheckpointSaved, checkpoint_id=cp_id, name=name, after_agent=after_agent, reason=reason)
-        meta = CheckpointMeta(id=cp_id, orch_id=self.state.id, name=name, after_agent=after_agent, seq=event.seq, ts=event.ts, reason=reason)
+        files, code_ref, code_commit = self._snapshot(cp_id)
+        meta = CheckpointMeta(
+            id=cp_id, orch_id=self.state.id, name=name, after_agent=after_agent, seq=event.seq, ts=event.ts, reason=reason,
+            files=files, code_ref=code_ref, code_commit=code_commit,
+        )
         self.workspace.write_checkpoint(meta, self.state)
         return cp_id
+
+    def _unique_checkpoint_name(self, name: str) -> str:
+        used = {c.name for c in self.state.checkpoints}
+        if name not in used:
+            return name
+        n = 2
+        while f"{name}_{n}" in used:
+            n += 1
+        return f"{name}_{n}"
+
+    def _snapshot(self, cp_id: str) -> tuple[dict[str, str], str | None, str | None]:
+        """Store the run's files (content-addressed) and, in a git project, the working tree on a private ref."""
+        root = self.workspace.root
+        orch_dir = self.workspace.orch_dir(self.state.id)
+        files = snapshots.store_files(root, orch_dir / "objects", snapshots.run_files(root, self._scenario_names()))
+        if self._git_project is None:
+            self._git_project = snapshots.is_git_project(self.workspace.project_root)
+        if not self._git_project:
+            return files, None, None
+        ref = f"refs/studio/{self.state.id}/{cp_id}"
+        try:
+            commit = snapshots.git_snapshot(self.workspace.project_root, root, ref, f"studio-tui checkpoint {cp_id} of {self.state.id}")
+        except (OSError, subprocess.SubprocessError) as exc:
+            self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"no code snapshot for {cp_id}: {exc}")
+            return files, None, None
+        return files, ref, commit
+
+    def _scenario_names(self) -> list[str]:
+        names: list[str] = []
+        for role in ("planner", "builder", "architect"):
+            scenario = getattr(self.config.agent(role), "scenario", None)
+            if isinstance(scenario, str) and scenario not in names:
+                names.append(scenario)
+        return names
+
+    def _restore_files(self, record: CheckpointRecord) -> list[str]:
+        """Put the run's files back as `record` saw them (plans, backlog, learnings, scenario)."""
+        objects = self.workspace.orch_dir(record.meta.orch_id) / "objects"
+        return snapshots.restore_files(self.workspace.root, objects, record.meta.files)
 
     def _take_requests(self) -> None:
         """Checkpoints asked for by `studio-tui checkpoint NAME` from another process."""

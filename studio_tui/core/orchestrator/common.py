@@ -9,6 +9,7 @@ from collections.abc import Callable
 from .. import budget as budget_mod
 from .. import events as ev
 from ..agents.base import Agent
+from ..errors import InputError
 from ..plan import Backlog, load_backlog, load_plan
 from ..state import OrchestrationState
 from ..store import Workspace
@@ -45,3 +46,14 @@ def preflight(workspace: Workspace) -> tuple[Backlog, list[str]]:
             pending_plans.append(plan.task_id)
     return backlog, pending_plans
 
+
+
+def check_chosen_plan(workspace: Workspace, task_id: str) -> None:
+    """`build --plan TASK_ID`: the task's plan must exist and still be pending."""
+    path = workspace.task_dir(task_id) / "plan.json"
+    if not path.is_file():
+        known = ", ".join(p.parent.name for p in budget_mod.plan_files(workspace.tasks_dir)) or "none"
+        raise InputError(f"--plan {task_id}: no plan at {path}; plans: {known}")
+    plan = load_plan(path)
+    if plan.status not in ("pending", "in_progress"):
+        raise InputError(f"--plan {task_id}: plan {plan.id} is {plan.status}, not pending; nothing to build")

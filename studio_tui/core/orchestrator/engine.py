@@ -15,10 +15,11 @@ from ..state import OrchestrationState
 from ..store import CheckpointRecord, read_log
 from .budget_relief import BudgetRelief
 from .checkpointing import Checkpointing
-from .common import RunStopped, preflight
+from .common import RunStopped, check_chosen_plan, preflight
 from .decisions import Decisions
 from .finalize import Finalize
 from .recovery_flow import RecoveryFlow
+from .resume_point import ResumePoint, find_resume_point
 from .slots import Slots
 from .workflow import Workflow
 
@@ -28,11 +29,14 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
 
     # ── entry points ─────────────────────────────────────────────────────
 
-    async def build(self, goal: str, *, mode: str = "implicit") -> OrchestrationState:
-        """Start a new orchestration for `goal` and run it to the end."""
+    async def build(self, goal: str, *, mode: str = "implicit", plan: str | None = None) -> OrchestrationState:
+        """Start a new orchestration for `goal` and run it to the end (`plan`: build that task's pending plan)."""
         if not goal.strip():
             raise InputError("the goal is empty: say what to build, e.g. studio-tui build \"Fix login typo\"")
         preflight(self.workspace)
+        if plan is not None:
+            check_chosen_plan(self.workspace, plan)
+        self._chosen_plan = plan
         from . import new_orch_id  # looked up on the package: tests and the screenshot script fix the ids there
 
         orch_id = new_orch_id(self.clock())
@@ -41,17 +45,59 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
         self.emit(ev.OrchestrationStarted, goal=goal, mode=mode, workspace=str(self.workspace.root))
         return await self._guarded(self._fresh_run)
 
-    async def resume(self, record: CheckpointRecord) -> OrchestrationState:
-        """Continue an orchestration from a checkpoint, appending to the same log."""
+    async def resume(self, record: CheckpointRecord, *, point: ResumePoint | None = None) -> OrchestrationState:
+        """Continue an orchestration, appending to the same log.
+
+        From its newest checkpoint the run continues after the last step its log records as completed
+        (only a step in flight re-runs, marked so); from an older one it rewinds to that checkpoint,
+        whose files are put back.
+        """
         preflight(self.workspace)
-        self.state = OrchestrationState(id=record.meta.orch_id, seq=self._last_seq(record.meta.orch_id))
-        self._open(record.meta.orch_id)
-        self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=record.state.to_dict())
+        point = point or find_resume_point(self.workspace, record)
+        orch_id = record.meta.orch_id
+        self.state = OrchestrationState(id=orch_id, seq=point.last_seq)
+        self._open(orch_id)
+        ended = self._end_survivors()
+        restored = self._restore_files(record) if point.rewind else []
+        snapshot = point.snapshot
+        self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=snapshot.to_dict(), rewind=point.rewind)
         if self._damaged_state is not None:
             self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"state.yaml did not load; kept as {self._damaged_state.name} and rewritten from the log")
+        for line in ended:
+            self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=line)
+        if point.rewind:
+            self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"rewind: {point.why}")
+        if restored:
+            self.emit(ev.AgentLog, agent="orchestrator", message=f"files restored from {record.meta.id}: {', '.join(restored)}")
+        for key, step in point.in_flight:
+            self.emit(ev.StepRerun, agent=key, step=step, reason="it was in flight when the run stopped")
         for agent in self.state.agent_states:
             if agent.status in ("active", "waiting", "failed"):
                 self.emit(ev.AgentStatus, agent=agent.agent, status="pending", reason=f"resumed from {record.meta.id}")
+        self._unsettled = set(point.unsettled)
+        self._pending_replans = dict(point.pending_replans)
+        return await self._guarded(self._continue_run)
+
+    async def fork(self, record: CheckpointRecord, *, goal: str | None = None) -> OrchestrationState:
+        """Start a new orchestration from `record`'s state and files (time travel), its parent recorded."""
+        preflight(self.workspace)
+        from . import new_orch_id
+
+        goal = goal if goal is not None and goal.strip() else record.state.goal
+        orch_id = new_orch_id(self.clock())
+        self.workspace.orch_dir(orch_id).mkdir(parents=True, exist_ok=False)
+        self._open(orch_id)
+        restored = self._restore_files(record)
+        parent = {"parent_orch_id": record.meta.orch_id, "parent_checkpoint_id": record.meta.id}
+        self.emit(ev.OrchestrationStarted, goal=goal, mode=record.state.mode, workspace=str(self.workspace.root), **parent)
+        snapshot = record.state.model_copy(deep=True, update={"id": orch_id, "goal": goal, **parent})
+        self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=snapshot.to_dict(), rewind=True)
+        self.emit(ev.AgentLog, agent="orchestrator", message=f"forked from {record.meta.id} ({record.meta.name}) of {record.meta.orch_id}")
+        if restored:
+            self.emit(ev.AgentLog, agent="orchestrator", message=f"files restored from {record.meta.id}: {', '.join(restored)}")
+        for agent in self.state.agent_states:
+            if agent.status in ("active", "waiting", "failed"):
+                self.emit(ev.AgentStatus, agent=agent.agent, status="pending", reason=f"forked from {record.meta.id}")
         return await self._guarded(self._continue_run)
 
     def attach(self, orch_id: str) -> OrchestrationState:

@@ -79,7 +79,7 @@ class RecoveryFlow(OrchestratorBase):
             "error_details": failure.details or failure.message,
             "suggestion": "Consider an alternative approach for the failed step",
         }
-        self._handoff(builder_key, planner_key, context)
+        self._handoff(builder_key, planner_key, context, once=True)
         if self.state.agent(planner_key) is None:
             slot = ev.SlotSpec(key=planner_key, agent="planner", task_id=agent.task_id)
             self.emit(ev.SequenceExtended, sequence=[slot], insert_before=builder_key)

@@ -23,7 +23,7 @@ class SlotReporter:
         orch = self.orchestrator
         orch._take_requests()
         if risky:
-            orch.checkpoint(f"before_{self.key.replace(':', '_')}_step_{step}", after_agent=self.key, reason="risky_step")
+            orch.checkpoint(f"before_{self.key.replace(':', '_')}_step_{step}", after_agent=self.key, reason="risky_step", again=True)
         orch.emit(ev.AgentStep, agent=self.key, step=step, total=total, description=description, status="started")
 
     async def step_done(self, step: int) -> None:

@@ -127,7 +127,8 @@ class Slots(OrchestratorBase):
         agent_state = self.state.agent(key)
         assert agent_state is not None
         role = agent_state.role
-        mode = mode or {"planner": "plan", "architect": "decompose"}.get(role, "build")
+        # A resumed agent works in the mode it was last started in (an interrupted replan stays a replan).
+        mode = mode or agent_state.mode or {"planner": "plan", "architect": "decompose"}.get(role, "build")
         slot = self._slot(key)
         while True:
             task = self._task(key, mode=mode)
@@ -140,6 +141,7 @@ class Slots(OrchestratorBase):
                 total_steps=self._total_steps(task),
                 input=task.context,
                 restart_steps=role != "builder" or not getattr(self._agent_for(role), "resumes_steps", True),
+                mode=mode,
             )
             if role == "planner":
                 self.emit(ev.StatusChanged, status="planning")
@@ -172,12 +174,23 @@ class Slots(OrchestratorBase):
         held = self.state.agent(key).tokens.get("working", 0)  # type: ignore[union-attr]
         if held:
             self.emit(ev.BudgetReleased, pool="working", tokens=held, agent=key, reason=f"{key} finished: its working context is freed")
+        await self._settle(key)
+
+    async def _settle(self, key: str) -> None:
+        """What follows a completion: the handoff or new slots, then the checkpoint.
+
+        Idempotent (a handoff or slots already recorded are not recorded again), so a resume that finds
+        an agent completed without its checkpoint finishes this part and nothing else.
+        """
+        agent = self.state.agent(key)
+        assert agent is not None
         # What the agent hands on is recorded before the checkpoint, so resuming from it loses nothing.
-        if role == "planner":
-            await self._after_plan(key, plan, mode)
-        elif role == "architect":
-            self._after_decompose(output)
-        self.checkpoint(f"{key.replace(':', '_')}_complete", after_agent=key, reason="agent_completed")
+        if agent.role == "planner":
+            await self._after_plan(key, self._validated_plan(dict(agent.output)), agent.mode or "plan")
+        elif agent.role == "architect":
+            self._after_decompose(dict(agent.output))
+        what = "replan_complete" if agent.mode == "replan" else "complete"
+        self.checkpoint(f"{key.replace(':', '_')}_{what}", after_agent=key, reason="agent_completed")
 
     def _validated_plan(self, output: dict[str, Any]) -> Plan:
         path = output.get("plan_path")

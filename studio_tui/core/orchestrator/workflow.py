@@ -10,37 +10,66 @@ from .. import budget as budget_mod
 from .. import events as ev
 from ..decider import CONFIDENCE_OPTIONS, ROUTING_OPTIONS
 from ..errors import InputError
-from ..plan import Plan, load_backlog
-from ..routing import route
+from ..plan import Backlog, Plan, load_backlog
+from ..routing import RoutingDecision, route
+from ..store import Workspace
 from .base import OrchestratorBase
 from .common import RunStopped, preflight
+
+
+def sequence_for(decision: RoutingDecision, backlog: Backlog, ws: Workspace) -> list[ev.SlotSpec]:
+    """The agent slots a routing decision runs, in order."""
+    if decision.workflow == "plan_then_build":
+        sequence = [ev.SlotSpec(key="planner", agent="planner"), ev.SlotSpec(key="builder", agent="builder")]
+    elif decision.workflow == "build_only":
+        task_id = decision.task_ids[0] if decision.task_ids else None
+        sequence = [ev.SlotSpec(key="builder", agent="builder", task_id=task_id)]
+    elif decision.workflow == "multi_task" and decision.items:
+        sequence = [
+            ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t, title=item)
+            for t, item in zip(decision.task_ids, decision.items)
+        ]
+    elif decision.workflow == "multi_task":
+        task_ids = decision.task_ids or [t.id for t in backlog.pending()]
+        if not task_ids:
+            raise InputError(f"{ws.backlog_path}: multi_task needs pending tasks in the backlog, found none")
+        sequence = [ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t) for t in task_ids]
+    else:
+        sequence = [ev.SlotSpec(key="architect", agent="architect")]
+    return sequence
 
 
 class Workflow(OrchestratorBase):
     async def _fresh_run(self) -> None:
         self.emit(ev.StatusChanged, status="analyzing")
-        decision = self._route()
-        if self.state.mode == "explicit":
+        self._route()
+        # Right after routing, before anything that can fail: every started run is resumable.
+        self.checkpoint("routed", reason="routed")
+        await self._continue_run()
+
+    async def _prepare(self) -> None:
+        """The routing question (explicit mode) and the budget, each once: a resume does what is missing."""
+        routing = self.state.routing
+        if self.state.mode == "explicit" and not any(d.kind == "routing" and d.answer is not None for d in self.state.decisions):
             answer = await self._ask(
                 "routing",
-                f"Route \"{self.state.goal}\" to {decision.workflow}?",
+                f"Route \"{self.state.goal}\" to {routing.workflow}?",
                 options=ROUTING_OPTIONS,
                 details={
-                    "workflow": decision.workflow,
-                    "complexity": decision.complexity,
-                    "confidence": decision.confidence,
-                    "agents": [s.agent for s in self.state.routing.agent_sequence],
-                    "signals": list(decision.signals),
+                    "workflow": routing.workflow,
+                    "complexity": routing.complexity,
+                    "confidence": routing.confidence,
+                    "agents": [s.agent for s in routing.agent_sequence],
+                    "signals": list(routing.signals),
                 },
             )
             if answer != "proceed":
                 raise RunStopped("cancelled", "the person cancelled at routing")
-        self.emit(ev.StatusChanged, status="allocating")
-        pools = budget_mod.measure_workspace(self.workspace.root, self.config.budget)
-        self.emit(ev.BudgetAllocated, pools=pools, warning=self.config.budget.warning, critical=self.config.budget.critical)
+        if not self.state.budget.pools:
+            self.emit(ev.StatusChanged, status="allocating")
+            pools = budget_mod.measure_workspace(self.workspace.root, self.config.budget)
+            self.emit(ev.BudgetAllocated, pools=pools, warning=self.config.budget.warning, critical=self.config.budget.critical)
         self.sessions_dir.mkdir(parents=True, exist_ok=True)
-        self.checkpoint("routed", reason="routed")
-        await self._continue_run()
 
     @property
     def sessions_dir(self) -> Path:
@@ -53,24 +82,9 @@ class Workflow(OrchestratorBase):
             self.state.goal,
             pending_plan_tasks=pending_plans,
             backlog_task_ids=[t.id for t in backlog.tasks()],
+            chosen_plan=self._chosen_plan,
         )
-        if decision.workflow == "plan_then_build":
-            sequence = [ev.SlotSpec(key="planner", agent="planner"), ev.SlotSpec(key="builder", agent="builder")]
-        elif decision.workflow == "build_only":
-            task_id = decision.task_ids[0] if decision.task_ids else None
-            sequence = [ev.SlotSpec(key="builder", agent="builder", task_id=task_id)]
-        elif decision.workflow == "multi_task" and decision.items:
-            sequence = [
-                ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t, title=item)
-                for t, item in zip(decision.task_ids, decision.items)
-            ]
-        elif decision.workflow == "multi_task":
-            task_ids = decision.task_ids or [t.id for t in backlog.pending()]
-            if not task_ids:
-                raise InputError(f"{ws.backlog_path}: multi_task needs pending tasks in the backlog, found none")
-            sequence = [ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t) for t in task_ids]
-        else:
-            sequence = [ev.SlotSpec(key="architect", agent="architect")]
+        sequence = sequence_for(decision, backlog, ws)
         self.emit(
             ev.RoutingDecided,
             workflow=decision.workflow,
@@ -83,20 +97,33 @@ class Workflow(OrchestratorBase):
         return decision
 
     async def _continue_run(self) -> None:
+        await self._prepare()
         self.emit(ev.StatusChanged, status="executing")
         index = 0
         while index < len(self.state.routing.agent_sequence):
             entry = self.state.routing.agent_sequence[index]
             index += 1
+            if entry.key in self._unsettled:
+                self._unsettled.discard(entry.key)
+                if entry.status == "completed":
+                    await self._settle(entry.key)
             if entry.status in ("completed", "skipped"):
                 continue
+            failure = self._pending_replans.pop(entry.key, None)
+            if failure is not None:
+                await self._replan(entry.key, failure)
             await self._run_slot(entry.key)
         await self._finalize()
 
     async def _after_plan(self, key: str, plan: Plan, mode: str) -> None:
         threshold = self.config.planner.confidence_threshold
         if plan.confidence < threshold:
-            answer = await self._ask(
+            earlier = [
+                d.answer for d in self.state.decisions
+                if d.kind == "confidence" and d.agent == key and d.details.get("plan_id") == plan.id and d.answer in CONFIDENCE_OPTIONS
+            ]
+            # Answered before the run stopped (a resume finishing this planner's handoff): not asked twice.
+            answer = earlier[-1] if earlier else await self._ask(
                 "confidence",
                 f"The plan's confidence is {plan.confidence:.0%}, below {threshold:.0%}. Build it anyway?",
                 agent=key,
@@ -115,7 +142,7 @@ class Workflow(OrchestratorBase):
             "learnings_loaded": list(plan.learnings),
             "requirements_summary": dict(plan.requirements),
         }
-        self._handoff(key, builder_key, context)
+        self._handoff(key, builder_key, context, once=True)
 
     def _builder_after(self, planner_key: str) -> str:
         suffix = planner_key.partition(":")[2]
@@ -127,10 +154,16 @@ class Workflow(OrchestratorBase):
         for task in backlog.pending():
             slots.append(ev.SlotSpec(key=f"planner:{task.id}", agent="planner", task_id=task.id))
             slots.append(ev.SlotSpec(key=f"builder:{task.id}", agent="builder", task_id=task.id))
+        slots = [s for s in slots if self.state.agent(s.key) is None]
         if slots:
             self.emit(ev.SequenceExtended, sequence=slots)
 
-    def _handoff(self, from_key: str, to_key: str, context: dict[str, Any]) -> ev.HandoffRecorded:
+    def _handoff(self, from_key: str, to_key: str, context: dict[str, Any], *, once: bool = False) -> ev.HandoffRecorded | None:
+        """Record a handoff; with `once`, not when the latest one between these agents already says the same."""
+        if once:
+            latest = [h for h in self.state.handoffs if h.from_agent == from_key and h.to_agent == to_key]
+            if latest and latest[-1].context == context:
+                return None
         tokens = budget_mod.estimate_tokens(len(json.dumps(context, sort_keys=True).encode()))
         return self.emit(ev.HandoffRecorded, **{"from": from_key, "to": to_key}, context=context, tokens=tokens)
 

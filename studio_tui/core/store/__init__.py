@@ -1,5 +1,6 @@
 """The workspace on disk: layout, lock, atomic writes, checkpoints, event log."""
 
+from . import snapshots
 from .atomic import atomic_write
 from .eventlog import BadLine, EventLogWriter, LogRead, read_log
 from .lock import WorkspaceLock
@@ -27,4 +28,5 @@ __all__ = [
     "atomic_write",
     "check_name",
     "read_log",
+    "snapshots",
 ]

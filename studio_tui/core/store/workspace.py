@@ -42,6 +42,11 @@ class CheckpointMeta(BaseModel):
     seq: int
     ts: float
     reason: str = "manual"
+    files: dict[str, str] = {}
+    """The run's files at this checkpoint: path under `.studio` -> sha256 of the copy in the objects store."""
+    code_ref: str | None = None
+    """In a git project: `refs/studio/<orch_id>/<cp_id>`, a commit of the working tree at this checkpoint."""
+    code_commit: str | None = None
 
 
 class CheckpointFile(BaseModel):

@@ -93,7 +93,9 @@ def _describe(event: ev.Event) -> Row:
     if isinstance(event, ev.CheckpointSaved):
         return Row(event.after_agent or "orchestrator", "checkpoint", text(f"{event.checkpoint_id} {event.name} ({event.reason})"), "success")
     if isinstance(event, ev.Resumed):
-        return Row("orchestrator", "resumed", text(f"from {event.checkpoint_id}"), "accent")
+        return Row("orchestrator", "rewound" if event.rewind else "resumed", text(f"from {event.checkpoint_id}"), "accent")
+    if isinstance(event, ev.StepRerun):
+        return Row(event.agent, "re-run", text(f"step {event.step} runs again: {event.reason}"), "warning")
     if isinstance(event, ev.LearningCaptured):
         return Row("orchestrator", "learning", text(f"{event.path}: {event.summary}"), "muted")
     if isinstance(event, ev.BacklogUpdated):
