@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from agent_helpers import RecordingReporter, make_task
@@ -513,3 +514,19 @@ async def test_design_flaw_in_the_builder_replans_the_same_task_with_the_failure
     assert "Step 2 of 3: do part 2" in after[0] and "Step 1 of 3" not in after[0]
     assert "Step 3 of 3: do part 3" in after[1]
     assert sorted(state.agent("builder").steps_completed) == [1, 2, 3]
+
+
+async def test_custom_instructions_replace_the_roles_text_and_bad_placeholders_are_rejected(tmp_path):
+    root = project(tmp_path)
+    path = root / ".studio/tasks/T1/plan.json"
+    agent = Agent(tmp_path, "planner", [[{"write": str(path), "content": plan_json("T1")}]])
+    custom = "Write plan.json for {task_id} at {output_path}; nothing else.{failure}"
+
+    outcome = await AcpAgent(agent.config(instructions=custom)).run(planner_task(root), RecordingReporter())
+
+    assert outcome.ok, outcome.failure
+    [prompt] = agent.prompts()
+    assert prompt.rstrip().endswith(f"Write plan.json for T1 at {path}; nothing else.")
+    assert "quality_gates" not in prompt  # the built-in format text was replaced
+    with pytest.raises(ValueError, match=r"instructions: unknown placeholder \{output\}"):
+        agent.config(instructions="write {output}")
