@@ -140,7 +140,101 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
     watch.add_argument("--follow-latest", action="store_true", help="switch to a newer orchestration when one starts")
     watch.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
+    _add_setup_commands(sub)
     return parser
+
+
+# ── init, doctor and the built-in agent (logic in core/init.py, core/doctor.py, core/agents/builtin.py) ──
+
+
+def _add_setup_commands(sub: Any) -> None:
+    from .core.init import AGENT_CHOICES
+
+    init = sub.add_parser("init", help="write .studio/config.yaml and the workspace for the project in this folder")
+    init.add_argument(
+        "--agents",
+        choices=AGENT_CHOICES,
+        default="command",
+        help="who plays the roles: a well-known ACP agent, the built-in command agents (default) or a scripted rehearsal",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite an existing config.yaml (and scenario.yaml)")
+    doctor = sub.add_parser("doctor", help="check that each role's agent can start, speaks ACP and is signed in")
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per probe (default 20)")
+    agent = sub.add_parser("agent", help="the built-in planner/architect (a command agent; config.yaml runs it)")
+    agent.add_argument("--test-command", default=None, metavar="CMD", help="the planner's quality gate (default: detected)")
+
+
+def cmd_init(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.init import init_workspace
+
+    result = init_workspace(workspace, args.agents, force=args.force)
+    for path in result.written:
+        console.print(literal(f"wrote {path}{'/' if path.is_dir() else ''}", "green"))
+    for path in result.kept:
+        console.print(literal(f"kept  {path}{'/' if path.is_dir() else ''} (already there)", "dim"))
+    if result.gitignore is not None:
+        if result.gitignore_added:
+            console.print(literal(f"added to {result.gitignore}: {' '.join(result.gitignore_added)}", "green"))
+        else:
+            console.print(literal(f"{result.gitignore} already ignores the per-machine folders", "dim"))
+    if args.agents == "command":
+        found = result.test_command or "none found: edit the quality gates in config.yaml"
+        console.print(literal(f"test command (the quality gate): {found}", "dim"))
+    flag = "" if workspace.root == Path(".studio").absolute() else f"--workspace {workspace.root} "
+    console.print(literal(f"next: studio-tui {flag}doctor, then studio-tui {flag}build \"GOAL\"", "bold"))
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.doctor import PROBE_TIMEOUT, diagnose
+
+    timeout = PROBE_TIMEOUT if args.timeout is None else args.timeout
+    if timeout <= 0:
+        raise InputError(f"--timeout must be more than 0 seconds, got {timeout}")
+    report = asyncio.run(diagnose(workspace, workspace.config(), timeout=timeout))
+    if args.json:
+        _print_json(report.to_dict())
+        return EXIT_OK if report.ok else EXIT_FAILED
+    if sys.stdout.isatty():
+        table = Table(title=f"studio-tui doctor: {workspace.root}", title_justify="left", expand=True)
+        table.add_column("role", no_wrap=True)
+        table.add_column("agent / gate", overflow="fold", ratio=2)
+        table.add_column("status", no_wrap=True)
+        table.add_column("what was found", overflow="fold", ratio=3)
+        table.add_column("fix", overflow="fold", ratio=2)
+        for check in report.checks:
+            found = check.detail
+            if check.acp:
+                found += "".join(f"\n{key}: {_doctor_value(value)}" for key, value in check.acp.items())
+            table.add_row(
+                Text(check.role), Text(sanitize(check.subject)), Text(check.status, style="green" if check.ok else "red bold"),
+                Text(sanitize(found)), Text(sanitize(check.fix), style="yellow"),
+            )
+        console.print(table)
+    else:
+        for check in report.checks:
+            console.print(literal(sanitize(f"{check.role:<10} {check.status:<14} {check.subject}: {check.detail}")))
+            for key, value in check.acp.items():
+                console.print(literal(sanitize(f"{'':<25} {key}: {_doctor_value(value)}")))
+            if check.fix:
+                console.print(literal(sanitize(f"{'':<25} fix: {check.fix}")))
+    verdict = "every role can run" if report.ok else "a role cannot run: see the fix above"
+    console.print(literal(verdict, "green" if report.ok else "red"))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _doctor_value(value: Any) -> str:
+    if isinstance(value, list):
+        parts = [item.get("name") or item.get("id", "") if isinstance(item, dict) else str(item) for item in value]
+        return ", ".join(parts) or "none"
+    return str(value)
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from .core.agents.builtin import run
+
+    return run(sys.stdin, sys.stdout, test_command=args.test_command)
 
 
 # ── helpers ──────────────────────────────────────────────────────────────
@@ -383,7 +477,10 @@ def cmd_budget(args: argparse.Namespace, workspace: Workspace) -> int:
     state = _current_state(workspace)
     if args.json:
         rows = budget_table(state)
-        pools = [{"pool": n, "used": u, "soft": s, "status": st} for n, u, s, st in rows[:-1]]
+        pools = [
+            {"pool": n, "used": u, "soft": s, "status": st.split(" ")[0], "estimated": state.budget.pools[n].estimated}
+            for n, u, s, st in rows[:-1]
+        ]
         _, used, soft, status = rows[-1]
         payload = {"orch_id": state.id, "pools": pools, "total": {"used": used, "soft": soft, "status": status.split(" ")[0], "percent": round(100 * used / soft) if soft else 0}}
         payload["optimizations"] = [o.model_dump(mode="json") for o in state.budget.optimizations]
@@ -548,6 +645,10 @@ def dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command == "demo":
         return cmd_demo(args)
+    if command == "agent":
+        return cmd_agent(args)
+    if command == "init":
+        return cmd_init(args, workspace)
     if command is None:
         return cmd_view(args, workspace)
     if command not in ("status", "checkpoints", "budget", "build", "replay", "route") and not workspace.root.is_dir():
@@ -567,6 +668,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "run-backlog": lambda: cmd_run_backlog(args, workspace),
         "replay": lambda: cmd_replay(args, workspace),
         "watch": lambda: cmd_watch(args, workspace),
+        "doctor": lambda: cmd_doctor(args, workspace),
     }
     return handlers[command]()
 

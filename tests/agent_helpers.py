@@ -42,6 +42,9 @@ class RecordingReporter:
         self.log_count = 0
         self.log_levels: dict[str, int] = {}
         self.questions: list[tuple[str, str]] = []
+        self.sessions: list[dict[str, Any]] = []
+        self.in_session_retries = 2
+        """How many in-session retries `retry_in_session` grants before it says no."""
         self._answers = list(answers or [])
         self._on_ask = on_ask
         self._log_waiters: list[tuple[Callable[[str], bool], asyncio.Future[str]]] = []
@@ -55,8 +58,18 @@ class RecordingReporter:
     async def step_skipped(self, step: int) -> None:
         self.events.append(("step_skipped", step))
 
-    async def tokens(self, pool: str, tokens: int) -> None:
-        self.events.append(("tokens", pool, tokens))
+    async def tokens(self, pool: str, tokens: int, *, estimated: bool = False) -> None:
+        self.events.append(("tokens", pool, tokens, "estimated") if estimated else ("tokens", pool, tokens))
+
+    async def session(self, session_id: str | None, **info: Any) -> None:
+        self.sessions.append({"session_id": session_id, **info})
+
+    async def retry_in_session(self, failure: Any) -> bool:
+        self.events.append(("retry_in_session", failure.category, failure.message))
+        if self.in_session_retries > 0:
+            self.in_session_retries -= 1
+            return True
+        return False
 
     async def log(self, message: str, level: str = "info") -> None:
         self.logs.append((message, level))

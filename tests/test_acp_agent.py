@@ -21,7 +21,7 @@ import yaml
 
 from agent_helpers import RecordingReporter, make_task, process_gone
 from studio_tui.core import events as ev
-from studio_tui.core.agents import acp as acp_agent
+from studio_tui.core.agents.acp import process as acp_process
 from studio_tui.core.agents import agent_factory
 from studio_tui.core.agents.acp import AcpAgent, agent_argv, agent_cwd, confine, render_prompt
 from studio_tui.core.agents.base import PermissionOption
@@ -159,7 +159,7 @@ async def test_rejected_permission_without_a_plan_tool_calls_are_the_steps(tmp_p
             super().__init__(limit)
             clocks.append(self)
 
-    monkeypatch.setattr(acp_agent, "RunClock", SpyClock)
+    monkeypatch.setattr(acp_process, "RunClock", SpyClock)
     clock_paused: list[bool] = []
 
     def reject(options: list[PermissionOption]) -> str | None:
@@ -257,7 +257,7 @@ async def test_agent_that_crashes_mid_prompt_is_a_code_error_with_the_stderr_tai
 
 
 async def test_hang_that_ignores_cancel_times_out_as_transient_and_is_killed(tmp_path, monkeypatch):
-    monkeypatch.setattr(acp_agent, "CANCEL_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(acp_process, "CANCEL_GRACE_SECONDS", 0.2)
     root = project(tmp_path)
     reporter = AcpReporter()
     started = time.monotonic()

@@ -13,6 +13,7 @@ import pytest
 from agent_helpers import RecordingReporter, make_task, process_gone, python_agent
 from studio_tui.core.agents import process
 from studio_tui.core.agents.command import CommandAgent
+from studio_tui.core.agents.base import Failure
 from studio_tui.core.config import CommandAgentConfig
 
 
@@ -34,6 +35,8 @@ emit(type="result", output={"handoff": handoff, "cwd": os.getcwd()})
         completed_steps=frozenset({3, 1}),
         skip_steps=frozenset({4}),
         plan_path=tmp_path / "plan.json",
+        failure=Failure(category="code_error", message="step 2 failed: exit 1", step=2, details="AssertionError"),
+        answers=(("Which database?", "postgres"),),
     )
     reporter = RecordingReporter()
 
@@ -59,6 +62,9 @@ emit(type="result", output={"handoff": handoff, "cwd": os.getcwd()})
         "skip_steps": [4],
         "plan_path": str(tmp_path / "plan.json"),
         "project_root": str(tmp_path),
+        "workspace_root": str(task.workspace_root),
+        "failure": {"category": "code_error", "message": "step 2 failed: exit 1", "step": 2, "details": "AssertionError", "critical_step": False},
+        "answers": [{"question": "Which database?", "answer": "postgres"}],
     }
     assert outcome.output["cwd"] == str(tmp_path)
 

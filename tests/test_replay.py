@@ -87,8 +87,8 @@ def test_offsets_equal_a_naive_split_at_any_chunk_size(tmp_path, chunk):
 
 
 def test_iter_lines_matches_line_across_block_sizes(tmp_path, monkeypatch):
-    monkeypatch.setattr(replay, "FIRST_BLOCK_BYTES", 10)
-    monkeypatch.setattr(replay, "READ_BLOCK_BYTES", 50)
+    monkeypatch.setattr(replay.index, "FIRST_BLOCK_BYTES", 10)
+    monkeypatch.setattr(replay.index, "READ_BLOCK_BYTES", 50)
     lines = [b"y" * n for n in (0, 3, 120, 9, 49, 50, 51, 1, 0, 200, 7)]
     path = write_lines(tmp_path / "log.jsonl", lines, end=b"\ntail-without-newline")
     with LogIndex(path) as index:

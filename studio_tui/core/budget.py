@@ -175,10 +175,17 @@ def pressure(state: OrchestrationState) -> str:
 
 
 def budget_table(state: OrchestrationState) -> list[tuple[str, int, int, str]]:
-    """Rows of the seed's pool table (name, used, soft, status), TOTAL last with its percentage."""
+    """Rows of the seed's pool table (name, used, soft, status), TOTAL last with its percentage. The
+    status starts with the level; tokens charged by estimate (an agent that reports no usage) follow
+    it as "(~N estimated)"."""
     budget = state.budget
-    rows = [(name, p.used, p.soft, budget.level(p.used, p.soft)) for name, p in budget.pools.items()]
+    rows = [(name, p.used, p.soft, budget.level(p.used, p.soft) + _estimated(p.estimated)) for name, p in budget.pools.items()]
     used, soft = budget.used, budget.soft
     percent = round(100 * used / soft) if soft else 0
-    rows.append(("TOTAL", used, soft, f"{budget.total_level} ({percent}%)"))
+    estimated = sum(p.estimated for p in budget.pools.values())
+    rows.append(("TOTAL", used, soft, f"{budget.total_level} ({percent}%)" + _estimated(estimated)))
     return rows
+
+
+def _estimated(tokens: int) -> str:
+    return f" (~{tokens:,} estimated)" if tokens else ""

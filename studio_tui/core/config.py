@@ -21,7 +21,8 @@ DEFAULT_POOLS: dict[str, int] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Attribute docstrings become field descriptions: `studio-tui init` writes them as comments.
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class BudgetConfig(_Strict):
@@ -66,6 +67,9 @@ class PlannerConfig(_Strict):
     max_question_rounds: int = Field(5, ge=0, le=5)
     confidence_threshold: float = Field(0.7, ge=0, le=1)
     """A plan whose confidence is below this asks the person before building."""
+    plan_attempts: int = Field(3, ge=1)
+    """Times an agent planner (or architect) may write its plan (backlog) before an invalid one is a
+    design_flaw: each invalid or missing file goes back to it with the validation error."""
 
 
 class ScriptedAgentConfig(_Strict):
@@ -80,10 +84,23 @@ class CommandAgentConfig(_Strict):
     timeout: float = Field(600.0, gt=0)
 
 
+class GateConfig(_Strict):
+    """A quality gate named in config.yaml (the same fields as a plan's `quality_gates` entry)."""
+
+    name: str = Field(min_length=1)
+    command: list[Annotated[str, Field(min_length=1)]] | Annotated[str, Field(min_length=1)]
+    """A list is exec'd as is; a string goes to `sh -c`."""
+    timeout: float | None = Field(None, gt=0)
+
+
 class PlanBuilderConfig(_Strict):
     kind: Literal["plan_builder"]
     step_timeout: float = Field(600.0, gt=0)
     """Default timeout of a plan step or quality gate that names none."""
+    quality_gates: list[GateConfig] = []
+    """The checks run when the builder is given no plan (a build_only goal with no pending plan):
+    there is nothing to execute, so it runs these, and fails honestly when one fails. Without them a
+    builder with no plan is a blocker. A plan's own `quality_gates` are used whenever there is a plan."""
 
 
 ACP_PROMPT_PLACEHOLDERS: dict[str, str] = {
@@ -96,6 +113,10 @@ ACP_PROMPT_PLACEHOLDERS: dict[str, str] = {
     "project_root": "the project root (also the session's working directory)",
     "plan_path": "the plan.json a builder executes, or an empty string",
     "plan": "the text of that plan.json, or an empty string",
+    "output_path": "the file a planner (plan.json) or an architect (backlog.yaml) must write, or an empty string",
+    "answers": "the person's answers to this agent's questions so far, or an empty string",
+    "failure": "on a retry or a replan: the attempt, the failure (category, message, details) and the steps already done; else empty",
+    "completed_steps": "the plan steps already completed, comma-separated, or an empty string",
 }
 """Names an `acp` agent's prompt template may use as `{name}`; `{{` and `}}` are literal braces."""
 
@@ -106,7 +127,7 @@ Goal: {goal}
 
 Handoff context from the previous agent (JSON):
 {context}
-
+{answers}{failure}
 Work inside the project root {project_root}. When you are done, end your turn with a short summary
 of what you changed and anything that is left to do.
 """
@@ -128,6 +149,14 @@ class AcpAgentConfig(_Strict):
     The ACP session's working directory is always the project root."""
     prompt: str = DEFAULT_ACP_PROMPT
     """The role prompt template; see ACP_PROMPT_PLACEHOLDERS."""
+    instructions: str | None = None
+    """What studio-tui needs from the role, appended to the prompt (a planner: the plan.json path
+    and format; an architect: backlog.yaml; a builder: how steps arrive); None for the built-in
+    text for the role (docs/acp.md). Same placeholders as `prompt`."""
+    init_timeout: float = Field(60.0, gt=0)
+    """Seconds the agent gets to answer `initialize` (a program that does not speak ACP never does)."""
+    gate_timeout: float = Field(600.0, gt=0)
+    """Default timeout of a plan's quality gate that names none, when this agent is the builder."""
     timeout: float = Field(1800.0, gt=0)
     """Seconds for the whole run, not counting time spent waiting for a person's permission."""
 
@@ -139,16 +168,17 @@ class AcpAgentConfig(_Strict):
         argv = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
         if not argv or not argv[0]:
             raise ValueError("command is empty: name the program that starts the ACP agent")
-        try:
-            fields = [f for _, f, spec, conv in string.Formatter().parse(self.prompt) if f is not None]
-        except ValueError as exc:
-            raise ValueError(f"prompt: {exc} (write {{{{ and }}}} for literal braces)") from None
-        known = ", ".join("{" + name + "}" for name in ACP_PROMPT_PLACEHOLDERS)
-        for field in fields:
-            if field not in ACP_PROMPT_PLACEHOLDERS:
-                raise ValueError(
-                    f"prompt: unknown placeholder {{{field}}}; known: {known} (write {{{{ and }}}} for literal braces)"
-                )
+        for name, template in (("prompt", self.prompt), ("instructions", self.instructions or "")):
+            try:
+                fields = [f for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc} (write {{{{ and }}}} for literal braces)") from None
+            known = ", ".join("{" + name + "}" for name in ACP_PROMPT_PLACEHOLDERS)
+            for field in fields:
+                if field not in ACP_PROMPT_PLACEHOLDERS:
+                    raise ValueError(
+                        f"{name}: unknown placeholder {{{field}}}; known: {known} (write {{{{ and }}}} for literal braces)"
+                    )
         return self
 
 
@@ -157,11 +187,18 @@ AgentConfig = Annotated[
 ]
 
 
+BUILTIN_AGENT_COMMAND = ["studio-tui", "agent"]
+"""The built-in command-protocol Planner/Architect (core/agents/builtin.py). A command whose program
+is `studio-tui` runs this very installation (`python -m studio_tui`), whatever PATH says."""
+
+
 def _default_agents() -> dict[str, AgentConfig]:
+    """What a role is when config.yaml does not name it: no role needs a scenario.yaml unless the
+    config itself says `kind: scripted`."""
     return {
-        "planner": ScriptedAgentConfig(kind="scripted"),
+        "planner": CommandAgentConfig(kind="command", command=list(BUILTIN_AGENT_COMMAND)),
         "builder": PlanBuilderConfig(kind="plan_builder"),
-        "architect": ScriptedAgentConfig(kind="scripted"),
+        "architect": CommandAgentConfig(kind="command", command=list(BUILTIN_AGENT_COMMAND)),
     }
 
 

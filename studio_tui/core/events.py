@@ -106,6 +106,8 @@ class TokensUsed(_Event):
     agent: str
     pool: str
     tokens: int
+    estimated: bool = False
+    """The agent reported no usage: an estimate from the prompt and reply sizes."""
 
 
 class BudgetReleased(_Event):

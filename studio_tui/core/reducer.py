@@ -183,6 +183,11 @@ def _hold(state: OrchestrationState, key: str | None, pool: str, tokens: int) ->
 def _tokens(state: OrchestrationState, e: ev.TokensUsed) -> None:
     pool = _pool(state, e.pool)
     pool.used = max(0, pool.used + e.tokens)
+    if e.estimated:
+        pool.estimated = max(0, pool.estimated + e.tokens)
+        agent = state.agent(e.agent)
+        if agent is not None:
+            agent.tokens_estimated[e.pool] = max(0, agent.tokens_estimated.get(e.pool, 0) + e.tokens)
     _hold(state, e.agent, e.pool, e.tokens)
     _record_budget(state)
 
@@ -191,11 +196,18 @@ def _released(state: OrchestrationState, e: ev.BudgetReleased) -> None:
     pool = _pool(state, e.pool)
     pool.used = max(0, pool.used - e.tokens)
     _hold(state, e.agent, e.pool, -e.tokens)
+    agent = state.agent(e.agent) if e.agent else None
+    if agent is not None and agent.tokens_estimated.get(e.pool):
+        freed = min(agent.tokens_estimated[e.pool], e.tokens)
+        agent.tokens_estimated[e.pool] -= freed
+        pool.estimated = max(0, pool.estimated - freed)
+    pool.estimated = min(pool.estimated, pool.used)
     _record_budget(state)
 
 
 def _optimized(state: OrchestrationState, e: ev.OptimizationApplied) -> None:
     _pool(state, e.pool).used = e.after
+    _pool(state, e.pool).estimated = min(_pool(state, e.pool).estimated, e.after)
     if e.step == "clear_context7":
         for agent in state.agent_states:
             if agent.agent != e.kept_agent and e.pool in agent.tokens:
@@ -336,6 +348,12 @@ def _finished(state: OrchestrationState, e: ev.OrchestrationFinished) -> None:
     state.status_before_wait = None
 
 
+def _agent_session(state: OrchestrationState, e: ev.AgentSession) -> None:
+    agent = state.agent(e.agent)
+    if agent is not None and e.session_id is not None:
+        agent.session_id = e.session_id
+
+
 def _ignore(state: OrchestrationState, e: Any) -> None:
     """Events that only feed the event log (agent text), not the state."""
 
@@ -365,4 +383,5 @@ _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.StepRerun: _step_rerun,
     ev.BacklogUpdated: _backlog,
     ev.OrchestrationFinished: _finished,
+    ev.AgentSession: _agent_session,
 }

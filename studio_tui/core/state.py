@@ -55,9 +55,13 @@ class AgentState(_Model):
     input: dict[str, Any] = {}
     tokens: dict[str, int] = {}
     """Tokens this agent holds per pool (released when it finishes; Context7 docs in use)."""
+    tokens_estimated: dict[str, int] = {}
+    """The part of `tokens` charged by estimate (the agent reported no usage)."""
     started_ts: float | None = None
     finished_ts: float | None = None
     last_error: str = ""
+    session_id: str | None = None
+    """The agent's own (ACP) session, continued by a retry or a resume where the agent can load it."""
     mode: str = ""
     """plan | replan | build | decompose, as last started: a resume runs it in the same mode."""
     reruns: list[int] = []
@@ -97,6 +101,8 @@ class Handoff(_Model):
 class Pool(_Model):
     used: int = 0
     soft: int = 0
+    estimated: int = 0
+    """Tokens charged by estimate (an agent reporting no usage), counted in `used` too."""
 
 
 class Optimization(_Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import AcpAgentConfig, CommandAgentConfig, PlanBuilderConfig, ScriptedAgentConfig, StudioConfig
+from ..errors import InputError
 from ..store import Workspace
 from .base import Agent, AgentTask, Failure, Outcome, Reporter
 from .scripted import Scenario, ScriptedAgent, load_scenario
@@ -11,12 +12,26 @@ __all__ = ["Agent", "AgentTask", "Failure", "Outcome", "Reporter", "agent_factor
 
 
 def check_agents(workspace: Workspace, config: StudioConfig) -> dict[str, Scenario]:
-    """Load every scenario the config names, so bad input fails before anything is written."""
-    scenarios: dict[str, Scenario] = {}
+    """Load every scenario the config names, so bad input fails before anything is written.
+
+    Only a role the config sets to `kind: scripted` needs one (no default is scripted); a missing
+    scenario is named together with the roles that play it."""
+    players: dict[str, list[str]] = {}
     for role in ("planner", "builder", "architect"):
         agent_config = config.agent(role)
-        if isinstance(agent_config, ScriptedAgentConfig) and agent_config.scenario not in scenarios:
-            scenarios[agent_config.scenario] = load_scenario(workspace.root / agent_config.scenario)
+        if isinstance(agent_config, ScriptedAgentConfig):
+            players.setdefault(agent_config.scenario, []).append(role)
+    scenarios: dict[str, Scenario] = {}
+    for name, roles in players.items():
+        path = workspace.root / name
+        if not path.exists():
+            who = ", ".join(f"agents.{role}" for role in roles)
+            verb = "is" if len(roles) == 1 else "are"
+            raise InputError(
+                f"{path}: file not found; {who} in {workspace.config_path} {verb} kind: scripted and play{'s' if len(roles) == 1 else ''} it "
+                "(write the scenario, or choose other agents: studio-tui init --force --agents command)"
+            )
+        scenarios[name] = load_scenario(path)
     return scenarios
 
 
@@ -39,7 +54,7 @@ def agent_factory(workspace: Workspace, config: StudioConfig, *, speed: float = 
         if isinstance(agent_config, AcpAgentConfig):
             from .acp import AcpAgent
 
-            return AcpAgent(agent_config)
+            return AcpAgent(agent_config, planner=config.planner)
         raise TypeError(f"unknown agent config {agent_config!r}")
 
     return build

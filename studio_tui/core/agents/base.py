@@ -35,6 +35,12 @@ class AgentTask:
     """For a builder: the plan.json it executes."""
     step_failures: dict[int, int] = field(default_factory=dict)
     """How often each step has failed so far in this orchestration (survives resume)."""
+    failure: Failure | None = None
+    """Why the previous attempt failed (on a retry), or the failure that asked for this replan."""
+    session_id: str | None = None
+    """The agent's own session from an earlier attempt, which an agent able to load it continues."""
+    answers: tuple[tuple[str, str], ...] = ()
+    """The person's answers to this agent's questions so far, as (question, answer)."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,9 @@ class Reporter(Protocol):
     async def step_skipped(self, step: int) -> None:
         """Step `step` is passed over because the person chose skip."""
 
-    async def tokens(self, pool: str, tokens: int) -> None:
-        """`tokens` more used in `pool` (negative to release)."""
+    async def tokens(self, pool: str, tokens: int, *, estimated: bool = False) -> None:
+        """`tokens` more used in `pool` (negative to release); `estimated` when the agent reported no
+        usage and the count is an estimate from the text sizes."""
 
     async def log(self, message: str, level: str = "info") -> None:
         """A line for the event log (shown literally, never as markup)."""
@@ -99,6 +106,16 @@ class Reporter(Protocol):
     async def ask(self, question: str, *, default: str = "") -> str:
         """Ask the person (a Planner's question); returns their answer."""
         ...
+
+    async def retry_in_session(self, failure: Failure) -> bool:
+        """A failure the agent may fix in its running session (a failing quality gate): True when the
+        recovery policy grants a retry, recorded as a failure and a retry like any other; False when it
+        does not, and then nothing is recorded: the agent returns the failure and recovery goes on."""
+        ...
+
+    async def session(self, session_id: str | None, **info: Any) -> None:
+        """The agent's own session (an ACP session id, and what the agent offered): kept in state, so
+        a retry or a resume can continue it (events.AgentSession's fields)."""
 
 
 class Agent(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Annotated, Any, Literal, Union
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from ..config import CommandAgentConfig
 from ..events import FailureCategory
 from .base import AgentTask, Outcome, Reporter
+from .builtin import resolve_self
 from .process import (
     MAX_LINE_BYTES,
     ChildProcess,
@@ -113,6 +115,9 @@ def handoff_line(task: AgentTask) -> str:
             "skip_steps": sorted(task.skip_steps),
             "plan_path": str(task.plan_path) if task.plan_path is not None else None,
             "project_root": str(task.project_root),
+            "workspace_root": str(task.workspace_root),
+            "failure": dataclasses.asdict(task.failure) if task.failure is not None else None,
+            "answers": [{"question": question, "answer": answer} for question, answer in task.answers],
         },
         default=str,
     )
@@ -214,7 +219,7 @@ class CommandAgent:
 
     async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
         child = ChildProcess(
-            self.config.command,
+            resolve_self(self.config.command),
             cwd=task.project_root,
             env={**os.environ, **self.config.env},
             with_stdin=True,

@@ -62,11 +62,25 @@ class PlanBuilderAgent:
 
     async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
         if task.plan_path is None:
-            return Outcome.failed("blocker", "the builder was given no plan to execute (plan_path is unset)")
-        try:
-            plan = load_plan(task.plan_path)
-        except InputError as exc:
-            return Outcome.failed("blocker", str(exc))
+            if not self.config.quality_gates:
+                return Outcome.failed(
+                    "blocker",
+                    "the builder was given no plan to execute (plan_path is unset)",
+                    details="a build_only goal with no pending plan: give agents.builder quality_gates to check, "
+                    "or configure a coding agent (kind: acp) as the builder",
+                )
+            plan = self._gates_only_plan(task)
+            await reporter.log(
+                "no plan to execute: running the builder's configured quality gates ("
+                + ", ".join(gate.name for gate in plan.quality_gates)
+                + "); nothing here changes the code",
+                "warning",
+            )
+        else:
+            try:
+                plan = load_plan(task.plan_path)
+            except InputError as exc:
+                return Outcome.failed("blocker", str(exc))
         if not task.project_root.is_dir():
             return Outcome.failed("blocker", f"{task.project_root}: project root is not a directory")
         if task.task_id is not None and plan.task_id != task.task_id:
@@ -95,6 +109,16 @@ class PlanBuilderAgent:
                 return failure
             gates[gate.name] = "passed"
         return Outcome(output=self._output(plan, steps_completed, steps_skipped, gates))
+
+    def _gates_only_plan(self, task: AgentTask) -> Plan:
+        """What a builder with no plan runs: one step naming the goal, then the configured gates."""
+        return Plan(
+            id="no_plan",
+            task_id=task.task_id or "no_plan",
+            goal=task.goal,
+            steps=[PlanStep(id=1, description=f"{task.goal} (no plan: only the quality gates run)")],
+            quality_gates=[QualityGate(**gate.model_dump()) for gate in self.config.quality_gates],
+        )
 
     @staticmethod
     def _output(plan: Plan, completed: list[int], skipped: list[int], gates: dict[str, str]) -> dict[str, object]:
@@ -134,48 +158,58 @@ class PlanBuilderAgent:
         return None
 
     async def _run_gate(self, gate: QualityGate, root: Path, reporter: Reporter, logs: LogThrottle) -> Outcome | None:
-        """Run one quality gate; its failure as an Outcome, or None when it passed."""
-        await reporter.log(f"quality gate {gate.name}: running {describe_command(gate.command)}")
-        timeout = gate.timeout or self.config.step_timeout
-        run = await self._run_command(gate.command, root, timeout, reporter, logs)
-        if run.timed_out:
-            await reporter.log(f"quality gate {gate.name}: timed out after {timeout:g}s", "error")
-            return Outcome.failed(
-                "transient", f"quality gate {gate.name} timed out after {timeout:g}s", details=run.tail
-            )
-        if not run.ok:
-            await reporter.log(f"quality gate {gate.name}: failed ({run.describe_end()})", "error")
-            return Outcome.failed(
-                "code_error", f"quality gate {gate.name} failed: {run.describe_end()}", details=run.tail
-            )
-        await reporter.log(f"quality gate {gate.name}: passed")
-        return None
+        return await run_gate(gate, root, self.config.step_timeout, reporter, logs)
 
     async def _run_command(
         self, command: list[str] | str, root: Path, timeout: float, reporter: Reporter, logs: LogThrottle
     ) -> _CommandRun:
-        """Run a command in the project root, its output streamed to the log and charged as tokens."""
-        child = ChildProcess(command, cwd=root)
-        try:
-            await child.start()
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            return _CommandRun(exit_code=None, tail="", start_error=f"{describe_command(command)!r}: {reason}")
-        tail = OutputTail()
-        output_bytes = 0
+        return await run_command(command, root, timeout, reporter, logs)
 
-        async def on_line(stream: StreamName, line: OutputLine) -> None:
-            nonlocal output_bytes
-            output_bytes += line.size
-            shown = line.shown()
-            tail.add(shown)
-            await logs.log(shown)
 
-        try:
-            exit_code = await child.run(on_line, RunClock(timeout))
-        finally:
-            await child.close()
-        await logs.flush()
-        if output_bytes >= BYTES_PER_TOKEN:
-            await reporter.tokens(WORKING_POOL, output_bytes // BYTES_PER_TOKEN)
-        return _CommandRun(exit_code=exit_code, tail=tail.text())
+async def run_gate(gate: QualityGate, root: Path, default_timeout: float, reporter: Reporter, logs: LogThrottle) -> Outcome | None:
+    """Run one quality gate in `root`; its failure as an Outcome, or None when it passed."""
+    await reporter.log(f"quality gate {gate.name}: running {describe_command(gate.command)}")
+    timeout = gate.timeout or default_timeout
+    run = await run_command(gate.command, root, timeout, reporter, logs)
+    if run.timed_out:
+        await reporter.log(f"quality gate {gate.name}: timed out after {timeout:g}s", "error")
+        return Outcome.failed(
+            "transient", f"quality gate {gate.name} timed out after {timeout:g}s", details=run.tail
+        )
+    if not run.ok:
+        await reporter.log(f"quality gate {gate.name}: failed ({run.describe_end()})", "error")
+        return Outcome.failed(
+            "code_error", f"quality gate {gate.name} failed: {run.describe_end()}", details=run.tail
+        )
+    await reporter.log(f"quality gate {gate.name}: passed")
+    return None
+
+
+async def run_command(
+    command: list[str] | str, root: Path, timeout: float, reporter: Reporter, logs: LogThrottle
+) -> _CommandRun:
+    """Run a command in the project root, its output streamed to the log and charged as tokens."""
+    child = ChildProcess(command, cwd=root)
+    try:
+        await child.start()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return _CommandRun(exit_code=None, tail="", start_error=f"{describe_command(command)!r}: {reason}")
+    tail = OutputTail()
+    output_bytes = 0
+
+    async def on_line(stream: StreamName, line: OutputLine) -> None:
+        nonlocal output_bytes
+        output_bytes += line.size
+        shown = line.shown()
+        tail.add(shown)
+        await logs.log(shown)
+
+    try:
+        exit_code = await child.run(on_line, RunClock(timeout))
+    finally:
+        await child.close()
+    await logs.flush()
+    if output_bytes >= BYTES_PER_TOKEN:
+        await reporter.tokens(WORKING_POOL, output_bytes // BYTES_PER_TOKEN)
+    return _CommandRun(exit_code=exit_code, tail=tail.text())

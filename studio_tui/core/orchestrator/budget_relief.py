@@ -10,7 +10,7 @@ from .base import OrchestratorBase
 
 
 class BudgetRelief(OrchestratorBase):
-    async def add_tokens(self, key: str, pool: str, tokens: int) -> None:
+    async def add_tokens(self, key: str, pool: str, tokens: int, *, estimated: bool = False) -> None:
         if tokens == 0:
             return
         if pool not in self.state.budget.pools:
@@ -19,7 +19,7 @@ class BudgetRelief(OrchestratorBase):
                 known = ", ".join(self.state.budget.pools)
                 self.emit(ev.AgentLog, agent=key, level="warning", message=f"tokens for unknown pool {pool!r} not counted; pools are: {known}")
             return
-        self.emit(ev.TokensUsed, agent=key, pool=pool, tokens=tokens)
+        self.emit(ev.TokensUsed, agent=key, pool=pool, tokens=tokens, estimated=estimated)
         self._relieve_pressure(key)
 
     def _critical_pools(self) -> frozenset[str]:

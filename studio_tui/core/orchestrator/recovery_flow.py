@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from .. import events as ev
@@ -41,6 +42,30 @@ class RecoveryFlow(OrchestratorBase):
             self.emit(ev.AgentStatus, agent=key, status="failed", reason="halted: critical failure")
             raise RunStopped("halted", f"critical failure in {key}: {failure.message}")
         return await self._escalate(key, failure, decision.reason)
+
+    async def _retry_in_session(self, key: str, failure: Any) -> bool:
+        """An agent asks to fix `failure` in its running session: recorded as a failure and a retry
+        when the policy grants one (True); otherwise nothing is recorded and the counters stay as they
+        were (False), since the agent then returns the failure and `_recover` takes it from there."""
+        slot = self._slot(key)
+        trial = copy.deepcopy(slot.tracker)
+        decision = trial.decide(failure.category, failure.message, failure.step, can_replan=False)
+        if decision.action != "retry":
+            return False
+        slot.tracker = trial
+        self.emit(ev.AgentFailed, agent=key, step=failure.step, category=failure.category, message=failure.message, details=failure.details)
+        self.emit(
+            ev.RecoveryDecided,
+            agent=key,
+            step=failure.step,
+            category=failure.category,
+            action="retry",
+            retries_used=trial.retries_used,
+            replans_used=trial.replans_used,
+            reason=f"{decision.reason}, in the agent's own session",
+        )
+        self.emit(ev.AgentStatus, agent=key, status="active", reason="retrying in the agent's own session")
+        return True
 
     async def _replan(self, builder_key: str, failure: Any) -> None:
         agent = self.state.agent(builder_key)

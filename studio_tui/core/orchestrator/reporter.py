@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
-from ..agents.base import PermissionOption
+from ..agents.base import Failure, PermissionOption
 from ..decider import PERMISSION_CANCELLED
 
 if TYPE_CHECKING:
@@ -37,8 +37,14 @@ class SlotReporter:
     async def step_skipped(self, step: int) -> None:
         self.orchestrator.emit(ev.AgentStep, agent=self.key, step=step, status="skipped")
 
-    async def tokens(self, pool: str, tokens: int) -> None:
-        await self.orchestrator.add_tokens(self.key, pool, tokens)
+    async def tokens(self, pool: str, tokens: int, *, estimated: bool = False) -> None:
+        await self.orchestrator.add_tokens(self.key, pool, tokens, estimated=estimated)
+
+    async def session(self, session_id: str | None, **info: Any) -> None:
+        self.orchestrator.emit(ev.AgentSession, agent=self.key, session_id=session_id, **info)
+
+    async def retry_in_session(self, failure: Failure) -> bool:
+        return await self.orchestrator._retry_in_session(self.key, failure)
 
     async def log(self, message: str, level: str = "info") -> None:
         self.orchestrator.emit(ev.AgentLog, agent=self.key, level=level, message=message)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import events as ev
-from ..agents.base import Agent, AgentTask, Outcome
+from ..agents.base import Agent, AgentTask, Failure, Outcome
 from ..errors import InputError
 from ..plan import Plan, load_backlog, load_plan
 from ..recovery import RecoveryTracker
@@ -85,7 +85,23 @@ class Slots(OrchestratorBase):
             skip_steps=frozenset(slot.skip_steps),
             plan_path=plan_path,
             step_failures=self._step_failures(key),
+            **self._retry_context(key, agent, mode),
         )
+
+    def _retry_context(self, key: str, agent: AgentState, mode: str) -> dict[str, Any]:
+        """What a new attempt knows of the earlier ones: the failure that led to it (its own on a retry,
+        the builder's on a replan), its own session to continue, and the person's answers so far."""
+        own = [f for f in self.state.failures if f.agent == key]
+        last = own[-1] if own and agent.attempts else (self.state.failures[-1] if mode == "replan" and self.state.failures else None)
+        failure = None
+        if last is not None:
+            failure = Failure(category=last.category, message=last.message, step=last.step, details=last.details)  # type: ignore[arg-type]
+        answers = tuple(
+            (d.prompt, d.answer or "")
+            for d in self.state.decisions
+            if d.kind == "question" and d.agent == key and d.answer is not None
+        )
+        return {"failure": failure, "session_id": agent.session_id, "answers": answers}
 
     def _goal_for(self, agent: AgentState) -> str:
         if agent.title:

@@ -1,0 +1,144 @@
+"""`Player`: the replay transport (position, state in step with it, play/pause, speed, marks) over a model."""
+
+from __future__ import annotations
+
+import math
+
+from ..reducer import apply
+from ..state import OrchestrationState
+from .marks import Mark
+from .model import ReplayModel
+
+SPEEDS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, math.inf)
+"""Playback speeds `+`/`-` step through; `inf` plays as fast as the reducer allows."""
+
+MAX_LINES_PER_ADVANCE = 2000
+"""Most lines one `Player.advance()` plays (~15 ms of reducing), so at high speed a frame still leaves
+time to paint; playback then runs as fast as the frames allow."""
+
+
+class Player:
+    """Transport over a model: a position, a state kept in step with it, play/pause, speed, marks.
+
+    Forward moves reduce the events in between into the current state; backward moves and jumps go
+    through `state_at` (a keyframe and at most K lines). A front end calls `advance(elapsed)` from a
+    fixed-rate timer while playing and repaints from `state`.
+    """
+
+    def __init__(self, model: ReplayModel, *, speed: float = 1.0) -> None:
+        self.model = model
+        self.position = 0
+        self.state = OrchestrationState()
+        self.playing = False
+        self.speed_index = SPEEDS.index(speed)
+        self._credit = 0.0
+        self._last_ts: float | None = None
+
+    @property
+    def speed(self) -> float:
+        return SPEEDS[self.speed_index]
+
+    @property
+    def at_end(self) -> bool:
+        return self.position >= self.model.length and self.model.index.complete
+
+    def faster(self) -> float:
+        self.speed_index = min(self.speed_index + 1, len(SPEEDS) - 1)
+        return self.speed
+
+    def slower(self) -> float:
+        self.speed_index = max(self.speed_index - 1, 0)
+        return self.speed
+
+    def toggle(self) -> bool:
+        """Play or pause; playing from the end starts over."""
+        if not self.playing and self.at_end:
+            self.seek(0)
+        self.playing = not self.playing
+        self._credit = 0.0
+        return self.playing
+
+    def seek(self, position: int) -> OrchestrationState:
+        """Jump to a position (clamped) and rebuild the state there."""
+        self.position = max(0, min(position, self.model.length))
+        self.state = self.model.state_at(self.position)
+        self._last_ts = self.model._ts_at_or_before(self.position - 1)
+        self._credit = 0.0
+        return self.state
+
+    def _forward(self, count: int) -> int:
+        """Play up to `count` events forward into the state; return how many."""
+        played = 0
+        if count <= 0:
+            return played
+        for index, event in self.model.iter_events(self.position, self.model.length):
+            apply(self.state, event)
+            self.position = index + 1
+            self._last_ts = event.ts
+            played += 1
+            if played >= count:
+                break
+        else:
+            self.position = self.model.length
+        return played
+
+    def step(self, count: int = 1) -> OrchestrationState:
+        """Move `count` events (negative: back), skipping bad lines."""
+        if count >= 0:
+            self._forward(count)
+        else:
+            self.seek(self.model.previous_event_position(self.position, -count))
+        return self.state
+
+    def home(self) -> OrchestrationState:
+        return self.seek(0)
+
+    def end(self) -> OrchestrationState:
+        return self.seek(self.model.length)
+
+    def next_mark(self, kinds: tuple[str, ...] = ("failure", "escalation")) -> Mark | None:
+        mark = self.model.next_mark(self.position, kinds)
+        if mark is not None:
+            self.seek(mark.position)
+        return mark
+
+    def previous_mark(self, kinds: tuple[str, ...] = ("failure", "escalation")) -> Mark | None:
+        mark = self.model.previous_mark(self.position, kinds)
+        if mark is not None:
+            self.seek(mark.position)
+        return mark
+
+    def delay_to_next(self) -> float | None:
+        """Wall seconds until the next event at the current speed (0 as fast as possible), None at the end."""
+        for _, event in self.model.iter_events(self.position, self.model.length):
+            if math.isinf(self.speed):
+                return 0.0
+            gap = 0.0 if self._last_ts is None else min(max(0.0, event.ts - self._last_ts), self.model.max_gap)
+            return gap / self.speed
+        return None
+
+    def advance(self, elapsed: float) -> int:
+        """Play the events whose (capped, speed-scaled) time has come in `elapsed` wall seconds;
+        return how many. Stops playing at the end."""
+        if not self.playing:
+            return 0
+        if math.isinf(self.speed):
+            played = self._forward(MAX_LINES_PER_ADVANCE)
+        else:
+            self._credit += elapsed * self.speed
+            played = 0
+            for index, event in self.model.iter_events(self.position, self.model.length):
+                gap = 0.0 if self._last_ts is None else min(max(0.0, event.ts - self._last_ts), self.model.max_gap)
+                if gap > self._credit or played >= MAX_LINES_PER_ADVANCE:
+                    break
+                self._credit -= gap
+                apply(self.state, event)
+                self.position = index + 1
+                self._last_ts = event.ts
+                played += 1
+            else:
+                self.position = self.model.length
+        if self.at_end:
+            self.playing = False
+            self._credit = 0.0
+        return played
