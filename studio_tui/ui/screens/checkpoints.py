@@ -269,7 +269,16 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
         question.append(f"Resume {record.meta.orch_id}\nfrom {record.meta.id} ")
         question.append(fmt.literal(record.meta.name), "bold")
         question.append(f" (after {fmt.literal(record.meta.after_agent or '-')})?\n\n")
-        question.append("The run continues in this dashboard from the next pending agent, appending to the same log.")
+        latest = self.found.latest.get(record.meta.orch_id)
+        newest = latest.checkpoints[-1].id if latest is not None and latest.checkpoints else record.meta.id
+        if latest is not None and (latest.status == "completed" or newest != record.meta.id):
+            question.append("This is a REWIND: ", "bold")
+            question.append(
+                "the work recorded after this checkpoint is done again, from its files as they were then "
+                f"(the newest checkpoint of this run is {newest}).\n"
+            )
+        else:
+            question.append("The run continues in this dashboard after the last step its log records as completed, appending to the same log.")
 
         def confirmed(yes: bool | None) -> None:
             if yes:
