@@ -103,6 +103,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
+from studio_tui.core import events as ev  # noqa: E402
 from studio_tui.core.errors import InputError  # noqa: E402
 from studio_tui.core.example import example_source  # noqa: E402
 from studio_tui.core.reducer import fold  # noqa: E402

@@ -529,7 +529,8 @@ def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
     problems = [f"{problem} (kept as it is)" for problem in damaged]
     records.sort(key=lambda r: (r.meta.ts, int(r.meta.id[3:])), reverse=True)
     if args.json:
-        _print_json([r.meta.model_dump(mode="json") | {"path": str(r.path), "parent": _parent_of(r.state)} for r in records])
+        parents = {orch_id: _parent_of(workspace, orch_id) for orch_id in {r.meta.orch_id for r in records}}
+        _print_json([r.meta.model_dump(mode="json") | {"path": str(r.path), "parent": parents[r.meta.orch_id]} for r in records])
     else:
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("Checkpoint", "Orchestration", "Name", "After agent", "Time", "Reason"):
@@ -543,8 +544,12 @@ def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
     return EXIT_OK
 
 
-def _parent_of(state: OrchestrationState) -> str | None:
-    """`orch_id/cp_id` a forked run started from (None for a run started by build)."""
+def _parent_of(workspace: Workspace, orch_id: str) -> str | None:
+    """`orch_id/cp_id` a forked run started from (None for a run started by build, or unreadable state)."""
+    try:
+        state = workspace.load_state(orch_id)
+    except StudioError:
+        return None
     if state.parent_orch_id and state.parent_checkpoint_id:
         return f"{state.parent_orch_id}/{state.parent_checkpoint_id}"
     return None
