@@ -357,7 +357,7 @@ def test_a_stale_lock_is_taken_over_and_other_writers_are_refused_naming_the_hol
     holder_before = (ws.root / "lock").read_bytes()
     writers = {
         "build": ("build", "Fix something else", "--headless", "--speed", "0"),
-        "resume": ("resume", cp_id, "--headless", "--speed", "0"),
+        "resume": ("resume", cp_id, "--yes", "--headless", "--speed", "0"),  # an older checkpoint: a rewind, agreed to
         "agent-start": ("agent-start", "builder", "--headless", "--speed", "0"),
         "handoff": ("handoff", "planner", "builder", "{}"),
         "run-backlog": ("run-backlog", "--headless", "--speed", "0"),

@@ -20,6 +20,8 @@ from . import events as ev
 from . import safefile
 from .errors import NotFound
 from .replay import _decode_raw
+from .replay.catchup import CatchUp
+from .state import OrchestrationState
 from .store.eventlog import MAX_LINE_BYTES, TOO_LONG, BadLine
 from .store.workspace import ORCH_ID_RE, Workspace
 
@@ -60,6 +62,27 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class CatchingUp:
+    """`catch_up`: folding the history already written; `fraction` of its bytes done so far."""
+
+    orch_id: str
+    fraction: float
+
+
+@dataclass(frozen=True)
+class CaughtUp:
+    """`catch_up`: the history already written, folded: the state at its end and its newest events
+    (instead of every event in `Batch`es). Lines written after it come as `Batch`es."""
+
+    orch_id: str
+    state: OrchestrationState
+    recent: list[ev.Event]
+    bad_lines: list[BadLine] = field(default_factory=list)
+    started_at_line: int = 0
+    """1-based line of the state snapshot (a `resumed` event) the fold started from; 0: the first line."""
+
+
+@dataclass(frozen=True)
 class Finished:
     """The followed orchestration wrote its `orchestration_finished` event."""
 
@@ -93,7 +116,7 @@ class Waiting:
     workspace: Path
 
 
-WatchItem = Attached | Batch | Finished | Switched | Waiting | Restarted
+WatchItem = Attached | CatchingUp | CaughtUp | Batch | Finished | Switched | Waiting | Restarted
 
 
 # ── reading new lines ────────────────────────────────────────────────────
@@ -230,6 +253,29 @@ def _relevant(change: Change, path: str) -> bool:
     return name == "events.jsonl" or bool(ORCH_ID_RE.fullmatch(name))
 
 
+# ── catching up ──────────────────────────────────────────────────────────
+
+
+async def _catch_up(orch_id: str, tail: LogTail) -> AsyncIterator[CatchingUp | CaughtUp | Finished]:
+    """Fold what the log holds already (in a thread, a slice at a time), then point `tail` after it.
+
+    Ends with `Finished` when the folded log is finished (and not resumed since)."""
+    try:
+        folding = await asyncio.to_thread(CatchUp, tail.path)
+    except FileNotFoundError:
+        return  # no log yet: the follower reads it from the start when it appears
+    try:
+        while not await asyncio.to_thread(folding.step):
+            yield CatchingUp(orch_id, folding.progress)
+        recent = await asyncio.to_thread(folding.recent_events)
+        tail.offset, tail.lines_read = folding.offset, folding.lines
+        yield CaughtUp(orch_id, folding.state, recent, folding.bad_lines, folding.started_at_line)
+        if folding.finished is not None:
+            yield Finished(orch_id, folding.finished.status, folding.finished.summary)
+    finally:
+        folding.close()
+
+
 # ── follow ───────────────────────────────────────────────────────────────
 
 
@@ -241,10 +287,14 @@ async def follow(
     stop_event: asyncio.Event | None = None,
     poll_ms: int = WATCH_POLL_MS,
     debounce_ms: int = WATCH_DEBOUNCE_MS,
+    catch_up: bool = False,
 ) -> AsyncIterator[WatchItem]:
     """Follow an orchestration's log (the latest one if `orch_id` is None), read-only.
 
-    Yields `Attached`, then its history and every later append as `Batch`es. Ends after `Finished`
+    Yields `Attached`, then its history and every later append as `Batch`es. With `catch_up`, the
+    history already written comes instead as `CatchingUp` progress and one `CaughtUp` (the folded state
+    and the newest events, from the nearest snapshot, in slices run in a thread: the event loop keeps
+    going), and only later appends as `Batch`es. Ends after `Finished`
     unless `follow_latest`, which instead keeps watching and, when a newer orchestration starts,
     yields `Switched` and follows that one. Set `stop_event` (or stop iterating) to end it; it never
     takes the workspace lock. Raises `NotFound` for an unknown orchestration, or if there is none
@@ -263,6 +313,7 @@ async def follow(
     last_seq = 0
     restarts = 0
     catching_up = False
+    announced_early: Finished | None = None
     watcher: AsyncIterator[set[tuple[Change, str]]] | None = None
 
     if current is None:
@@ -270,10 +321,19 @@ async def follow(
     else:
         tail = LogTail(workspace.events_path(current))
         yield Attached(current, tail.path)
+        if catch_up:
+            async for item in _catch_up(current, tail):
+                if isinstance(item, Finished):
+                    finished = announced_early = item  # announced by the loop below, as if just read
+                else:
+                    if isinstance(item, CaughtUp) and item.recent:
+                        last_seq = item.recent[-1].seq
+                    yield item
 
     try:
         while True:
-            announced = finished
+            announced = finished if announced_early is None else None
+            announced_early = None
             while tail is not None and current is not None:
                 lines = tail.read()
                 if tail.restarts != restarts:
@@ -310,6 +370,14 @@ async def follow(
                     current, finished, last_seq, restarts, catching_up = newest, None, 0, 0, False
                     tail = LogTail(workspace.events_path(current))
                     yield Attached(current, tail.path)
+                    if catch_up:
+                        async for item in _catch_up(current, tail):
+                            if isinstance(item, Finished):
+                                finished = announced_early = item
+                            else:
+                                if isinstance(item, CaughtUp) and item.recent:
+                                    last_seq = item.recent[-1].seq
+                                yield item
                     continue
             if watcher is None:
                 # One watcher for the whole follow: changes made while we drain are kept for us.

@@ -56,7 +56,7 @@ def agent_factory(workspace: Workspace, config: StudioConfig, *, speed: float = 
         if isinstance(agent_config, AcpAgentConfig):
             from .acp import AcpAgent
 
-            return AcpAgent(agent_config, planner=config.planner)
+            return AcpAgent(agent_config, planner=config.planner, allow_outside=config.permissions.allow_outside)
         raise TypeError(f"unknown agent config {agent_config!r}")
 
     return build
