@@ -618,10 +618,9 @@ def _request_checkpoint(workspace: Workspace, holder: dict, orch_id: str, name: 
 
 
 def cmd_handoff(args: argparse.Namespace, workspace: Workspace) -> int:
-    try:
-        context = json.loads(args.context)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"JSON argument: invalid JSON at column {exc.colno}: {exc.msg}") from None
+    from .core import safefile
+
+    context = safefile.parse_json(args.context, "JSON argument")  # bounded: depth, integer digits
     if not isinstance(context, dict):
         raise InputError("JSON argument: the handoff context must be a JSON object")
     with workspace.lock():

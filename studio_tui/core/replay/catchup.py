@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from .. import events as ev
+from .. import safefile
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
 from .codec import Folder, _decode_raw, decode_for_fold
@@ -35,7 +36,7 @@ class CatchUp:
 
     def __init__(self, path: Path | str, *, recent: int = RECENT_LINES) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._fd = safefile.open_read(self.path, safefile.LOG)  # a regular file, no link: never a hang
         size = os.fstat(self._fd).st_size
         self.state = OrchestrationState()
         self._folder = Folder(self.state)
