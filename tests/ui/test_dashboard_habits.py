@@ -228,3 +228,31 @@ def test_compare_snapshot(dash, snap_compare, copy_run, size):
         await _open_compare(dash, pilot, app)
 
     assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+async def test_agent_detail_in_a_replay(dash, copy_run):
+    from studio_tui.ui.screens.agent_detail import AgentScreen
+    from studio_tui.ui.screens.replay import ReplayScreen
+
+    workspace = copy_run("retry")
+    app = dash.make_app(workspace, "replay", log_path=workspace.events_path(workspace.latest()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await dash.until(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.player is not None, "the replay to index")
+        await pilot.press("G")  # to the end: every agent routed
+        await dash.until(pilot, lambda: bool(app.screen.feed.state.agent_states), "the replay's agents")
+        app.screen.query_one("AgentTable").focus()
+        await pilot.press("enter")
+        await dash.until(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent detail over the replay")
+        state, events = app.screen.source()
+        assert state is app.screen_stack[-2].feed.state, "it reads the replay's own state, not the dashboard's"
+
+
+def test_stderr_tail_stays_inside_the_orchestration_folder(tmp_path):
+    from studio_tui.ui.screens.agent_detail import stderr_tail
+
+    (tmp_path / "streams").mkdir()
+    (tmp_path / "streams" / "builder.stderr").write_text("".join(f"line {i}\x1b[31m\n" for i in range(50)))
+    tail = stderr_tail(tmp_path, "streams/builder.stderr")
+    assert len(tail) == 20 and tail[-1] == "line 49^[[31m", "the last lines, escapes made visible"
+    (tmp_path.parent / "secret").write_text("no")
+    assert "outside" in stderr_tail(tmp_path, "../secret")[0]
