@@ -263,14 +263,14 @@ def test_a_seek_reduces_at_most_k_lines(tmp_path, monkeypatch):
     model = built(path, keyframe_every=8)
     model.build_keyframes()
     decoded: list[int] = []
-    original = model.iter_events
+    original = model.index.iter_lines
 
     def counting(start: int, stop: int):
-        for index, found in original(start, stop):
+        for index, raw in original(start, stop):
             decoded.append(index)
-            yield index, found
+            yield index, raw
 
-    monkeypatch.setattr(model, "iter_events", counting)
+    monkeypatch.setattr(model.index, "iter_lines", counting)
     for position in range(101):
         decoded.clear()
         assert model.state_at(position).seq == position

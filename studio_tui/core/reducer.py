@@ -50,10 +50,9 @@ def apply(state: OrchestrationState, event: ev.Event) -> OrchestrationState:
 
 
 def _set_sequence_status(state: OrchestrationState, key: str, status: str) -> None:
-    for entry in state.routing.agent_sequence:
-        if entry.key == key:
-            entry.status = status
-            return
+    entry = state.routing.entry(key)
+    if entry is not None:
+        entry.status = status
 
 
 def _agent(state: OrchestrationState, key: str) -> AgentState:
@@ -359,6 +358,20 @@ def _ignore(state: OrchestrationState, e: Any) -> None:
     """Events that only feed the event log (agent text), not the state."""
 
 
+def _task_worktree(state: OrchestrationState, e: ev.TaskWorktree) -> None:
+    _agent(state, e.agent).branch = e.branch
+
+
+def _task_dispatched(state: OrchestrationState, e: ev.TaskDispatched) -> None:
+    _agent(state, e.agent).worker = e.worker
+
+
+def _task_merged(state: OrchestrationState, e: ev.TaskMerged) -> None:
+    agent = _agent(state, e.agent)
+    agent.branch = e.branch
+    agent.merged_commit = e.commit
+
+
 _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.OrchestrationStarted: _started,
     ev.StatusChanged: _status,
@@ -385,4 +398,7 @@ _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.BacklogUpdated: _backlog,
     ev.OrchestrationFinished: _finished,
     ev.AgentSession: _agent_session,
+    ev.TaskWorktree: _task_worktree,
+    ev.TaskDispatched: _task_dispatched,
+    ev.TaskMerged: _task_merged,
 }

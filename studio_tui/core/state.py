@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 """libyaml's safe dumper when installed: state.yaml is rewritten often, and it is ~10x faster."""
@@ -19,6 +20,70 @@ BUDGET_HISTORY_LEN = 120
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+_T = TypeVar("_T")
+
+
+class KeyIndex:
+    """Where each key first appears in a list, so a lookup by key costs a dict probe, not a scan.
+
+    Lists in the state are public and changed in place (appended, inserted into, replaced whole), so
+    the index keeps the list it was built over and its length, and is rebuilt when either changed; a
+    hit is checked against the entry it points at (and the index rebuilt if that entry moved or was
+    renamed). A miss is confirmed by a scan (misses are rare: a new key is usually appended next), so
+    an entry swapped in place for one with another key is still found. Keys are unique in a state (the
+    reducer never adds one twice); were one doubled in place, the entry found is the first as of indexing.
+    """
+
+    __slots__ = ("items", "length", "where")
+
+    def __init__(self, items: Sequence[Any], key: Callable[[Any], str]) -> None:
+        self.items = items
+        self.length = len(items)
+        where: dict[str, int] = {}
+        for position in range(len(items) - 1, -1, -1):
+            where[key(items[position])] = position
+        self.where = where
+
+    def fits(self, items: Sequence[Any]) -> bool:
+        return self.items is items and self.length == len(items)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        return None  # a copied state builds its own index on its first lookup
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(None), ())  # not pickled either: rebuilt on demand
+
+
+def find_by_key(index: KeyIndex | None, items: Sequence[_T], wanted: str, key: Callable[[_T], str]) -> tuple[KeyIndex, _T | None]:
+    """The first entry of `items` whose key is `wanted` (or None), and the index to keep for next time."""
+    if index is None or not index.fits(items):
+        index = KeyIndex(items, key)
+    position = index.where.get(wanted)
+    if position is None:
+        if not any(key(entry) == wanted for entry in items):
+            return index, None
+        index = KeyIndex(items, key)  # an entry was swapped in place: index again
+        position = index.where[wanted]
+    entry = items[position]
+    if key(entry) != wanted:
+        index = KeyIndex(items, key)
+        position = index.where.get(wanted)
+        entry = items[position] if position is not None else None  # type: ignore[assignment]
+    return index, entry
+
+
+def _agent_key(entry: "AgentState") -> str:
+    return entry.agent
+
+
+def _sequence_key(entry: "SequenceEntry") -> str:
+    return entry.key
+
+
+def _checkpoint_key(entry: "Checkpoint") -> str:
+    return entry.id
 
 
 class SequenceEntry(_Model):
@@ -35,6 +100,17 @@ class Routing(_Model):
     complexity: str = ""
     signals: list[str] = []
     reason: str = ""
+    _sequence_index: KeyIndex | None = PrivateAttr(default=None)
+
+    def entry(self, key: str) -> SequenceEntry | None:
+        """The sequence entry for a key (`builder:T2`), if any: found through a key index, not a scan."""
+        self._sequence_index, found = find_by_key(self._sequence_index, self.agent_sequence, key, _sequence_key)
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Routing):
+            return NotImplemented
+        return self.__dict__ == other.__dict__  # fields only: the key index is a cache
 
 
 class AgentState(_Model):
@@ -66,6 +142,12 @@ class AgentState(_Model):
     """plan | replan | build | decompose, as last started: a resume runs it in the same mode."""
     reruns: list[int] = []
     """Steps run again on a resume because they were in flight when the run stopped."""
+    branch: str | None = None
+    """Parallel Builders: the git branch this task works on (`studio/<orch_id>/<task_id>`)."""
+    worker: str | None = None
+    """The execution engine's worker running it (a Dask worker address), when not this process."""
+    merged_commit: str | None = None
+    """Parallel Builders: HEAD after this task's branch was merged back; None until then."""
 
 
 class Checkpoint(_Model):
@@ -187,13 +269,25 @@ class OrchestrationState(_Model):
     updated_ts: float | None = None
     finished_ts: float | None = None
     summary: str = ""
+    _agent_index: KeyIndex | None = PrivateAttr(default=None)
+    _checkpoint_index: KeyIndex | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OrchestrationState):
+            return NotImplemented
+        return self.__dict__ == other.__dict__  # fields only: the key indexes are caches
 
     def agent(self, key: str) -> AgentState | None:
-        """The agent state for a sequence key (`builder`, `builder:T2`), if routed."""
-        for entry in self.agent_states:
-            if entry.agent == key:
-                return entry
-        return None
+        """The agent state for a sequence key (`builder`, `builder:T2`), if routed.
+
+        A dict probe through a key index, not a scan: a run with thousands of agents folds in linear time."""
+        self._agent_index, found = find_by_key(self._agent_index, self.agent_states, key, _agent_key)
+        return found
+
+    def checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        """The checkpoint with this id, if the state holds it (found by key)."""
+        self._checkpoint_index, found = find_by_key(self._checkpoint_index, self.checkpoints, checkpoint_id, _checkpoint_key)
+        return found
 
     def decision(self, decision_id: str | None) -> Decision | None:
         if decision_id is None:

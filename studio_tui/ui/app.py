@@ -30,6 +30,7 @@ from studio_tui.core.reducer import fold
 from studio_tui.core.replay import MAX_GAP_S
 from studio_tui.core.state import OrchestrationState
 from studio_tui.core.store import CheckpointRecord, Workspace, WorkspaceLock
+from studio_tui.core.text import command_hint
 from studio_tui.core.watch import Attached, Batch, Finished, Switched, Waiting, WatchItem, follow
 from studio_tui.headless import outcome_lines
 from studio_tui.ui import fmt
@@ -98,6 +99,10 @@ class Launch:
     """For replay: the longest idle gap played between two events, in log seconds."""
     follow_latest: bool = False
     """For watch: switch to a newer orchestration when one starts."""
+    read_only: bool = False
+    """Served read-only to a browser (`studio-tui serve`): no run is started and no checkpoint resumed here."""
+    execution: dict[str, Any] | None = None
+    """--parallel / --engine / --address, over config.yaml's `execution:`."""
 
 
 def exit_code_for(status: str) -> int:
@@ -413,6 +418,9 @@ class StudioApp(App[int]):
         if self.active_run is not None:
             self.notify("A run is already active in this dashboard.", severity="warning")
             return False
+        if self.launch.read_only:
+            self.notify("This dashboard is served read-only: it starts no run (serve --allow-control to drive one).", severity="warning", markup=False)
+            return False
         lock = self.workspace.lock()
         try:
             lock.acquire()
@@ -421,6 +429,8 @@ class StudioApp(App[int]):
             return False
         try:
             config = self.workspace.config()
+            if self.launch.execution:
+                config = config.model_copy(update={"execution": config.execution.model_copy(update=self.launch.execution)})
             agents = agent_factory(self.workspace, config, speed=self.launch.speed)
         except StudioError as exc:
             lock.release()
@@ -662,6 +672,8 @@ class StudioApp(App[int]):
         """Why this dashboard cannot resume a checkpoint right now (said before anyone confirms), or None."""
         if any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
             return "A replay is read-only: resume from the dashboard or with `studio-tui resume CP_ID`."
+        if self.launch.read_only:
+            return "This dashboard is served read-only: resume from a terminal with `studio-tui resume CP_ID`."
         if self.watch_note is not None:
             return "Watch mode is read-only: another process drives this run; resume with `studio-tui resume CP_ID` once it ends."
         if self._tail_timer is not None:
@@ -670,7 +682,8 @@ class StudioApp(App[int]):
 
     def _resume_chosen(self, record: CheckpointRecord | None) -> None:
         if record is not None and any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
-            self.notify(f"A replay is read-only: resume from the dashboard or `studio-tui resume {record.meta.id}`.", severity="warning", markup=False)
+            hint = command_hint("--workspace", str(self.workspace.root), "resume", record.meta.id)
+            self.notify(f"A replay is read-only: resume from the dashboard or `{hint}`.", severity="warning", markup=False)
         elif record is not None:
             self.start_resume(record)
 

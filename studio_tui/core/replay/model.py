@@ -16,10 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .. import events as ev
-from ..reducer import apply
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
-from .codec import _decode_raw
+from .codec import Folder, _decode_raw, decode_for_fold
 from .index import INDEX_CHUNK_BYTES, LogIndex
 from .keyframes import KEYFRAME_BUDGET_BYTES, KEYFRAME_EVERY, _copy, _freeze, _thaw
 from .marks import MARK_KINDS, MARK_PATTERNS, Mark, mark_for
@@ -154,24 +153,26 @@ class ReplayModel:
             start = self._frontier
             if stop <= start:
                 return 0
-            state = self._frontier_state
+            folder = Folder(self._frontier_state)
             every = self.keyframe_every
             position = start
-            known = ev._Event
             for index, raw in self.index.iter_lines(start, stop):
-                found = _decode_raw(raw, False)
-                if isinstance(found, known):
-                    apply(state, found)
+                found = decode_for_fold(raw, False)
+                if found is None:
+                    pass
+                elif type(found) is BadLine:
+                    found.line = index + 1
+                    self._bad.append(found)
+                else:
+                    folder.add(found)  # type: ignore[arg-type]
                     self.events_decoded += 1
                     if type(found) is ev.UnknownEvent:
                         self.unknown_events += 1
-                elif found is not None:
-                    found.line = index + 1
-                    self._bad.append(found)
                 position = index + 1
                 if position % every == 0 and position // every == len(self._keyframes):
-                    self._add_keyframe(_freeze(state))
+                    self._add_keyframe(_freeze(folder.flush()))
                     every = self.keyframe_every
+            folder.flush()
             self._frontier = position
             return position - start
 
@@ -202,9 +203,17 @@ class ReplayModel:
                 state, base_position = _copy(self._frontier_state), complete_lines
         if not at_frontier:
             state, base_position = self._restore(complete_lines)
-        for _, event in self.iter_events(base_position, position):
-            apply(state, event)
-        return state
+        return self.fold(state, base_position, position)
+
+    def fold(self, state: OrchestrationState, start: int, stop: int) -> OrchestrationState:
+        """Reduce the events on lines [start, stop) into `state` (in place) and return it: the fast
+        path, for when only the state is wanted (no events are built for agent_log lines)."""
+        folder = Folder(state)
+        for _, raw in self.index.iter_lines(start, stop):
+            found = decode_for_fold(raw, False)
+            if found is not None and type(found) is not BadLine:
+                folder.add(found)  # type: ignore[arg-type]
+        return folder.flush()
 
     def _restore(self, position: int) -> tuple[OrchestrationState, int]:
         """The state of the last keyframe at or before `position`, and the keyframe's position."""

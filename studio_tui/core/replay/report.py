@@ -13,7 +13,8 @@ class ReplayReport:
     """What a replay read: bad lines (1-based numbers and why), unknown event types, how far it got."""
 
     path: str
-    lines_total: int
+    lines_total: int | None
+    """Lines in the log, when it was read to its end (None when the replay stopped before)."""
     lines_read: int
     events: int
     unknown_events: int
@@ -21,6 +22,8 @@ class ReplayReport:
     target_seq: int | None = None
     reached_seq: int = 0
     last_seq: int = 0
+    started_at_line: int = 0
+    """1-based line of the `resumed` snapshot the replay started from (0: from the first line)."""
 
     @property
     def torn_tail(self) -> bool:
@@ -38,5 +41,6 @@ class ReplayReport:
             "target_seq": self.target_seq,
             "reached_seq": self.reached_seq,
             "last_seq": self.last_seq,
+            "started_at_line": self.started_at_line,
         }
 

@@ -100,6 +100,10 @@ class AgentTable(StateTable):
         doing = "" if agent.status in ("completed", "pending") else agent.step_description
         if agent.status == "failed" and agent.last_error:
             doing = agent.last_error
+        elif agent.status == "completed" and agent.merged_commit:
+            doing = f"merged {agent.merged_commit[:8]}"
+        elif agent.worker and agent.status != "pending":
+            doing = f"{doing} · on {agent.worker}" if doing else f"on {agent.worker}"
         return (
             Text(fmt.STATUS_GLYPHS.get(agent.status, "·"), style),
             Text(fmt.literal(agent.agent, max_chars=40), style),

@@ -1,0 +1,85 @@
+"""Reading a log front to back in blocks, and its last event from the back: no index, bounded memory.
+
+For one pass over a log (the headless `replay --to N`, a watch catching up) the offset index is not
+needed: lines come a block at a time, and only what was asked for is read. Memory is one block plus
+the longest line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import events as ev
+from ..store.eventlog import BadLine
+from .codec import _decode_raw
+
+STREAM_BLOCK_BYTES = 1 << 20
+"""Bytes read per `read` when streaming: few syscalls, little memory."""
+
+FIRST_STREAM_BLOCK_BYTES = 64 << 10
+"""The first read is small: `replay --to 1` needs one line, not a megabyte."""
+
+BACK_BLOCK_BYTES = 64 << 10
+"""Bytes read per step when looking for the last event from the end of the file."""
+
+
+def iter_file_lines(path: Path | str, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
+    """(0-based line index from `start`, bytes without newline, is_tail) for each line from byte `start`.
+
+    `is_tail` marks bytes after the last newline (a line being written, or torn by a crash)."""
+    with open(path, "rb", buffering=0) as handle:
+        handle.seek(start)
+        pending = b""
+        index = 0
+        block = FIRST_STREAM_BLOCK_BYTES
+        while True:
+            data = handle.read(block)
+            block = STREAM_BLOCK_BYTES
+            if not data:
+                break
+            if pending:
+                data = pending + data
+            end = data.rfind(b"\n")
+            if end < 0:
+                pending = data  # a line longer than a block: read on
+                continue
+            pending = data[end + 1 :]
+            for raw in data[:end].split(b"\n"):
+                yield index, raw, False
+                index += 1
+        if pending:
+            yield index, pending, True
+
+
+def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine | None:
+    """The event on a streamed line, a BadLine numbered from 1, or None for a blank line."""
+    found = _decode_raw(raw, tail)
+    if isinstance(found, BadLine):
+        found.line = index + 1
+    return found
+
+
+def last_event(path: Path | str) -> ev.Event | None:
+    """The last valid event of a log, read from its end backwards (a torn or bad last line is skipped)."""
+    with open(path, "rb", buffering=0) as handle:
+        end = handle.seek(0, os.SEEK_END)
+        carry = b""
+        while end > 0:
+            start = max(0, end - BACK_BLOCK_BYTES)
+            handle.seek(start)
+            data = handle.read(end - start) + carry
+            lines = data.split(b"\n")
+            # the first piece may be the end of a longer line: keep it for the next block (unless at 0)
+            carry = lines.pop(0) if start > 0 else b""
+            for raw in reversed(lines):
+                found = _decode_raw(raw, False) if raw.strip() else None
+                if isinstance(found, ev._Event):
+                    return found
+            end = start
+        if carry:
+            found = _decode_raw(carry, False)
+            if isinstance(found, ev._Event):
+                return found
+    return None
