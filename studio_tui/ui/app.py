@@ -37,8 +37,10 @@ from studio_tui.headless import outcome_lines
 from studio_tui.ui import fmt
 from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
 from studio_tui.ui.feed import TAIL_CHUNK, Feed, LogTail
+from studio_tui.ui.screens.agent_detail import AgentScreen
 from studio_tui.ui.screens.checkpoints import CheckpointBrowser, Fork
 from studio_tui.ui.screens.command_line import COMMANDS, Command, CommandLine, completions
+from studio_tui.ui.screens.compare import CompareScreen
 from studio_tui.ui.screens.confirm import ConfirmScreen
 from studio_tui.ui.screens.export import ExportScreen
 from studio_tui.ui.screens.inbox import InboxScreen
@@ -255,6 +257,8 @@ class StudioApp(App[int]):
         second = int(now)
         if not self.feed.dirty and second == self._drawn_second:
             return
+        if not self.dashboard.is_attached or not self.dashboard.children:
+            return  # shutting down: a last frame tick after the panes were removed draws nothing
         self._drawn_second = second
         self.feed.dirty = False
         with self.batch_update():
@@ -664,7 +668,9 @@ class StudioApp(App[int]):
             ("Routing", RoutingScreen.BINDINGS),
             ("Question", QuestionScreen.BINDINGS),
             ("Low confidence", ConfidenceScreen.BINDINGS),
+            ("Agent detail", AgentScreen.BINDINGS),
             ("Checkpoints", CheckpointBrowser.BINDINGS),
+            ("Compare", CompareScreen.BINDINGS),
             ("Inbox", InboxScreen.BINDINGS),
             ("Export", ExportScreen.BINDINGS),
             ("Command line", CommandLine.BINDINGS),
@@ -704,6 +710,16 @@ class StudioApp(App[int]):
     @on(AgentTable.Inspect)
     def open_handoffs(self, message: AgentTable.Inspect) -> None:
         self.push_screen(HandoffScreen(message.agent_key, lambda: self.feed.state))
+
+    @on(AgentTable.Detail)
+    def open_agent(self, message: AgentTable.Detail) -> None:
+        """The agent detail over whatever shows it: the dashboard's feed, or a replay's own (live in both)."""
+        feed = getattr(self.screen, "feed", None) or self.feed
+
+        def folder() -> Path | None:
+            return self.workspace.orch_dir(feed.state.id) if feed.state.id else None
+
+        self.push_screen(AgentScreen(message.agent_key, lambda: (feed.state, list(feed.history)), folder, self.clock))
 
     def open_replay(self, orch_id: str) -> None:
         """Replay a past orchestration over the dashboard, read-only (Esc goes back)."""

@@ -138,6 +138,9 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
     BINDINGS = [
         Binding("r", "resume", "Resume", id="checkpoints.resume", tooltip="Resume the highlighted checkpoint here (asks first)"),
         Binding("f", "fork", "Fork", id="checkpoints.fork", tooltip="Start a new run from the highlighted checkpoint's state and files (asks first)"),
+        Binding("m", "mark", "Mark", id="checkpoints.mark", tooltip="Mark the highlighted checkpoint for compare (two at most)"),
+        Binding("d", "compare", "Compare", id="checkpoints.compare", tooltip="Compare the two marked checkpoints (or the marked one and the highlighted) side by side"),
+        Binding("y", "app.yank", "Copy", id="checkpoints.yank", tooltip="Copy the command that resumes the highlighted checkpoint", show=False),
         Binding("escape,c,q", "close", "Close", id="checkpoints.close", tooltip="Back to the dashboard"),
     ]
 
@@ -164,6 +167,8 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
         self.records: dict[Path, CheckpointRecord] = {}
         """Checkpoint files read so far (for previews and resume)."""
         self.problems: dict[Path, str] = {}
+        self.marked: list[Entry] = []
+        """Checkpoints marked for compare, in the order marked (two at most)."""
         self._resume_when_read: Entry | None = None
         """Resume was asked for before the highlighted checkpoint was read: confirm once it is."""
 
@@ -181,7 +186,7 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Time", "Name", "After", "Orchestration", "Checkpoint")  # the id last: the preview names it too
+        self._columns = table.add_columns("Time", "Name", "After", "Orchestration", "Checkpoint")  # the id last: the preview names it too
         table.loading = True
         live = self.live.model_copy(deep=True) if self.live is not None else None
         self._read(live)
@@ -208,6 +213,7 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
                 Text(fmt.literal(entry.after_agent or "-", max_chars=30)),
                 Text(("  " * entry.depth + "↳ " if entry.depth else "") + entry.orch_id),
                 Text(entry.cp_id),
+                key=str(entry.path),
             )
         count, runs = len(self.found.entries), len(self.found.latest)
         self.query_one(".browser").border_title = f"Checkpoints ({count} in {runs} orchestration{'s' if runs != 1 else ''})"
@@ -338,6 +344,39 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
                 self.dismiss(Fork(record))
 
         self.app.push_screen(ConfirmScreen("Fork from checkpoint", question, yes="Fork", purpose="fork"), confirmed)
+    def action_mark(self) -> None:
+        entry = self.highlighted
+        if entry is None:
+            return
+        if entry in self.marked:
+            self.marked.remove(entry)
+        else:
+            self.marked = [*self.marked, entry][-2:]
+        table = self.query_one(DataTable)
+        for each in self.found.entries:
+            label = ("● " if each in self.marked else "") + fmt.clock_time(each.ts)
+            table.update_cell(str(each.path), self._columns[0], Text(label), update_width=True)
+
+    def action_compare(self) -> None:
+        pair = list(self.marked)
+        if len(pair) == 1 and self.highlighted is not None and self.highlighted not in pair:
+            pair.append(self.highlighted)
+        if len(pair) != 2:
+            self.notify("Mark two checkpoints with m (or one, then highlight the other), then d.", title="Compare", severity="warning")
+            return
+        older, newer = sorted(pair, key=lambda e: (e.ts, e.seq))
+        self._compare(older, newer)
+
+    @work(thread=True, exclusive=True, group="checkpoint-compare")
+    def _compare(self, left: Entry, right: Entry) -> None:
+        try:
+            records = [self.records.get(e.path) or self.workspace.load_checkpoint(e.path) for e in (left, right)]
+        except Exception as exc:  # a damaged checkpoint cannot be compared: say which
+            self.app.call_from_thread(self.notify, str(exc), title="Cannot compare", severity="warning", markup=False)
+            return
+        from studio_tui.ui.screens.compare import CompareScreen
+
+        self.app.call_from_thread(self.app.push_screen, CompareScreen(records[0], records[1]))
 
     def yank_text(self) -> str | None:
         """`y` here copies the command that resumes the highlighted checkpoint."""
