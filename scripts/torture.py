@@ -258,10 +258,14 @@ def check_after_kill(ws: Workspace, known_bad: dict[str, set[int]]) -> KillCheck
             # a seq can be used again, and an id whose file was never written can be given out again)
             at = [i for i, e in enumerate(events) if getattr(e, "checkpoint_id", None) == record.meta.id and e.seq == record.meta.seq]
             if not at:
+                logged = [int(e.checkpoint_id[3:]) for e in events if isinstance(e, ev.CheckpointSaved)]
+                if int(record.meta.id[3:]) > max(logged, default=0):
+                    continue  # killed after the file was durable, before its event: complete, resumable
                 if not known_bad.get(orch_id):
                     check.problems.append(f"{path.name}: checkpoint file without its checkpoint_saved event in the log")
                 continue
             upto = fold(events[: at[-1] + 1])
+            upto.checkpoints = []  # a checkpoint file leaves out the list of earlier checkpoints
             if upto.to_dict() != record.state.to_dict():
                 check.problems.append(f"{path.name}: checkpoint state differs from the log folded to its event (seq {record.meta.seq})")
     return check

@@ -20,13 +20,15 @@ from rich.text import Text
 from . import __version__, cli_runs
 from .core.agents import agent_factory, check_agents
 from .core.budget import budget_table
+from .core.config import StudioConfig
 from .core.decider import PolicyDecider
-from .core.errors import InputError, NotFound, StudioError
+from .core.errors import InputError, NotFound, StudioError, WorkspaceBusy
 from .core.example import make_demo_workspace
+from .core.safefile import DiskError
 from .core.orchestrator import Orchestrator, preflight
 from .core.reducer import fold
 from .core.state import OrchestrationState
-from .core.text import sanitize
+from .core.text import command_hint, sanitize
 from .core.store import ORCH_ID_RE, Workspace, read_log
 from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
 
@@ -61,6 +63,9 @@ def _add_run_options(parser: argparse.ArgumentParser, *, escalation_default: str
     )
     parser.add_argument("--speed", type=float, default=None, help="scripted agents' speed factor (0 = no waiting)")
     parser.add_argument("--yes", action="store_true", help="proceed at explicit-mode routing without asking")
+    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="multi_task / decompose_first: up to N Builder tasks at once, each in its own git worktree")
+    parser.add_argument("--engine", choices=("local", "dask"), default=None, help="where Builder tasks run (dask: on a Dask cluster; needs the dask extra)")
+    parser.add_argument("--address", default=None, metavar="URL", help="--engine dask: the scheduler (tcp://host:8786); none starts a LocalCluster")
     parser.add_argument(
         "--permissions",
         choices=("ask", "allow", "deny"),
@@ -136,11 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="the full state and the replay report as JSON")
     replay.add_argument("--max-gap", type=float, default=2.0, metavar="SECONDS", help="cap idle gaps in the original timing (default 2)")
 
+    _add_export_parser(sub)
+    _add_inbox_parsers(sub)
+
     watch = sub.add_parser("watch", help="follow, read-only, a run that another process is driving")
     watch.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
     watch.add_argument("--follow-latest", action="store_true", help="switch to a newer orchestration when one starts")
     watch.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
     _add_setup_commands(sub)
+    _add_serve_parser(sub)
     return parser
 
 
@@ -160,7 +169,7 @@ def _add_setup_commands(sub: Any) -> None:
     init.add_argument("--force", action="store_true", help="overwrite an existing config.yaml (and scenario.yaml)")
     doctor = sub.add_parser("doctor", help="check that each role's agent can start, speaks ACP and is signed in")
     doctor.add_argument("--json", action="store_true")
-    doctor.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per probe (default 20)")
+    doctor.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per ACP request (default: each agent's init_timeout)")
     agent = sub.add_parser("agent", help="the built-in planner/architect (a command agent; config.yaml runs it)")
     agent.add_argument("--test-command", default=None, metavar="CMD", help="the planner's quality gate (default: detected)")
 
@@ -187,12 +196,11 @@ def cmd_init(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, workspace: Workspace) -> int:
-    from .core.doctor import PROBE_TIMEOUT, diagnose
+    from .core.doctor import diagnose
 
-    timeout = PROBE_TIMEOUT if args.timeout is None else args.timeout
-    if timeout <= 0:
-        raise InputError(f"--timeout must be more than 0 seconds, got {timeout}")
-    report = asyncio.run(diagnose(workspace, workspace.config(), timeout=timeout))
+    if args.timeout is not None and args.timeout <= 0:
+        raise InputError(f"--timeout must be more than 0 seconds, got {args.timeout}")
+    report = asyncio.run(diagnose(workspace, workspace.config(), timeout=args.timeout))
     if args.json:
         _print_json(report.to_dict())
         return EXIT_OK if report.ok else EXIT_FAILED
@@ -251,8 +259,23 @@ def _interactive() -> bool:
 
 
 def _want_dashboard(args: argparse.Namespace) -> bool:
-    """The dashboard needs a terminal on both ends; anything else (pipes, CI) prints instead."""
-    return not getattr(args, "headless", False) and sys.stdout.isatty() and sys.stdin.isatty()
+    """The dashboard needs a terminal on both ends that can draw it (or a browser, under `serve`);
+    anything else (pipes, CI, TERM=dumb) prints instead."""
+    if getattr(args, "headless", False):
+        return False
+    from .serve import served
+
+    if served():
+        return True
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+        return False
+    from .terminal import dashboard_unfit
+
+    note = dashboard_unfit()
+    if note is not None:
+        err_console.print(Text(note, style="yellow"))
+        return False
+    return True
 
 
 def _current_state(workspace: Workspace, orch_id: str | None = None) -> OrchestrationState:
@@ -301,8 +324,45 @@ def _run_async(main: Coroutine[Any, Any, OrchestrationState]) -> OrchestrationSt
     return asyncio.run(runner())
 
 
-def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]], *, demo: bool = False) -> int:
+# ── execution: --parallel, --engine, --address ──────────────────────────
+
+
+def _execution_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The execution settings the command line gives, over config.yaml's `execution:`."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "parallel", None) is not None:
+        if not 1 <= args.parallel <= 64:
+            raise InputError(f"--parallel must be 1-64, got {args.parallel}")
+        overrides["parallel"] = args.parallel
+    if getattr(args, "engine", None) is not None:
+        overrides["engine"] = args.engine
+    if getattr(args, "address", None) is not None:
+        if (args.engine or "") != "dask" and overrides.get("engine") != "dask":
+            raise InputError("--address names a Dask scheduler: use it with --engine dask")
+        overrides["address"] = args.address
+    return overrides
+
+
+def _config_with_execution(workspace: Workspace, args: argparse.Namespace) -> StudioConfig:
+    """config.yaml with the command line's execution settings; parallel or Dask needs a git repository."""
     config = workspace.config()
+    overrides = _execution_overrides(args)
+    if overrides:
+        config = config.model_copy(update={"execution": config.execution.model_copy(update=overrides)})
+    if config.execution.distributed:
+        from .core.parallel import require_repo
+
+        require_repo(workspace.project_root)
+        if config.execution.engine == "dask":
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                raise InputError("--engine dask needs the dask extra: pip install 'studio-tui[dask]'") from None
+    return config
+
+
+def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]], *, demo: bool = False) -> int:
+    config = _config_with_execution(workspace, args)
     speed = args.speed if args.speed is not None else 1.0
     factory = agent_factory(workspace, config, speed=speed)
     policy = args.on_escalation
@@ -318,7 +378,11 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
     else:
         decider = PolicyDecider(policy, permissions)  # type: ignore[arg-type]
     with workspace.lock():
+        from .core.inbox import InboxDecider
+
+        decider = InboxDecider(decider, workspace)  # `studio-tui answer` / the inbox may answer instead
         orchestrator = Orchestrator(workspace, config, decider, factory)
+        decider.orch_id = lambda: orchestrator.state.id
         printer = cli_runs.PipeSafePrinter(HeadlessPrinter(console))
         orchestrator.subscribe(printer)
         try:
@@ -328,6 +392,14 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
         except EOFError as exc:
             state = orchestrator.state
             err_console.print(Text(f"studio-tui: {exc}", style="red"))
+        except DiskError as exc:
+            # a full or read-only disk: the run stopped (with an interrupted checkpoint if there was room)
+            _print_outcome(workspace, orchestrator.state)
+            err_console.print(Text("studio-tui: ", style="red") + literal(str(exc), "red"))
+            good = workspace.last_good_checkpoint(orchestrator.state.id or None)
+            if good is not None:
+                err_console.print(literal(f"once there is room again, resume with  {resume_hint(workspace, good.meta.id)}", "yellow"))
+            return EXIT_FAILED
     if printer.closed:
         err_console.print(literal(cli_runs.pipe_closed_message(workspace, state), "yellow"))
         return EXIT_INTERRUPTED
@@ -338,6 +410,11 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
     return _exit_for(state)
 
 
+def resume_hint(workspace: Workspace, cp_id: str) -> str:
+    """The command to paste to resume: every part shell-quoted (a path may hold `$(...)` or spaces)."""
+    return command_hint("--workspace", str(workspace.root), "resume", cp_id)
+
+
 def _print_outcome(workspace: Workspace, state: OrchestrationState) -> None:
     if not state.id:
         return
@@ -345,17 +422,21 @@ def _print_outcome(workspace: Workspace, state: OrchestrationState) -> None:
     console.print(state_view(state))
     console.print(budget_view(state))
     if state.status == "interrupted" and state.checkpoints:
-        console.print(Text(f"\ninterrupted: resume with  studio-tui --workspace {workspace.root} resume {state.checkpoints[-1].id}", style="yellow"))
+        console.print(Text(f"\ninterrupted: resume with  {resume_hint(workspace, state.checkpoints[-1].id)}", style="yellow"))
     elif state.status in ("aborted", "halted", "failed") and state.checkpoints:
         console.print(Text(f"\nlast checkpoint: {state.checkpoints[-1].id} ({state.checkpoints[-1].name})", style="yellow"))
     console.print(Text(f"log: {workspace.events_path(state.id)}", style="dim"))
 
 
 def _dashboard(args: argparse.Namespace, workspace: Workspace, action: str, **launch: Any) -> int:
+    from .serve import served_read_only
     from .ui.app import Launch, run_dashboard
 
     speed = args.speed if getattr(args, "speed", None) is not None else 1.0
-    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, **launch))  # type: ignore[arg-type]
+    execution = _execution_overrides(args)
+    if execution:
+        _config_with_execution(workspace, args)  # refused here (no git, no dask) rather than in the dashboard
+    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, read_only=served_read_only(), execution=execution, **launch))  # type: ignore[arg-type]
 
 
 def _explicit_guard(args: argparse.Namespace) -> None:
@@ -372,7 +453,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print(Text(f"demo workspace: {workspace.root}", style="dim"))
     from .core.agents.scripted import load_scenario
 
-    goal = load_scenario(workspace.root / "scenario.yaml").goal
+    goal = load_scenario(workspace.root / "scenario.yaml", root=workspace.root).goal
     if _want_dashboard(args):
         return _dashboard(args, workspace, "build", goal=goal)
     return _headless_run(args, workspace, lambda o: o.build(goal), demo=True)
@@ -441,14 +522,10 @@ def cmd_status(args: argparse.Namespace, workspace: Workspace) -> int:
 
 
 def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
-    records = []
-    problems = []
-    for _, path in workspace.checkpoint_paths():
-        try:
-            records.append(workspace.load_checkpoint(path))
-        except StudioError as exc:
-            problems.append(f"{exc} (kept as it is)")
-    records.sort(key=lambda r: (r.meta.ts, r.meta.id), reverse=True)
+    # from each orchestration's index (digests checked, no YAML parsed): 1,000 checkpoints list at once
+    records, damaged = workspace.list_checkpoints()
+    problems = [f"{problem} (kept as it is)" for problem in damaged]
+    records.sort(key=lambda r: (r.meta.ts, int(r.meta.id[3:])), reverse=True)
     if args.json:
         _print_json([r.meta.model_dump(mode="json") | {"path": str(r.path)} for r in records])
     else:
@@ -496,13 +573,8 @@ def cmd_checkpoint(args: argparse.Namespace, workspace: Workspace) -> int:
     lock = workspace.lock()
     try:
         lock.acquire()
-    except StudioError:
-        request_dir = workspace.orch_dir(orch_id) / "requests"
-        request_dir.mkdir(parents=True, exist_ok=True)
-        (request_dir / f"checkpoint-{time.time_ns()}.json").write_text(json.dumps({"name": name}))
-        holder = lock.holder().get("pid", "?")
-        console.print(literal(f"requested: the running build (pid {holder}) saves checkpoint {name!r} at its next step", "green"))
-        return EXIT_OK
+    except WorkspaceBusy:
+        return _request_checkpoint(workspace, lock.holder(), orch_id, name)
     try:
         orchestrator = _attached(workspace)
         orchestrator.attach(orch_id)
@@ -511,6 +583,23 @@ def cmd_checkpoint(args: argparse.Namespace, workspace: Workspace) -> int:
     finally:
         lock.release()
     console.print(literal(f"saved {cp_id} ({name}) for {orch_id}", "green"))
+    return EXIT_OK
+
+
+def _request_checkpoint(workspace: Workspace, holder: dict, orch_id: str, name: str) -> int:
+    """Ask the build holding the lock to save a checkpoint: a request file in the folder of the
+    orchestration it drives, naming its pid, so no other process ever takes it."""
+    from .core import safefile
+
+    target = holder.get("orch_id")
+    if isinstance(target, str) and ORCH_ID_RE.fullmatch(target) and workspace.orch_dir(target).is_dir():
+        orch_id = target
+    pid = holder.get("pid") if isinstance(holder.get("pid"), int) else None
+    request = {"name": name, "orch_id": orch_id, "pid": pid, "ts": time.time()}
+    path = workspace.orch_dir(orch_id) / "requests" / f"checkpoint-{time.time_ns()}.json"
+    safefile.write_atomic(path, json.dumps(request), safefile.REQUEST, root=workspace.root)
+    who = f"pid {pid}" if pid is not None else "pid unknown"
+    console.print(literal(f"requested: the running build ({who}, {orch_id}) saves checkpoint {name!r} at its next step, or before it ends", "green"))
     return EXIT_OK
 
 
@@ -557,7 +646,7 @@ def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
     path = _replay_path(workspace, args.log)
     if args.to is not None and args.to < 0:
         raise InputError(f"--to must be an event seq (0 or more), got {args.to}")
-    if _want_dashboard(args) and not args.json and args.to is None:
+    if not args.json and args.to is None and _want_dashboard(args):
         if args.max_gap <= 0:
             raise InputError(f"--max-gap must be more than 0 seconds, got {args.max_gap}")
         return _dashboard(args, workspace, "replay", log_path=path, max_gap=args.max_gap)
@@ -578,7 +667,7 @@ def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
     from .core.reducer import apply
-    from .core.watch import Attached, Batch, Finished, Switched, Waiting, follow
+    from .core.watch import Attached, Batch, Finished, Restarted, Switched, Waiting, follow
 
     if _want_dashboard(args):
         return _dashboard(args, workspace, "watch", orch_id=args.orch_id, follow_latest=args.follow_latest)
@@ -602,6 +691,8 @@ def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
                 final = EXIT_OK if item.status == "completed" else EXIT_FAILED
             elif isinstance(item, Switched):
                 console.print(Text(f"a newer orchestration started: {item.to_id}", style="bold"))
+            elif isinstance(item, Restarted):
+                console.print(Text(f"the log of {item.orch_id} was {item.reason} under watch; re-reading it (events up to seq {item.last_seq} are not shown again)", style="bold yellow"))
             elif isinstance(item, Waiting):
                 console.print(Text(f"no orchestration in {item.workspace} yet; waiting for one to start", style="dim"))
         return final
@@ -622,6 +713,104 @@ def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
         console.print("Start one with: studio-tui build \"GOAL\"   or try: studio-tui demo")
         return EXIT_OK
     console.print(state_view(state))
+    return EXIT_OK
+
+
+# ── serve: the dashboard in a browser ────────────────────────────────────
+
+
+def _add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="serve the dashboard to a browser (textual-serve): `serve [watch|replay ...]`, read-only unless --allow-control",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--allow-control", action="store_true", help="let the browser drive a run and answer its decisions (needs the printed token)")
+    serve.add_argument("--public-url", default=None, help="the URL browsers use, when it is not http://HOST:PORT (a proxy)")
+    serve.add_argument("served", nargs=argparse.REMAINDER, metavar="COMMAND ...", help="watch (default) or replay ...; with --allow-control also build, resume, run-backlog, demo")
+
+
+def cmd_serve(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .serve import serve, served_command
+
+    served_args = served_command(args.served, allow_control=args.allow_control)
+    # The served command is checked here, once, so a typo is an error now and not in every browser tab.
+    build_parser().parse_args(["--workspace", str(workspace.root), *served_args])
+    return serve(
+        workspace.root,
+        served_args,
+        host=args.host,
+        port=args.port,
+        allow_control=args.allow_control,
+        public_url=args.public_url,
+        theme=args.theme,
+        say=lambda line: console.print(literal(line)),
+    )
+# ── export (issue 13) ────────────────────────────────────────────────────
+
+
+def _add_export_parser(sub: Any) -> None:
+    export = sub.add_parser("export", help="a shareable report of an orchestration (routing, timeline, agents, failures, decisions, budget)")
+    export.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
+    export.add_argument("--format", choices=("md", "html"), default="md", help="md (default) or html (no script)")
+    export.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write here (atomically) instead of stdout")
+
+
+def cmd_export(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.export import export_report
+    from .core.store.atomic import atomic_write
+
+    orch_id = workspace.resolve_orch(args.orch_id)
+    read = read_log(workspace.events_path(orch_id))
+    state = fold(read.events) if read.events else workspace.load_state(orch_id)
+    report = export_report(state, read.events, args.format)
+    if args.output is None:
+        sys.stdout.write(report)
+        sys.stdout.flush()
+    else:
+        atomic_write(args.output.expanduser(), report)
+        err_console.print(Text(f"wrote {args.output} ({args.format}, {orch_id})", style="dim"))
+    return EXIT_OK
+
+
+# ── inbox and answer (issue 13) ──────────────────────────────────────────
+
+
+def _add_inbox_parsers(sub: Any) -> None:
+    inbox = sub.add_parser("inbox", help="every decision waiting in any run of the workspace, oldest first")
+    inbox.add_argument("--json", action="store_true")
+    answer = sub.add_parser("answer", help="answer a waiting decision of a run (its own process takes it)")
+    answer.add_argument("orch_id", metavar="ORCH_ID")
+    answer.add_argument("decision_id", metavar="DECISION_ID")
+    answer.add_argument("answer", metavar="ANSWER")
+
+
+def cmd_inbox(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.inbox import waiting_decisions
+
+    found = waiting_decisions(workspace)
+    now = time.time()
+    if args.json:
+        _print_json({"waiting": [item.to_dict(now) for item in found.items], "problems": found.problems})
+        return EXIT_OK
+    table = Table(box=None, header_style="bold")
+    for column in ("Age", "Run", "Decision", "Kind", "Agent", "Question", "Answers"):
+        table.add_column(column)
+    for item in found.items:
+        age = int(item.age(now))
+        table.add_row(f"{age // 60}m{age % 60:02d}s", item.orch_id, literal(item.decision_id), literal(item.kind), literal(item.agent or "-"), literal(item.prompt), literal(" / ".join(item.options) or "(free text)"))
+    console.print(table if found.items else Text("nothing is waiting for you", style="dim"))
+    for problem in found.problems:
+        err_console.print(Text(problem, style="yellow"))
+    return EXIT_OK
+
+
+def cmd_answer(args: argparse.Namespace, workspace: Workspace) -> int:
+    from .core.inbox import post_answer
+
+    post_answer(workspace, args.orch_id, args.decision_id, args.answer)
+    console.print(literal(f"sent: {args.orch_id} takes {args.answer!r} for {args.decision_id} at its next look", "green"))
     return EXIT_OK
 
 
@@ -653,7 +842,11 @@ def dispatch(args: argparse.Namespace) -> int:
         "run-backlog": lambda: cmd_run_backlog(args, workspace),
         "replay": lambda: cmd_replay(args, workspace),
         "watch": lambda: cmd_watch(args, workspace),
+        "export": lambda: cmd_export(args, workspace),
+        "inbox": lambda: cmd_inbox(args, workspace),
+        "answer": lambda: cmd_answer(args, workspace),
         "doctor": lambda: cmd_doctor(args, workspace),
+        "serve": lambda: cmd_serve(args, workspace),
     }
     return handlers[command]()
 
@@ -668,3 +861,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print(Text("interrupted", style="yellow"))
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a disk or permission problem no writer turned into a message: still one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        err_console.print(Text("studio-tui: ", style="red") + literal(f"{where}{exc.strerror or exc} (errno {exc.errno})", "red"))
+        return EXIT_FAILED

@@ -17,6 +17,7 @@ from .core.liveness import resume_hint, stopped_label
 from .core.orchestrator.resume_point import ResumePoint, find_resume_point
 from .core.route_preview import preview
 from .core.state import OrchestrationState
+from .core.text import command_hint
 from .core.store import CheckpointRecord, Workspace, snapshots
 from .headless import literal
 
@@ -76,7 +77,7 @@ def check_rewind(args: argparse.Namespace, record: CheckpointRecord, workspace: 
             return point
         raise InputError("rewind cancelled; nothing was changed")
     can_continue = point.log_state is not None and point.log_state.status != "completed"
-    newest = f"; to continue instead: studio-tui resume {point.newest_checkpoint}" if can_continue and point.newest_checkpoint and point.newest_checkpoint != record.meta.id else ""
+    newest = f"; to continue instead: {command_hint('--workspace', str(workspace.root), 'resume', point.newest_checkpoint or '')}" if can_continue and point.newest_checkpoint and point.newest_checkpoint != record.meta.id else ""
     raise InputError(f"resuming {record.meta.id} rewinds {record.meta.orch_id}: pass --yes to rewind{newest}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 import time
 from typing import Literal
@@ -13,9 +14,9 @@ from rich.text import Text
 
 from .core import events as ev
 from .core.budget import budget_table
-from .core.decider import PERMISSION_CANCELLED, Answer, DecisionRequest, PolicyDecider
+from .core.decider import PERMISSION_CANCELLED, Answer, DecisionRequest, PolicyDecider, option_keys
 from .core.state import OrchestrationState
-from .core.text import STATUS_GLYPHS, sanitize
+from .core.text import STATUS_GLYPHS, sanitize, step_count
 
 LEVEL_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red"}
 STATUS_STYLE = {
@@ -67,6 +68,17 @@ class HeadlessPrinter:
 
     def _on_sequence_extended(self, e: ev.SequenceExtended, s: OrchestrationState) -> None:
         self._line(e.ts, "⇢", "routing", literal("added " + ", ".join(slot.key for slot in e.sequence)), "magenta")
+
+    # parallel Builders and Dask (issue 15)
+
+    def _on_task_worktree(self, e: ev.TaskWorktree, s: OrchestrationState) -> None:
+        self._line(e.ts, "⑂", e.agent, literal(f"worktree {e.path} on {e.branch} from {e.base[:8]}"), "cyan")
+
+    def _on_task_dispatched(self, e: ev.TaskDispatched, s: OrchestrationState) -> None:
+        self._line(e.ts, "⇉", e.agent, literal(f"on {e.engine} worker {e.worker} (attempt {e.attempt})"), "cyan")
+
+    def _on_task_merged(self, e: ev.TaskMerged, s: OrchestrationState) -> None:
+        self._line(e.ts, "⑃", e.agent, literal(f"merged {e.branch} ({e.how}) → {e.commit[:8]}"), "green")
 
     def _on_budget_allocated(self, e: ev.BudgetAllocated, s: OrchestrationState) -> None:
         self._line(e.ts, "◆", "budget", f"allocated: {s.budget.used:,} of {s.budget.soft:,} tokens ({s.budget.total_level})", "blue")
@@ -129,7 +141,32 @@ class HeadlessPrinter:
         self._line(e.ts, "?", e.agent or "orchestrator", literal(f"{e.kind}: {e.prompt}"), "bold yellow")
 
     def _on_decision_answered(self, e: ev.DecisionAnswered, s: OrchestrationState) -> None:
-        self._line(e.ts, "!", "decision", literal(f"{e.kind} → {e.answer} (by {e.by})"), "yellow")
+        why = f": {e.reason}" if e.reason else ""
+        self._line(e.ts, "!", "decision", literal(f"{e.kind} → {e.answer} (by {e.by}{why})"), "yellow")
+
+    def _on_agent_session(self, e: ev.AgentSession, s: OrchestrationState) -> None:
+        parts = []
+        if e.session_id:
+            parts.append(f"session {e.session_id}")
+        if e.current_mode or e.modes:
+            parts.append(f"mode {e.current_mode or '?'}" + (f" (offers {', '.join(e.modes)})" if e.modes else ""))
+        if e.commands:
+            shown = " ".join(f"/{c}" for c in e.commands[:12]) + (" …" if len(e.commands) > 12 else "")
+            parts.append(f"{len(e.commands)} commands: {shown}")
+        if e.auth_methods:
+            parts.append(f"auth methods: {', '.join(e.auth_methods)}")
+        if parts:
+            self._line(e.ts, "◇", e.agent, literal("; ".join(parts)), "cyan")
+
+    def _on_agent_stderr(self, e: ev.AgentStderr, s: OrchestrationState) -> None:
+        if self.verbose or e.dropped:
+            dropped = f", {e.dropped} rotated away" if e.dropped else ""
+            self._line(e.ts, " ", e.agent, literal(f"stderr: {e.lines} lines in {e.path}{dropped}"), "dim")
+
+    def _on_terminal_output(self, e: ev.TerminalOutput, s: OrchestrationState) -> None:
+        if e.done:
+            end = f"exit {e.exit_code}" if e.exit_code is not None else f"killed by {e.signal}"
+            self._line(e.ts, "$", e.agent, literal(f"terminal {e.terminal_id} `{e.command}` ended: {end}"), "dim")
 
     def _on_resumed(self, e: ev.Resumed, s: OrchestrationState) -> None:
         how = f"REWOUND to {e.checkpoint_id}" if e.rewind else f"resumed from {e.checkpoint_id}, continuing after the last completed step"
@@ -174,20 +211,21 @@ class TerminalDecider:
             return await self._policy.decide(request)
         self.console.bell()
         self.console.print(render_request(request))
+        keys = option_keys(request)
         while True:
-            hint = "/".join(f"[{o[0]}]{o[1:]}" for o in request.options) if request.options else ""
+            hint = "/".join(f"[{key}] {option}" for key, option in zip(keys, request.options)) if request.options else ""
             prompt = f"{hint} > " if hint else f"answer{f' [{request.default}]' if request.default else ''} > "
             reply = (await _read_line(prompt)).strip()
             if not request.options:
                 return Answer(reply or request.default)
-            for option in request.options:
-                if reply.lower() in (option, option[0]):
+            for key, option in zip(keys, request.options):
+                if reply == option or reply.lower() == key:
                     return Answer(option)
             if request.kind in ("routing", "confidence") and reply.lower() in ("y", "yes"):
                 return Answer(request.options[0])
             if request.kind in ("routing", "confidence") and reply.lower() in ("n", "no"):
                 return Answer(request.options[-1])
-            self.console.print(Text(f"please answer one of: {', '.join(request.options)}", style="yellow"))
+            self.console.print(Text(f"please answer one of: {', '.join(keys)} (or an option's name)", style="yellow"))
 
 
 async def _read_line(prompt: str) -> str:
@@ -212,7 +250,7 @@ def render_request(request: DecisionRequest) -> Table:
     """The decision as the seed shows it: what happened, then the options."""
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")
     title = {"escalation": "ESCALATION", "routing": "ROUTING", "question": "QUESTION", "confidence": "LOW CONFIDENCE"}.get(request.kind, request.kind.upper())
     table.add_row(Text(title, style="bold yellow"), literal(request.prompt))
     d = request.details
@@ -233,10 +271,53 @@ def render_request(request: DecisionRequest) -> Table:
     elif request.kind == "confidence":
         table.add_row("Plan", literal(str(d.get("summary", ""))))
     elif request.kind == "permission":
-        for option in d.get("options", []):
-            table.add_row(literal(f"[{option.get('id')}]"), literal(f"{option.get('name')} ({option.get('kind')})"))
-        table.add_row("", literal(f"[{PERMISSION_CANCELLED}] withdraw the request"))
+        permission_rows(table, request)
     return table
+
+
+def permission_rows(table: Table, request: DecisionRequest) -> None:
+    """What a person needs to judge a permission: the tool call, literally, then numbered options."""
+    d = request.details
+    tool = d.get("tool_call") if isinstance(d.get("tool_call"), dict) else {}
+    if request.agent:
+        table.add_row("Agent", literal(request.agent))
+    if tool.get("kind"):
+        table.add_row("Kind", literal(str(tool["kind"])))
+    if tool.get("command"):
+        table.add_row("Command", literal(str(tool["command"]), "bold"))
+    elif tool.get("input"):
+        table.add_row("Input", literal(str(tool["input"])))
+    for location in tool.get("locations", []) if isinstance(tool.get("locations"), list) else []:
+        if not isinstance(location, dict):
+            continue
+        where = literal(str(location.get("path", "")) + (f":{location['line']}" if location.get("line") is not None else ""))
+        if location.get("outside"):
+            where.stylize("bold red")
+            where.append("  OUTSIDE the project root", style="bold red")
+        table.add_row("Location", where)
+    if d.get("subject"):
+        table.add_row("Subject", literal(str(d["subject"])))
+    for diff in tool.get("diffs", []) if isinstance(tool.get("diffs"), list) else []:
+        if isinstance(diff, dict):
+            table.add_row("Diff", diff_text(str(diff.get("preview", ""))))
+    if d.get("outside_root"):
+        table.add_row("Careful", literal("the request names paths outside the project root", "bold red"))
+    names = {str(o.get("id")): o for o in d.get("options", []) if isinstance(o, dict)}
+    for key, option in zip(option_keys(request), request.options):
+        offered = names.get(option)
+        label = f"{offered.get('name')} ({offered.get('kind')})" if offered else "withdraw the request (cancel the agent's turn)" if option == PERMISSION_CANCELLED else option
+        table.add_row(Text(f"[{key}]", style="bold"), literal(label))
+
+
+def diff_text(preview: str) -> Text:
+    """A unified diff, literally, with added lines green and removed lines red."""
+    text = Text()
+    for index, line in enumerate(preview.splitlines()):
+        if index:
+            text.append("\n")
+        style = "green" if line.startswith("+") and not line.startswith("+++") else "red" if line.startswith("-") and not line.startswith("---") else "dim" if line.startswith("@@") else ""
+        text.append(sanitize(line), style=style)
+    return text
 
 
 def state_view(state: OrchestrationState) -> Table:
@@ -256,7 +337,7 @@ def state_view(state: OrchestrationState) -> Table:
     for entry in state.agent_states:
         agents.append(f"{STATUS_GLYPHS.get(entry.status, '·')} {entry.agent}", style=STATUS_STYLE.get(entry.status, ""))
         if entry.total_steps:
-            agents.append(f" {len(entry.steps_completed)}/{entry.total_steps}", style="dim")
+            agents.append(f" {step_count(entry.steps_completed, entry.steps_skipped, entry.total_steps)}", style="dim")
         agents.append("   ")
     grid.add_row("Agents", agents)
     grid.add_row("Checkpoints", literal(", ".join(f"{c.id} {c.name}" for c in state.checkpoints[-3:]) or "none"))
@@ -276,3 +357,19 @@ def budget_view(state: OrchestrationState) -> Table:
         level = status.split(" ")[0]
         table.add_row(name, str(used), str(soft), Text(status, style=LEVEL_STYLE.get(level, "")), end_section=index == len(rows) - 2)
     return table
+
+
+def outcome_lines(workspace_root: object, state: OrchestrationState, events_path: object) -> list[Text]:
+    """What a run ended as and how to pick it up again: printed after a headless run and when the dashboard exits."""
+    if not state.id:
+        return []
+    root = shlex.quote(str(workspace_root))
+    lines = [Text(f"{state.id}: {state.status}", style="bold") + (Text(" · ") + Text(sanitize(state.summary, keep_newlines=False)) if state.summary else Text())]
+    last = state.checkpoints[-1] if state.checkpoints else None
+    if state.status == "interrupted" and last is not None:
+        lines.append(Text(f"interrupted: resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
+    elif state.status in ("aborted", "halted", "failed", "cancelled") and last is not None:
+        name = sanitize(last.name, keep_newlines=False)
+        lines.append(Text(f"last checkpoint: {last.id} ({name}); resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
+    lines.append(Text(f"log: {events_path}", style="dim"))
+    return lines

@@ -117,7 +117,7 @@ async def test_good_agent_streams_plan_tools_usage_and_permission_into_the_repor
     assert result["prompt"] == render_prompt(template, task)
     assert result["prompt"].startswith("Goal: build the thing\nRole: builder (build, attempt 2) task T1\nContext: {\n")
     assert result["prompt"].endswith("{literal}")
-    assert result["terminal"] is False
+    assert result["terminal"] is True  # the terminal capability is advertised
     assert (root / "notes.txt").read_text() == "notes by the good agent\n"
 
     # Plan entries are the steps; usage is charged as deltas; the permission comes in stream order.
@@ -133,7 +133,9 @@ async def test_good_agent_streams_plan_tools_usage_and_permission_into_the_repor
     ]
     title, options, details = reporter.permissions[0]
     assert options == OFFERED
-    assert details == {"tool_call": {"id": "t2", "kind": "edit", "input": '{"path": "notes.txt"}'}}
+    assert details == {
+        "tool_call": {"id": "t2", "title": "Write notes.txt", "kind": "edit", "input": '{\n  "path": "notes.txt"\n}'}
+    }
 
     # Chunks are coalesced into lines; thoughts are debug lines; tool calls are log lines under a plan.
     logs = [(m, level) for m, level in reporter.logs if not m.startswith(("started ACP agent", "connected to"))]

@@ -233,6 +233,14 @@ def test_safe_load_refuses_python_tags_in_process(tmp_path):
 # ── a damaged checkpoint ────────────────────────────────────────────────
 
 
+def resign(path: Path, text: str) -> None:
+    """Write `text` as a checkpoint file with a correct closing checksum line."""
+    import hashlib
+
+    body = text.encode()
+    path.write_bytes(body + f"# end sha256={hashlib.sha256(body).hexdigest()}\n".encode())
+
+
 @pytest.fixture
 def with_checkpoints(tmp_path, doubles):
     ws = doubles.write_workspace(tmp_path / "project", doubles.builder_scenario({1: {}, 2: {}}),
@@ -251,14 +259,15 @@ def test_damaged_checkpoint_files_exit_2(with_checkpoints, doubles, capsys, _sub
     paths[syntax].write_text("checkpoint: [oops\nstate: {}\n")
     data = yaml.safe_load(paths[field].read_text())
     data["checkpoint"]["seq"] = "many"
-    paths[field].write_text(yaml.safe_dump(data, sort_keys=False))
-    paths[shape].write_text("- a\n- list\n")
+    # re-signed (a valid closing checksum), so the content itself is what is checked
+    resign(paths[field], yaml.safe_dump(data, sort_keys=False))
+    resign(paths[shape], "- a\n- list\n")
     before = snapshot(ws.project_root)
     # the first through a real subprocess, the other two through cli.main in this process
     results = [doubles.run_cli("resume", syntax, "--speed", "0", cwd=ws.project_root)]
     results += [in_process(capsys, "--workspace", str(ws.root), "resume", cp, "--speed", "0") for cp in (field, shape)]
     expected = {
-        syntax: [f"{syntax}.yaml", "line", "invalid YAML"],
+        syntax: [f"{syntax}.yaml", "damaged checkpoint", "no closing checksum"],
         field: [f"{field}.yaml", "checkpoint.seq", f"line {_line_of(paths[field], 'many')}"],
         shape: [f"{shape}.yaml", "not a checkpoint file"],
     }

@@ -60,7 +60,7 @@ READ_COMMANDS = {
     "status_json": ("status", "--json"),
     "budget_json": ("budget", "--json"),
     "checkpoints_json": ("checkpoints", "--json"),
-    "resume_unknown": ("resume", "cp_1", "--speed", "0"),
+    "resume_unknown": ("resume", "cp_999999999", "--speed", "0"),
 }
 
 BAD_HANDOFF = '{"x":'
@@ -231,7 +231,7 @@ def test_checkpoints_json(batch):
 
 def test_resume_unknown_checkpoint_lists_the_known_ones(batch):
     done, ws = batch.results["resume_unknown"], batch.spaces["build"]
-    assert_clean_failure(done, "cp_1")
+    assert_clean_failure(done, "cp_999999999")
     known = [cp_id for cp_id, _ in ws.checkpoint_paths()]
     assert known and known[-1] in done.stderr
 

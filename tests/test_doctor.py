@@ -90,8 +90,9 @@ def test_auth_required_and_not_on_path_fail_with_their_fix(tmp_path):
 
 def test_an_agent_that_never_answers_initialize_times_out_and_its_process_group_is_ended(tmp_path):
     pid_file = tmp_path / "pids"
-    ws = workspace_with(tmp_path, {"architect": {"kind": "acp", "command": PROBE + ["--silent", "--pid-file", str(pid_file)]}})
-    report = asyncio.run(diagnose(ws, ws.config(), timeout=2))
+    # no --timeout: the agent's own init_timeout bounds the probe
+    ws = workspace_with(tmp_path, {"architect": {"kind": "acp", "command": PROBE + ["--silent", "--pid-file", str(pid_file)], "init_timeout": 2}})
+    report = asyncio.run(diagnose(ws, ws.config()))
     assert not report.ok
     architect = by_role(report)["architect"]
     assert architect.status == "no answer"
@@ -186,3 +187,13 @@ def test_doctor_draws_a_table_on_a_terminal_and_refuses_a_bad_timeout(tmp_path, 
     assert "┃" in table.stdout or "│" in table.stdout
     assert "not found" in table.stdout and "install" in table.stdout
     assert doctor_cli(ws, "--timeout", "0").returncode == 2
+
+
+def test_an_agent_that_exits_at_once_is_probed_once_and_each_role_gets_its_own_fix(tmp_path):
+    dies = [sys.executable, "-c", "import sys; print('no such model', file=sys.stderr); sys.exit(3)"]
+    ws = workspace_with(tmp_path, {"planner": {"kind": "acp", "command": dies}, "architect": {"kind": "acp", "command": dies}})
+    checks = by_role(asyncio.run(diagnose(ws, ws.config(), timeout=30)))
+    for role in ("planner", "architect"):
+        assert checks[role].status == "exited"
+        assert "exit 3" in checks[role].detail and "no such model" in checks[role].detail
+        assert f"agents.{role} " in checks[role].fix

@@ -353,7 +353,7 @@ def test_a_stale_lock_is_taken_over_and_other_writers_are_refused_naming_the_hol
     wait_for(lambda: lock.holder().get("pid") == proc.pid, "the build to take the lock")
     orch_id = wait_for(ws.latest, "the orchestration to start")
     wait_for(lambda: any(isinstance(e, ev.AgentStep) and e.step == 2 for e in read_log(ws.events_path(orch_id)).events), "step 2")
-    cp_id = ws.checkpoint_paths()[0][0]
+    cp_id = ws.checkpoint_paths()[-1][0]  # the newest: a resume that continues (an older one asks to rewind first)
     holder_before = (ws.root / "lock").read_bytes()
     writers = {
         "build": ("build", "Fix something else", "--headless", "--speed", "0"),

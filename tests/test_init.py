@@ -329,3 +329,33 @@ def test_the_readme_gives_exactly_the_commands_tested_here():
     assert 'cd your-repo && studio-tui init --agents claude-code && studio-tui doctor && studio-tui build "Fix the failing test"' in section
     for choice in AGENT_CHOICES:
         assert f"`{choice}`" in section or f"--agents {choice}" in section
+
+
+def test_an_acp_preset_needs_nothing_but_the_agent_installed(tmp_path, _subprocess_bytecode_cache):
+    """`init --agents opencode` with an `opencode` on PATH (our scripted ACP agent behind a shim):
+    doctor passes, and the build runs with no other file written by hand."""
+    project = git_repo(tmp_path / "repo")
+    (project / "test_math.py").write_text(FAILING_TEST)
+    script = tmp_path / "turns.json"
+    script.write_text(json.dumps([[{"write": "test_math.py", "content": PASSING_TEST}, {"say": "fixed the assertion\n"}]]))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    agent = Path(__file__).resolve().parent / "acp_agents" / "script_agent.py"
+    shim = bin_dir / "opencode"
+    shim.write_text(f'#!/bin/sh\n[ "$1" = acp ] || exit 64\nexec "{sys.executable}" "{agent}" --script "{script}"\n')
+    shim.chmod(0o755)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = cli_env()
+        env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", os.defpath)])
+        return subprocess.run([sys.executable, "-m", "studio_tui", *args], cwd=project, env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CLI_TIMEOUT)
+
+    assert run("init", "--agents", "opencode").returncode == 0
+    doctor = run("doctor", "--json")
+    assert doctor.returncode == 0, doctor.stdout
+    assert json.loads(doctor.stdout)["checks"][0]["acp"]["agent"] == "script-agent 1.0"
+    built = run("build", "Fix the failing test", "--headless")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert (project / "test_math.py").read_text() == PASSING_TEST
+    assert not (project / ".studio" / "scenario.yaml").exists()

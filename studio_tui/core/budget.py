@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import safefile
 from .config import BudgetConfig
+from .errors import StudioError
 from .events import PoolSpec
 from .state import OrchestrationState
 
@@ -95,7 +97,10 @@ def _learnings_split(root: Path) -> tuple[int, int, int]:
     total = sum(_file_tokens(p) for p in files)
     full_old = summary_old = 0
     for path in old:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = safefile.read_bytes(path, safefile.LEARNINGS, root=root).decode("utf-8", "replace")
+        except StudioError:
+            continue  # not a regular file, too big, a link out of the workspace: not counted
         full_old += estimate_tokens(len(text.encode()))
         summary_old += estimate_tokens(len(summarize(text).encode()))
     return total, full_old, summary_old

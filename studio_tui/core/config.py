@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from . import safefile
 from .loading import load_yaml_model
 
 DEFAULT_POOLS: dict[str, int] = {
@@ -133,6 +134,38 @@ of what you changed and anything that is left to do.
 """
 
 
+class McpStdioServer(_Strict):
+    """An MCP server the agent starts itself (stdio transport), passed through at `session/new`."""
+
+    name: str
+    type: Literal["stdio"] = "stdio"
+    command: str
+    """The server's program; ACP asks for an absolute path."""
+    args: list[str] = []
+    env: dict[str, str] = {}
+
+
+class McpRemoteServer(_Strict):
+    """An MCP server reached over HTTP or SSE, passed through at `session/new` (when the agent
+    advertises that transport in its `mcpCapabilities`)."""
+
+    name: str
+    type: Literal["http", "sse"]
+    url: str
+    headers: dict[str, str] = {}
+
+
+McpServerConfig = Union[McpStdioServer, McpRemoteServer]
+
+
+class PermissionsConfig(_Strict):
+    """How fixed permission policies treat paths (see docs/acp.md)."""
+
+    allow_outside: list[str] = []
+    """Folders outside the project root an `allow` policy may still allow (absolute, or `~/...`);
+    any other location outside the root is refused even under `--permissions allow`."""
+
+
 class AcpAgentConfig(_Strict):
     """A coding agent speaking the Agent Client Protocol over stdio (see docs/acp.md)."""
 
@@ -159,6 +192,13 @@ class AcpAgentConfig(_Strict):
     """Default timeout of a plan's quality gate that names none, when this agent is the builder."""
     timeout: float = Field(1800.0, gt=0)
     """Seconds for the whole run, not counting time spent waiting for a person's permission."""
+    mode: str | None = None
+    """A session mode the agent offers (`session/set_mode`), e.g. Claude Code's `acceptEdits`; an
+    unknown mode fails the run with the list the agent offers."""
+    mcp_servers: list[McpServerConfig] = []
+    """MCP servers passed through to the agent at `session/new`."""
+    auth_method: str | None = None
+    """An auth method id the agent advertises at `initialize`; studio-tui calls `authenticate` with it."""
 
     @model_validator(mode="after")
     def _checked(self) -> "AcpAgentConfig":
@@ -202,22 +242,46 @@ def _default_agents() -> dict[str, AgentConfig]:
     }
 
 
+class ExecutionConfig(_Strict):
+    """How Builder tasks of multi_task / decompose_first run: one at a time here, N in parallel, or on Dask."""
+
+    parallel: int = Field(1, ge=1, le=64)
+    """Builder tasks running at once, each in its own git worktree (1: one after another in the project)."""
+    engine: Literal["local", "dask"] = "local"
+    address: str | None = None
+    """Dask scheduler address (tcp://host:8786); none starts a LocalCluster for the run."""
+    dask_workers: int = Field(2, ge=1, le=64)
+    """Worker processes of the LocalCluster started when no address is given."""
+    repo_url: str | None = None
+    """Where Dask workers clone the project from and push task branches to (default: the project's path,
+    for workers that share its file system)."""
+    merge: Literal["ff", "merge"] = "ff"
+    """ff: each task branch is rebased onto the project's branch and fast-forwarded; merge: a merge commit."""
+
+    @property
+    def distributed(self) -> bool:
+        """True when tasks run in worktrees / on workers rather than one after another in the project."""
+        return self.parallel > 1 or self.engine == "dask"
+
+
 class StudioConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig)
     checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
     agents: dict[Literal["planner", "builder", "architect"], AgentConfig] = Field(
         default_factory=_default_agents
     )
     theme: str = "studio-dark"
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
     def agent(self, role: str) -> AgentConfig:
         return self.agents.get(role) or _default_agents()[role]  # type: ignore[index]
 
 
-def load_config(path: Path) -> StudioConfig:
-    """The workspace's config, or the defaults when the file does not exist."""
-    if not path.exists():
+def load_config(path: Path, *, root: Path | None = None) -> StudioConfig:
+    """The workspace's config, or the defaults when there is no file (a dangling link is an error)."""
+    if not safefile.exists(path):
         return StudioConfig()
-    return load_yaml_model(path, StudioConfig, empty_ok=True)
+    return load_yaml_model(path, StudioConfig, empty_ok=True, kind=safefile.CONFIG, root=root)

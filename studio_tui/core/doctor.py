@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -21,29 +22,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from acp import PROTOCOL_VERSION, RequestError, connect_to_agent
-from acp.schema import (
-    ClientCapabilities,
-    DeniedOutcome,
-    FileSystemCapabilities,
-    Implementation,
-    RequestPermissionResponse,
-)
-
 from .. import __version__
 from . import budget as budget_mod
 from .agents import check_agents
 from .agents.builtin import SELF_PROGRAM
-from .agents.process import ChildProcess, OutputTail, describe_command, describe_exit, read_lines
+from .agents.process import ChildProcess, OutputTail, clip, describe_command, describe_exit, read_lines
 from .config import AcpAgentConfig, CommandAgentConfig, PlanBuilderConfig, ScriptedAgentConfig, StudioConfig
 from .errors import StudioError
 from .plan import load_plan
 from .presets import preset_for
 from .store import Workspace
 
-PROBE_TIMEOUT = 20.0
-"""Seconds an ACP agent gets to answer `initialize`, and again `session/new`: `npx` may first fetch
-the package, and some agents take several seconds to start; a stuck one is still found out quickly."""
+PROBE_TIMEOUT = 60.0
+"""Seconds an ACP agent gets to answer `initialize`, and again `session/new`, when its config names
+no `init_timeout`: `npx` may first fetch the package (30 s here for the Claude and Codex adapters)."""
 
 ROLES = ("planner", "builder", "architect")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -140,7 +132,8 @@ class _ProbeProcess(ChildProcess):
 
 
 class _ProbeClient:
-    """The client side during a probe: nothing is prompted, so anything the agent asks is declined."""
+    """The client side during a probe: nothing is prompted, so anything the agent asks is declined.
+    (The `acp` package is imported only when an ACP agent is probed: its schema takes seconds to load.)"""
 
     def on_connect(self, conn: Any) -> None:
         self.conn = conn
@@ -148,16 +141,24 @@ class _ProbeClient:
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
         return None
 
-    async def request_permission(self, *args: Any, **kwargs: Any) -> RequestPermissionResponse:
+    async def request_permission(self, *args: Any, **kwargs: Any) -> Any:
+        from acp.schema import DeniedOutcome, RequestPermissionResponse
+
         return RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
 
     async def read_text_file(self, *args: Any, **kwargs: Any) -> Any:
+        from acp import RequestError
+
         raise RequestError(-32602, "studio-tui doctor serves no files")
 
     async def write_text_file(self, *args: Any, **kwargs: Any) -> Any:
+        from acp import RequestError
+
         raise RequestError(-32602, "studio-tui doctor serves no files")
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        from acp import RequestError
+
         raise RequestError.method_not_found(f"_{method}")
 
     async def ext_notification(self, method: str, params: dict[str, Any]) -> None:
@@ -225,6 +226,9 @@ async def probe_acp(argv: list[str], *, cwd: Path, session_cwd: Path, env: Mappi
     """Start the agent, `initialize`, then `session/new`; (status, detail, acp info, stderr tail).
 
     Each request gets `timeout` seconds; the process group is killed at the end, whatever happened."""
+    from acp import PROTOCOL_VERSION, RequestError, connect_to_agent
+    from acp.schema import ClientCapabilities, FileSystemCapabilities, Implementation
+
     child = _ProbeProcess(argv, cwd=cwd, env=env, with_stdin=True)
     try:
         await child.start()
@@ -288,8 +292,10 @@ async def probe_acp(argv: list[str], *, cwd: Path, session_cwd: Path, env: Mappi
         return "exited", f"ended during {what}: {ended}", info, tail.text()
     except RequestError as exc:
         if exc.code == RequestError.auth_required().code:
-            return "auth required", f"{what}: {exc}", info, tail.text()
-        return "error", f"answered {what} with error {exc.code}: {exc}", info, tail.text()
+            data = f" ({clip(json.dumps(exc.data, default=str), 300)})" if exc.data is not None else ""
+            return "auth required", f"{what}: {exc}{data}", info, tail.text()
+        data = f" ({clip(json.dumps(exc.data, default=str), 300)})" if exc.data is not None else ""
+        return "error", f"answered {what} with error {exc.code}: {exc}{data}", info, tail.text()
     except Exception as exc:  # a malformed answer: the package's validation error, a bad JSON line
         return "error", f"its answer to {what} is not valid ACP: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", info, tail.text()
     finally:
@@ -316,29 +322,33 @@ def _check_acp_fix(status: Status, argv: list[str], role: str, info: dict[str, A
     if status == "exited":
         return f"run `{' '.join(argv)}` by hand to see why it stops; fix agents.{role} in config.yaml"
     if status == "error":
-        return f"update the agent, or fix agents.{role} in config.yaml"
+        from acp import PROTOCOL_VERSION
+
+        preset = preset_for(argv)
+        if preset is not None and info.get("protocol_version") == PROTOCOL_VERSION:
+            # It speaks ACP but cannot open a session: most often it is not signed in.
+            return f"check it is signed in ({preset.sign_in}); run `{' '.join(argv)}` by hand to see its errors"
+        return f"run `{' '.join(argv)}` by hand to see its errors; update it, or fix agents.{role} in config.yaml"
     return ""
 
 
-async def _check_acp(role: str, config: AcpAgentConfig, root: Path, timeout: float, cache: dict[Any, Check]) -> Check:
+async def _check_acp(role: str, config: AcpAgentConfig, root: Path, timeout: float, cache: dict[Any, tuple[Status, str, dict[str, Any]]]) -> Check:
     argv = _argv(config.command, config.args)
     env = {**os.environ, **config.env}
     cwd = root / config.cwd if config.cwd else root
     subject = f"acp: {describe_command(argv)}"
     key = (tuple(argv), tuple(sorted(config.env.items())), str(cwd))
-    if key in cache:
-        known = cache[key]
-        return Check(role=role, subject=subject, status=known.status, detail=known.detail, fix=known.fix, acp=dict(known.acp))
-    if find_program(argv[0], env, cwd) is None:
-        check = Check(role, subject, "not found", f"`{argv[0]}` is not on PATH", _not_found_fix(argv[0], argv, role))
-    else:
-        status, detail, info, tail = await probe_acp(argv, cwd=cwd, session_cwd=root, env=env, timeout=timeout)
-        if tail and status != "ok":
-            detail = f"{detail}; stderr: {tail.splitlines()[-1]}"
-        fix = _not_found_fix(argv[0], argv, role) if status == "not found" else _check_acp_fix(status, argv, role, info, timeout)
-        check = Check(role, subject, status, detail, fix, info)
-    cache[key] = check
-    return check
+    if key not in cache:
+        if find_program(argv[0], env, cwd) is None:
+            cache[key] = ("not found", f"`{argv[0]}` is not on PATH", {})
+        else:
+            status, detail, info, tail = await probe_acp(argv, cwd=cwd, session_cwd=root, env=env, timeout=timeout)
+            if tail and status != "ok":
+                detail = f"{detail}; stderr: {tail.splitlines()[-1]}"
+            cache[key] = (status, detail, info)
+    status, detail, info = cache[key]
+    fix = _not_found_fix(argv[0], argv, role) if status == "not found" else _check_acp_fix(status, argv, role, info, timeout)
+    return Check(role, subject, status, detail, fix, dict(info))
 
 
 def _check_command(role: str, config: CommandAgentConfig, root: Path) -> Check:
@@ -381,10 +391,11 @@ def _check_gates(role: str, workspace: Workspace, config: PlanBuilderConfig) -> 
     return checks
 
 
-async def diagnose(workspace: Workspace, config: StudioConfig, *, timeout: float = PROBE_TIMEOUT) -> Report:
-    """Every check for every role, ACP probes run one after another (each bounded by `timeout`)."""
+async def diagnose(workspace: Workspace, config: StudioConfig, *, timeout: float | None = None) -> Report:
+    """Every check for every role, ACP probes run one after another, each request bounded by
+    `timeout`, or by the agent's own `init_timeout` (what a build would wait) when None."""
     checks: list[Check] = []
-    cache: dict[Any, Check] = {}
+    cache: dict[Any, tuple[Status, str, dict[str, Any]]] = {}
     root = workspace.project_root
     for role in ROLES:
         agent = config.agent(role)
@@ -400,5 +411,6 @@ async def diagnose(workspace: Workspace, config: StudioConfig, *, timeout: float
         elif isinstance(agent, PlanBuilderConfig):
             checks += _check_gates(role, workspace, agent)
         elif isinstance(agent, AcpAgentConfig):
-            checks.append(await _check_acp(role, agent, root, timeout, cache))
+            limit = timeout if timeout is not None else float(getattr(agent, "init_timeout", PROBE_TIMEOUT))
+            checks.append(await _check_acp(role, agent, root, limit, cache))
     return Report(checks)

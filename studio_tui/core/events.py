@@ -92,6 +92,8 @@ class DecisionAnswered(_Event):
     kind: DecisionKind
     answer: str
     by: Literal["person", "policy"] = "person"
+    reason: str = ""
+    """Why a policy answered as it did, when that is not obvious (a path outside the project root)."""
 
 
 class BudgetAllocated(_Event):
@@ -331,6 +333,42 @@ class StepRerun(_Event):
     reason: str = ""
 
 
+class TaskWorktree(_Event):
+    """A parallel Builder task got its own git worktree, on its own branch, from `base`."""
+
+    type: Literal["task_worktree"] = "task_worktree"
+    agent: str
+    task_id: str
+    branch: str
+    path: str
+    """Relative to the project root."""
+    base: str
+
+
+class TaskDispatched(_Event):
+    """A Builder task was handed to an execution engine's worker (Dask), or moved to another one."""
+
+    type: Literal["task_dispatched"] = "task_dispatched"
+    agent: str
+    task_id: str
+    engine: str
+    worker: str
+    attempt: int = 1
+
+
+class TaskMerged(_Event):
+    """A parallel task's branch is merged back into the project's branch, in task order."""
+
+    type: Literal["task_merged"] = "task_merged"
+    agent: str
+    task_id: str
+    branch: str
+    how: str
+    """fast-forward, rebase+fast-forward, merge, already merged."""
+    commit: str
+    """HEAD after the merge."""
+
+
 class UnknownEvent(_Event):
     """An event type this version does not know (a newer writer): kept and shown, never a crash."""
 
@@ -368,6 +406,9 @@ _KNOWN_CLASSES = (
     AgentStderr,
     AgentSession,
     StepRerun,
+    TaskWorktree,
+    TaskDispatched,
+    TaskMerged,
 )
 KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
 Event = _Event
@@ -407,8 +448,8 @@ def decode(line: str | bytes) -> _Event:
     """Parse one JSONL line into an event; unknown types become `UnknownEvent`."""
     try:
         raw = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EventDecodeError(f"not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # ValueError: also a 5,000-digit integer
+        raise EventDecodeError(f"not JSON: {exc.msg if hasattr(exc, 'msg') else str(exc)[:120]}") from None
     except RecursionError:
         raise EventDecodeError("not JSON: nested too deeply") from None
     return decode_obj(raw)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import safefile
 from .errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,59 +45,25 @@ def describe_validation(path: Path, exc: ValidationError, node: yaml.Node | None
     return f"{where}: field '{field}': {first['msg']}{shown}{extra}"
 
 
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+def read_text(path: Path, kind: safefile.Kind = safefile.CONFIG, *, root: Path | None = None) -> str:
+    """The file's text, read safely (see core.safefile): a regular file, not too big, UTF-8."""
+    return safefile.read_text(path, kind, root=root)
 
 
-class _StrictSafeLoader(yaml.SafeLoader):
-    """The safe loader, refusing duplicate keys (YAML would silently keep the last one)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
-            except TypeError:
-                continue
-            if first != key_node.start_mark.line + 1:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {first})", key_node.start_mark
-                )
-        return super().construct_mapping(node, deep=deep)
+def load_yaml(
+    path: Path, *, text: str | None = None, kind: safefile.Kind = safefile.CONFIG, root: Path | None = None
+) -> tuple[Any, yaml.Node | None]:
+    """Safe-load a YAML file once, within limits; returns the data and its node tree (for line numbers)."""
+    if text is None:
+        return safefile.load_yaml(path, kind, root=root)
+    return safefile.parse_yaml(text, path)
 
 
-def load_yaml(path: Path, *, text: str | None = None) -> tuple[Any, yaml.Node | None]:
-    """Safe-load a YAML file once; returns the data and its node tree (for line numbers)."""
-    text = read_text(path) if text is None else text
-    loader: _StrictSafeLoader | None = None
-    try:
-        loader = _StrictSafeLoader(text)
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except RecursionError:
-        raise InputError(f"{path}: invalid YAML: nested too deeply") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        raise InputError(f"{where}: invalid YAML: {problem}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    return data, node
-
-
-def load_yaml_model(path: Path, model: type[M], *, empty_ok: bool = False) -> M:
+def load_yaml_model(
+    path: Path, model: type[M], *, empty_ok: bool = False, kind: safefile.Kind = safefile.CONFIG, root: Path | None = None
+) -> M:
     """Load a YAML file into `model`; any problem is one InputError naming file, line and field."""
-    data, node = load_yaml(path)
+    data, node = load_yaml(path, kind=kind, root=root)
     if data is None:
         if not empty_ok:
             raise InputError(f"{path}: file is empty")
@@ -112,15 +78,9 @@ def load_yaml_model(path: Path, model: type[M], *, empty_ok: bool = False) -> M:
         raise InputError(describe_validation(path, exc, node)) from None
 
 
-def load_json_model(path: Path, model: type[M]) -> M:
+def load_json_model(path: Path, model: type[M], *, kind: safefile.Kind = safefile.PLAN, root: Path | None = None) -> M:
     """Load a JSON file into `model`; problems are one InputError naming file, line and field."""
-    text = read_text(path)
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise InputError(f"{path}: invalid JSON: nested too deeply") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}, line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+    data = safefile.load_json(path, kind, root=root)
     if not isinstance(data, dict):
         raise InputError(f"{path}, line 1: expected a JSON object at the top level")
     try:

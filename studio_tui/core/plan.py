@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .events import FailureCategory
+from . import safefile
 from .loading import load_json_model, load_yaml_model
 from .store.workspace import TASK_ID_RE
 
@@ -68,8 +69,8 @@ class Plan(_Strict):
         return "\n".join(lines)
 
 
-def load_plan(path: Path) -> Plan:
-    return load_json_model(path, Plan)
+def load_plan(path: Path, *, root: Path | None = None) -> Plan:
+    return load_json_model(path, Plan, kind=safefile.PLAN, root=root)
 
 
 class BacklogTask(_Strict):
@@ -108,7 +109,7 @@ class Backlog(_Strict):
         return False
 
 
-def load_backlog(path: Path) -> Backlog:
-    if not path.exists():
+def load_backlog(path: Path, *, root: Path | None = None) -> Backlog:
+    if not safefile.exists(path):
         return Backlog()
-    return load_yaml_model(path, Backlog, empty_ok=True)
+    return load_yaml_model(path, Backlog, empty_ok=True, kind=safefile.BACKLOG, root=root)

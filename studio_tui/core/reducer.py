@@ -319,6 +319,7 @@ def _resumed(state: OrchestrationState, e: ev.Resumed) -> None:
     for name in OrchestrationState.model_fields:
         setattr(state, name, getattr(snapshot, name))
     state.resumed_from = [*state.resumed_from, e.checkpoint_id]
+    state.resumed_ts = e.ts
     state.pending_decision = None
     state.status_before_wait = None
     state.status = "resuming"
@@ -357,6 +358,20 @@ def _ignore(state: OrchestrationState, e: Any) -> None:
     """Events that only feed the event log (agent text), not the state."""
 
 
+def _task_worktree(state: OrchestrationState, e: ev.TaskWorktree) -> None:
+    _agent(state, e.agent).branch = e.branch
+
+
+def _task_dispatched(state: OrchestrationState, e: ev.TaskDispatched) -> None:
+    _agent(state, e.agent).worker = e.worker
+
+
+def _task_merged(state: OrchestrationState, e: ev.TaskMerged) -> None:
+    agent = _agent(state, e.agent)
+    agent.branch = e.branch
+    agent.merged_commit = e.commit
+
+
 _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.OrchestrationStarted: _started,
     ev.StatusChanged: _status,
@@ -383,4 +398,7 @@ _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.BacklogUpdated: _backlog,
     ev.OrchestrationFinished: _finished,
     ev.AgentSession: _agent_session,
+    ev.TaskWorktree: _task_worktree,
+    ev.TaskDispatched: _task_dispatched,
+    ev.TaskMerged: _task_merged,
 }

@@ -142,6 +142,12 @@ class AgentState(_Model):
     """plan | replan | build | decompose, as last started: a resume runs it in the same mode."""
     reruns: list[int] = []
     """Steps run again on a resume because they were in flight when the run stopped."""
+    branch: str | None = None
+    """Parallel Builders: the git branch this task works on (`studio/<orch_id>/<task_id>`)."""
+    worker: str | None = None
+    """The execution engine's worker running it (a Dask worker address), when not this process."""
+    merged_commit: str | None = None
+    """Parallel Builders: HEAD after this task's branch was merged back; None until then."""
 
 
 class Checkpoint(_Model):
@@ -252,6 +258,8 @@ class OrchestrationState(_Model):
     learnings: list[str] = []
     backlog_updates: dict[str, str] = {}
     resumed_from: list[str] = []
+    resumed_ts: float | None = None
+    """When the latest resume began (the dashboard's elapsed clock counts from it)."""
     parent_orch_id: str | None = None
     """A fork: the orchestration (and checkpoint) it was started from."""
     parent_checkpoint_id: str | None = None

@@ -17,11 +17,12 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from . import events as ev
-from .errors import NotFound
+from . import safefile
+from .errors import NotFound, StudioError
 from .replay import _decode_raw
 from .replay.catchup import CatchUp
 from .state import OrchestrationState
-from .store.eventlog import BadLine
+from .store.eventlog import MAX_LINE_BYTES, TOO_LONG, BadLine
 from .store.workspace import ORCH_ID_RE, Workspace
 
 WATCH_DEBOUNCE_MS = 100
@@ -99,16 +100,38 @@ class Switched:
 
 
 @dataclass(frozen=True)
+class Restarted:
+    """The followed log was replaced or truncated under the watcher: it is read again from the
+    start, and events already handed on (seq at or below `last_seq`) are not handed on twice."""
+
+    orch_id: str
+    reason: str
+    last_seq: int
+
+
+@dataclass(frozen=True)
 class Waiting:
     """`follow_latest` in a workspace with no orchestration yet: waiting for one to start."""
 
     workspace: Path
 
 
-WatchItem = Attached | CatchingUp | CaughtUp | Batch | Finished | Switched | Waiting
+WatchItem = Attached | CatchingUp | CaughtUp | Batch | Finished | Switched | Waiting | Restarted
 
 
 # ── reading new lines ────────────────────────────────────────────────────
+
+
+def log_change(opened: os.stat_result, on_disk: os.stat_result | None, offset: int) -> str | None:
+    """How the log changed under a reader that opened `opened` and read `offset` bytes of it:
+    "replaced" (the path now names another file), "truncated" (it shrank below what was read), or
+    None (only appended to, or gone: a removed log is read to its end and the reader waits)."""
+    if on_disk is not None and (on_disk.st_ino, on_disk.st_dev) != (opened.st_ino, opened.st_dev):
+        return "replaced"
+    current = on_disk if on_disk is not None else opened
+    if current.st_size < offset:
+        return "truncated"
+    return None
 
 
 class LogTail:
@@ -122,29 +145,34 @@ class LogTail:
         self.offset = 0
         self.lines_read = 0
         self.restarts = 0
+        self.last_change: str | None = None
+        """Why the last restart happened ("replaced" or "truncated")."""
         self._fd: int | None = None
-        self._inode: int | None = None
+        self._opened: os.stat_result | None = None
 
     def _open(self) -> int | None:
-        if self._fd is not None:
+        if self._fd is not None and self._opened is not None:
             try:
-                if os.stat(self.path).st_ino == self._inode:
-                    return self._fd
+                on_disk: os.stat_result | None = os.lstat(self.path)
             except FileNotFoundError:
+                on_disk = None
+            change = log_change(self._opened, on_disk, self.offset)
+            if change is None:
                 return self._fd
-            self._restart()
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
+            self._restart(change)
+        if not os.path.lexists(self.path):
             return None
-        self._inode = os.fstat(self._fd).st_ino
+        # a regular file, never through a link, never a FIFO: a hostile log cannot hang the watcher
+        self._fd = safefile.open_read(self.path, safefile.LOG)
+        self._opened = os.fstat(self._fd)
         return self._fd
 
-    def _restart(self) -> None:
+    def _restart(self, reason: str) -> None:
         self.close()
         self.offset = 0
         self.lines_read = 0
         self.restarts += 1
+        self.last_change = reason
 
     def read(self, max_bytes: int = READ_BATCH_BYTES) -> list[tuple[int, bytes]]:
         """(1-based line number, bytes) of new complete lines, up to about `max_bytes` of them."""
@@ -153,7 +181,7 @@ class LogTail:
             return []
         size = os.fstat(fd).st_size
         if size < self.offset:
-            self._restart()
+            self._restart("truncated")
             fd = self._open()
             if fd is None:
                 return []
@@ -161,13 +189,31 @@ class LogTail:
             return []
         data = os.pread(fd, min(size - self.offset, max_bytes), self.offset)
         end = data.rfind(b"\n") + 1
-        while end == 0 and self.offset + len(data) < size:
+        if end == 0 and self.offset + len(data) < size:
             # one line longer than max_bytes: read on until its newline (or the end of what is there)
-            more = os.pread(fd, min(size - self.offset - len(data), max_bytes), self.offset + len(data))
-            if not more:
-                break
-            data += more
-            end = data.rfind(b"\n") + 1
+            grown = bytearray(data)
+            while end == 0 and self.offset + len(grown) < size and len(grown) <= MAX_LINE_BYTES:
+                more = os.pread(fd, min(size - self.offset - len(grown), max_bytes), self.offset + len(grown))
+                if not more:
+                    break
+                newline = more.rfind(b"\n")
+                if newline >= 0:
+                    end = len(grown) + newline + 1
+                grown += more
+            data = bytes(grown)
+        if end == 0 and len(data) > MAX_LINE_BYTES:
+            # no writer makes such a line: pass over it (to its newline) as one bad line, never hold it
+            skip = self.offset + len(data)
+            while True:
+                chunk = os.pread(fd, max_bytes, skip)
+                newline = chunk.find(b"\n")
+                if newline >= 0 or not chunk:
+                    skip += newline + 1 if newline >= 0 else len(chunk)
+                    break
+                skip += len(chunk)
+            self.offset = skip
+            self.lines_read += 1
+            return [(self.lines_read, TOO_LONG)]
         if end == 0:
             return []
         lines = data[: end - 1].split(b"\n")
@@ -185,7 +231,7 @@ class LogTail:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-            self._inode = None
+            self._opened = None
 
 
 def _decode_batch(orch_id: str, lines: list[tuple[int, bytes]]) -> Batch:
@@ -216,8 +262,8 @@ async def _catch_up(orch_id: str, tail: LogTail) -> AsyncIterator[CatchingUp | C
     Ends with `Finished` when the folded log is finished (and not resumed since)."""
     try:
         folding = await asyncio.to_thread(CatchUp, tail.path)
-    except FileNotFoundError:
-        return  # no log yet: the follower reads it from the start when it appears
+    except (OSError, StudioError):
+        return  # no log yet (or not a readable one): the follower reads it, or says why, as before
     try:
         while not await asyncio.to_thread(folding.step):
             yield CatchingUp(orch_id, folding.progress)
@@ -264,6 +310,9 @@ async def follow(
 
     tail: LogTail | None = None
     finished: Finished | None = None
+    last_seq = 0
+    restarts = 0
+    catching_up = False
     announced_early: Finished | None = None
     watcher: AsyncIterator[set[tuple[Change, str]]] | None = None
 
@@ -277,6 +326,8 @@ async def follow(
                 if isinstance(item, Finished):
                     finished = announced_early = item  # announced by the loop below, as if just read
                 else:
+                    if isinstance(item, CaughtUp) and item.recent:
+                        last_seq = item.recent[-1].seq
                     yield item
 
     try:
@@ -285,9 +336,19 @@ async def follow(
             announced_early = None
             while tail is not None and current is not None:
                 lines = tail.read()
+                if tail.restarts != restarts:
+                    restarts, catching_up = tail.restarts, True
+                    yield Restarted(current, tail.last_change or "replaced", last_seq)
                 if not lines:
                     break
                 batch = _decode_batch(current, lines)
+                if catching_up:
+                    # read again after a restart: what was handed on already is not handed on twice
+                    fresh = [e for e in batch.events if e.seq > last_seq]
+                    catching_up = len(fresh) == 0
+                    batch = Batch(current, fresh, [] if fresh == [] else batch.bad_lines)
+                if batch.events:
+                    last_seq = batch.events[-1].seq
                 for event in batch.events:
                     if isinstance(event, ev.OrchestrationFinished):
                         finished = Finished(current, event.status, event.summary)
@@ -306,7 +367,7 @@ async def follow(
                     if tail is not None:
                         tail.close()
                     yield Switched(current, newest)
-                    current, finished = newest, None
+                    current, finished, last_seq, restarts, catching_up = newest, None, 0, 0, False
                     tail = LogTail(workspace.events_path(current))
                     yield Attached(current, tail.path)
                     if catch_up:
@@ -314,6 +375,8 @@ async def follow(
                             if isinstance(item, Finished):
                                 finished = announced_early = item
                             else:
+                                if isinstance(item, CaughtUp) and item.recent:
+                                    last_seq = item.recent[-1].seq
                                 yield item
                     continue
             if watcher is None:

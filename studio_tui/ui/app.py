@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from rich.console import Console
 from rich.text import Text
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -22,16 +24,23 @@ from studio_tui.core import events as ev
 from studio_tui.core.agents import agent_factory
 from studio_tui.core.config import StudioConfig
 from studio_tui.core.errors import StudioError, WorkspaceBusy
+from studio_tui.core.export import FORMATS
+from studio_tui.core.inbox import InboxDecider, waiting_decisions
 from studio_tui.core.orchestrator import Orchestrator
 from studio_tui.core.replay import MAX_GAP_S
 from studio_tui.core.state import OrchestrationState
 from studio_tui.core.store import CheckpointRecord, Workspace, WorkspaceLock
+from studio_tui.core.text import command_hint
 from studio_tui.core.watch import Attached, Batch, CatchingUp, CaughtUp, Finished, Switched, Waiting, WatchItem, follow
+from studio_tui.headless import outcome_lines
 from studio_tui.ui import fmt
 from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
 from studio_tui.ui.feed import TAIL_CHUNK, Feed, LogTail
 from studio_tui.ui.screens.checkpoints import CheckpointBrowser
+from studio_tui.ui.screens.command_line import COMMANDS, Command, CommandLine, completions
 from studio_tui.ui.screens.confirm import ConfirmScreen
+from studio_tui.ui.screens.export import ExportScreen
+from studio_tui.ui.screens.inbox import InboxScreen
 from studio_tui.ui.screens.dashboard import PANES, DashboardScreen
 from studio_tui.ui.screens.decisions import (
     ConfidenceScreen,
@@ -48,12 +57,16 @@ from studio_tui.ui.themes import choose_theme, load_themes
 from studio_tui.ui.widgets.agents.agent_table import AgentTable
 from studio_tui.ui.widgets.eventlog.event_log import FilterInput
 from studio_tui.ui.widgets.header.status_header import BAD
+from studio_tui.ui.widgets.tones import PILL_DEFAULTS
 
 FRAME_RATE = 20
 """Pane refreshes a second: smooth to the eye, and a flood of events costs one redraw per frame, not per event."""
 
 TAIL_INTERVAL = 0.25
 """Seconds between reads of another process's growing events.jsonl (a later issue swaps in watchfiles)."""
+
+INBOX_INTERVAL = 2.0
+"""Seconds between two looks for decisions waiting in any run of the workspace (the header's count)."""
 
 STUDIO_THEMES = ("studio-dark", "studio-light", "studio-high-contrast")
 
@@ -84,6 +97,10 @@ class Launch:
     """For replay: the longest idle gap played between two events, in log seconds."""
     follow_latest: bool = False
     """For watch: switch to a newer orchestration when one starts."""
+    read_only: bool = False
+    """Served read-only to a browser (`studio-tui serve`): no run is started and no checkpoint resumed here."""
+    execution: dict[str, Any] | None = None
+    """--parallel / --engine / --address, over config.yaml's `execution:`."""
 
 
 def exit_code_for(status: str) -> int:
@@ -133,7 +150,10 @@ class StudioApp(App[int]):
     CSS_PATH = ["styles/app.tcss", "styles/dashboard.tcss", "styles/dialogs.tcss"]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a run is active; the run is checkpointed)"),
-        Binding("ctrl+c", "quit", "Quit", id="app.interrupt", tooltip="Interrupt: same as q, from anywhere, even a dialog", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit_anywhere", tooltip="Quit from anywhere, even a dialog: same as q", show=False, priority=True),
+        Binding("ctrl+c", "copy_or_quit", "Copy", id="app.interrupt", tooltip="Copy the selected text; with nothing selected, interrupt like ctrl+q", show=False, priority=True),
+        Binding("colon", "command_line", "Command", id="app.command_line", tooltip="Open the : command line (checkpoints, replay ID, theme NAME, fork CP, inbox, export, q)"),
+        Binding("y", "yank", "Yank", id="app.yank", tooltip="Copy the highlighted id, message or command to the clipboard (OSC 52)", show=False),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key binding"),
     ]
 
@@ -167,6 +187,10 @@ class StudioApp(App[int]):
         self.watch_note: str | None = None
         """Watch mode's status: "watching (read-only)", then "finished: STATUS"."""
         self.watch_bad_lines = 0
+        self.inbox_count = 0
+        """Decisions waiting in any run of the workspace (the header shows it)."""
+        self.yanked: str | None = None
+        """The last text `y` copied (the clipboard itself cannot be read back)."""
         self.dashboard: DashboardScreen
         if launch.action == "replay" and launch.log_path is not None and launch.log_path.is_file():
             self.dashboard = ReplayScreen(launch.log_path, max_gap=launch.max_gap, feed=self.feed)
@@ -178,6 +202,9 @@ class StudioApp(App[int]):
         self._choose_theme()
 
     # ── start-up ─────────────────────────────────────────────────────────
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {**super().get_theme_variable_defaults(), **PILL_DEFAULTS}
 
     def _choose_theme(self) -> None:
         found = load_themes()
@@ -201,6 +228,8 @@ class StudioApp(App[int]):
         for title, note, severity in self._startup_notes:
             self.notify(note, title=title, severity=severity, timeout=10, markup=False)  # type: ignore[arg-type]
         self.set_interval(1 / FRAME_RATE, self.draw)
+        self.set_interval(INBOX_INTERVAL, self._count_inbox)
+        self._count_inbox()
         launch = self.launch
         if launch.action == "build":
             self.start_build(launch.goal or "", launch.mode, launched=True)
@@ -232,7 +261,25 @@ class StudioApp(App[int]):
         with self.batch_update():
             self.dashboard.show(now, self._note())
 
+    def _count_inbox(self) -> None:
+        if not any(w.group == "inbox-count" and w.is_running for w in self.workers):
+            self._inbox_worker()
+
+    @work(thread=True, group="inbox-count", exit_on_error=False)
+    def _inbox_worker(self) -> None:
+        count = len(waiting_decisions(self.workspace).items)
+        self.call_from_thread(self._inbox_counted, count)
+
+    def _inbox_counted(self, count: int) -> None:
+        if count != self.inbox_count:
+            self.inbox_count = count
+            self.feed.dirty = True
+
     def _note(self) -> str:
+        inbox = f"  ✉ {self.inbox_count} waiting (i)" if self.inbox_count else ""
+        return self._run_note() + inbox
+
+    def _run_note(self) -> str:
         if self.active_run is not None:
             return "● live"
         if self.watch_note is not None:
@@ -277,8 +324,10 @@ class StudioApp(App[int]):
                     events = caught.recent_events()
                     tail.offset, tail.partial = caught.offset, b""
                     tail.bad_lines += len(caught.bad_lines)
-            except FileNotFoundError:
+            except (OSError, StudioError) as exc:
                 state, events = OrchestrationState(), []
+                if not isinstance(exc, FileNotFoundError) and os.path.lexists(tail.path):
+                    tail.problem = str(exc)
             self.post_message(LogRead(tail, events, state))
             return
         events = tail.read_new(TAIL_CHUNK)
@@ -392,6 +441,9 @@ class StudioApp(App[int]):
         if self.active_run is not None:
             self.notify("A run is already active in this dashboard.", severity="warning")
             return False
+        if self.launch.read_only:
+            self.notify("This dashboard is served read-only: it starts no run (serve --allow-control to drive one).", severity="warning", markup=False)
+            return False
         lock = self.workspace.lock()
         try:
             lock.acquire()
@@ -400,6 +452,8 @@ class StudioApp(App[int]):
             return False
         try:
             config = self.workspace.config()
+            if self.launch.execution:
+                config = config.model_copy(update={"execution": config.execution.model_copy(update=self.launch.execution)})
             agents = agent_factory(self.workspace, config, speed=self.launch.speed)
         except StudioError as exc:
             lock.release()
@@ -412,14 +466,16 @@ class StudioApp(App[int]):
         return True
 
     def _orchestrator(self, config: StudioConfig, agents: Callable[[str], Any]) -> Orchestrator:
+        decider = InboxDecider(TuiDecider(self), self.workspace)  # an answer from the inbox (any process) counts too
         orchestrator = Orchestrator(
             self.workspace,
             config,
-            decider=TuiDecider(self),
+            decider=decider,
             agent_factory=agents,
             clock=self.orchestrator_clock,
             sleep=self.orchestrator_sleep,
         )
+        decider.orch_id = lambda: orchestrator.state.id
         orchestrator.subscribe(self.feed.record)
         return orchestrator
 
@@ -476,10 +532,9 @@ class StudioApp(App[int]):
             if not answer.done():
                 answer.set_result(value or "")
 
+        self.clear_notifications()  # the dialog is the notice; a toast over it would hide its buttons on a small terminal
         self.push_screen(screen, answered)
         self.bell()
-        who = fmt.literal(request.agent or "the orchestrator", max_chars=40)
-        self.notify(f"{who}: {fmt.literal(request.prompt, max_chars=200)}", title="WAITING FOR YOU", severity="warning", timeout=8, markup=False)
 
     @on(DecisionWithdrawn)
     def _withdrawn(self, message: DecisionWithdrawn) -> None:
@@ -511,6 +566,91 @@ class StudioApp(App[int]):
         elif yes:
             self.exit(self.exit_status)
 
+    async def action_copy_or_quit(self) -> None:
+        """ctrl+c: copy the mouse selection when there is one (terminal habit), else interrupt as before."""
+        selected = self.screen.get_selected_text()
+        if selected:
+            self.copy_to_clipboard(selected)
+            self.screen.clear_selection()
+            self.notify(f"Copied {len(selected)} character(s)", title="Copied", timeout=3)
+            return
+        await self.action_quit()
+
+    def action_yank(self) -> None:
+        """`y`: copy what is highlighted (agent key, checkpoint id, failure message, resume command)."""
+        for holder in (self.focused, self.screen):
+            text = getattr(holder, "yank_text", lambda: None)()
+            if text:
+                self.copy_to_clipboard(text)
+                self.yanked = text
+                self.notify(fmt.literal(text, max_chars=120), title="Copied to the clipboard", timeout=3, markup=False)
+                return
+        self.notify("Nothing to copy here: highlight an agent, checkpoint or failure.", severity="warning", timeout=4)
+
+    def action_command_line(self) -> None:
+        if isinstance(self.screen, CommandLine):
+            return
+        orch_ids = list(reversed(self.workspace.orchestrations()))
+        cp_ids = [cp.id for cp in reversed(self.feed.state.checkpoints)]
+        themes = [name for name in STUDIO_THEMES if name in self.available_themes]
+        self.push_screen(CommandLine(completions(orch_ids, cp_ids, themes)), self.run_command)
+
+    async def run_command(self, command: Command | None) -> None:
+        """Run one `:` command; an unknown one or a missing argument says what is known."""
+        if command is None:
+            return
+        verb, argument = command.verb, command.argument
+        if verb == "q":
+            await self.action_quit()
+        elif verb == "checkpoints":
+            self.action_checkpoints()
+        elif verb == "help":
+            self.action_help()
+        elif verb == "inbox":
+            self.action_inbox()
+        elif verb == "theme" and argument in self.available_themes:
+            self.theme = argument
+        elif verb == "replay" and argument:
+            self.open_replay(argument)
+        elif verb == "export":
+            self.action_export(argument or "md")
+        elif verb == "fork" and argument:
+            self.fork(argument)
+        else:
+            known = " ".join(f":{name}" for name in COMMANDS)
+            what = f"{verb} {argument}".strip()
+            needs = {"theme": "a theme name", "replay": "an orchestration id", "fork": "a checkpoint id"}.get(verb)
+            why = f":{verb} needs {needs}" if needs and (not argument or verb != "theme") else f"unknown command :{fmt.literal(what, max_chars=60)}"
+            if verb == "theme" and argument:
+                why = f"no theme {fmt.literal(argument, max_chars=40)!r}"
+            self.notify(f"{why}. Known: {known}", title="Command", severity="warning", timeout=8, markup=False)
+
+    def action_export(self, fmt: str = "md") -> None:
+        """Write the shown run's report (md or html) beside its log and preview it."""
+        if fmt not in FORMATS:
+            self.notify(f"export format {fmt!r}: use md or html", title="Export", severity="warning", markup=False)
+            return
+        if not self.feed.state.id:
+            self.notify("No orchestration shown: nothing to export.", title="Export", severity="warning")
+            return
+        self.push_screen(ExportScreen(self.workspace, self.feed.state.id, fmt))
+
+    def action_inbox(self) -> None:
+        self.push_screen(InboxScreen(self.workspace, clock=self.clock))
+
+    def fork(self, checkpoint_id: str) -> None:
+        """`:fork CP`: a new orchestration from a checkpoint, run here (the original is left as it is)."""
+        why = self.why_read_only()
+        if why:
+            self.notify(why, title="Cannot fork here", severity="warning", markup=False)
+            return
+        try:
+            record = self.workspace.find_checkpoint(checkpoint_id)
+        except StudioError as exc:
+            self.notify(str(exc), title="Cannot fork", severity="error", markup=False)
+            return
+        self._start(lambda orch: orch.fork(record), launched=False)
+
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
@@ -536,6 +676,9 @@ class StudioApp(App[int]):
             ("Question", QuestionScreen.BINDINGS),
             ("Low confidence", ConfidenceScreen.BINDINGS),
             ("Checkpoints", CheckpointBrowser.BINDINGS),
+            ("Inbox", InboxScreen.BINDINGS),
+            ("Export", ExportScreen.BINDINGS),
+            ("Command line", CommandLine.BINDINGS),
             ("Handoffs", HandoffScreen.BINDINGS),
             ("Confirm", ConfirmScreen.BINDINGS),
             ("Help", HelpScreen.BINDINGS),
@@ -543,12 +686,25 @@ class StudioApp(App[int]):
 
     def action_checkpoints(self) -> None:
         live = self.feed.state if self.feed.state.id else None
-        browser = CheckpointBrowser(self.workspace, live, can_resume=self.active_run is None)
+        browser = CheckpointBrowser(self.workspace, live, can_resume=self.active_run is None, read_only=self.why_read_only())
         self.push_screen(browser, self._resume_chosen)
+
+    def why_read_only(self) -> str | None:
+        """Why this dashboard cannot resume a checkpoint right now (said before anyone confirms), or None."""
+        if any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
+            return "A replay is read-only: resume from the dashboard or with `studio-tui resume CP_ID`."
+        if self.launch.read_only:
+            return "This dashboard is served read-only: resume from a terminal with `studio-tui resume CP_ID`."
+        if self.watch_note is not None:
+            return "Watch mode is read-only: another process drives this run; resume with `studio-tui resume CP_ID` once it ends."
+        if self._tail_timer is not None:
+            return "Another process is running this orchestration: resume once it ends (or from its own dashboard)."
+        return None
 
     def _resume_chosen(self, record: CheckpointRecord | None) -> None:
         if record is not None and any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
-            self.notify(f"A replay is read-only: resume from the dashboard or `studio-tui resume {record.meta.id}`.", severity="warning", markup=False)
+            hint = command_hint("--workspace", str(self.workspace.root), "resume", record.meta.id)
+            self.notify(f"A replay is read-only: resume from the dashboard or `{hint}`.", severity="warning", markup=False)
         elif record is not None:
             self.start_resume(record)
 
@@ -572,6 +728,10 @@ class StudioApp(App[int]):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Resume checkpoint", "Browse every checkpoint in the workspace and resume one", self.action_checkpoints)
         yield SystemCommand("Help: keys", "List every key binding", self.action_help)
+        yield SystemCommand("Inbox: who needs me", "Every decision waiting in any run of this workspace; answer one", self.action_inbox)
+        yield SystemCommand("Command line", "The : command line (checkpoints, replay ID, theme NAME, fork CP, inbox, export)", self.action_command_line)
+        for fmt in FORMATS:
+            yield SystemCommand(f"Export report: {fmt}", f"Write the shown run's report as {fmt} beside its log and preview it", lambda f=fmt: self.action_export(f))
         for orch_id in reversed(self.workspace.orchestrations()):
             yield SystemCommand(f"Open replay: {orch_id}", "Replay that orchestration read-only: play, step, jump to failures", lambda o=orch_id: self.open_replay(o))
         for name in STUDIO_THEMES:
@@ -585,6 +745,17 @@ def run_dashboard(launch: Launch) -> int:
     """Run the app; return the exit code: 0 completed (or view mode quit), 1 failed/aborted/halted/cancelled, 130 interrupted."""
     app = StudioApp(launch)
     result = app.run()
+    print_exit_outcome(app)
     if isinstance(result, int):
         return result
     return 1 if app.return_code else app.exit_status
+
+
+def print_exit_outcome(app: StudioApp, console: Console | None = None) -> None:
+    """Once the screen is restored: how the run driven here ended and the command to resume it, as headless prints."""
+    state = app.last_run
+    if state is None or not state.id:
+        return
+    out = console or Console(highlight=False)
+    for line in outcome_lines(app.workspace.root, state, app.workspace.events_path(state.id)):
+        out.print(line)

@@ -8,6 +8,8 @@ from itertools import islice
 from pathlib import Path
 
 from studio_tui.core import events as ev
+from studio_tui.core import safefile
+from studio_tui.core.errors import StudioError
 from studio_tui.core.reducer import apply
 from studio_tui.core.state import OrchestrationState
 
@@ -69,11 +71,21 @@ class LogTail:
         self.offset = 0
         self.partial = b""
         self.bad_lines = 0
+        self.problem: str | None = None
+        """Why the log cannot be read (not a regular file, a link), if it cannot."""
 
     def read_new(self, limit: int | None = None) -> list[ev.Event]:
         """Events appended since the last call (everything on the first call when `limit` is None)."""
+        if not os.path.lexists(self.path):
+            return []
         try:
-            with open(self.path, "rb") as handle:
+            # never a FIFO, a device or a link (core.safefile): a hostile log cannot hang the dashboard
+            handle = os.fdopen(safefile.open_read(self.path, safefile.LOG), "rb")
+        except StudioError as exc:
+            self.problem = str(exc)
+            return []
+        try:
+            with handle:
                 size = os.fstat(handle.fileno()).st_size
                 if size < self.offset:  # the file was replaced: start over
                     self.offset, self.partial = 0, b""

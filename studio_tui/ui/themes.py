@@ -12,6 +12,7 @@ from textual.theme import Theme
 
 import studio_tui
 from studio_tui.core.errors import InputError
+from studio_tui.core import safefile
 from studio_tui.core.loading import load_yaml_model
 
 DEFAULT_THEME = "studio-dark"
@@ -66,7 +67,7 @@ def theme_dirs() -> list[Path]:
 
 def load_theme_file(path: Path) -> Theme:
     """A validated Theme from one file; an InputError names the file, line and field when it is wrong."""
-    spec = load_yaml_model(path, ThemeFile)
+    spec = load_yaml_model(path, ThemeFile, kind=safefile.THEME)
     theme = spec.to_theme(path.stem)
     try:
         theme.to_color_system().generate()

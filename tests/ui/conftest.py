@@ -77,7 +77,7 @@ def finished_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         patch.setattr(orchestrator_module, "new_orch_id", lambda now: f"orch_20260601_100000_{next(counter):04x}")
         patch.setenv("TZ", "UTC")
         time.tzset()
-        for answer in ("retry", "abort"):
+        for answer in ("retry", "abort", "skip"):
             root = make_demo_workspace(tmp_path_factory.mktemp(answer) / "project")
             run_headless(Workspace(root), answer)
             built[answer] = root

@@ -116,7 +116,7 @@ async def test_damaged_checkpoint_is_shown_and_not_resumed(dash, copy_run):
         await dash.until(pilot, lambda: isinstance(app.screen, CheckpointBrowser) and damaged in app.screen.problems, "the damaged file to be read")
         browser = app.screen
         assert browser.highlighted is not None and browser.highlighted.path == damaged
-        assert "invalid YAML" in browser.problems[damaged]
+        assert "damaged checkpoint" in browser.problems[damaged]
         await pilot.pause()
         assert "The file is kept as it is" in dash.screen_text(app)
         await pilot.press("r")

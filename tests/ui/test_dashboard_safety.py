@@ -130,7 +130,9 @@ class TestSizes:
             for size in SIZES:
                 await pilot.resize_terminal(*size)
                 app.draw()
-                assert len(dash.screen_text(app).splitlines()) == size[1]
+                # the compositor takes the new size on a later frame: wait for it, then every line is drawn
+                await dash.until(pilot, lambda: len(dash.screen_text(app).splitlines()) == size[1], f"{size} to be drawn")
+                assert all(len(line) == size[0] for line in dash.screen_text(app).splitlines())
 
     async def test_keys_at_the_smallest_size(self, dash, copy_run):
         app = dash.make_app(copy_run("retry"))

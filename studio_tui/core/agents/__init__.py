@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ..config import AcpAgentConfig, CommandAgentConfig, PlanBuilderConfig, ScriptedAgentConfig, StudioConfig
 from ..errors import InputError
 from ..store import Workspace
@@ -24,14 +26,14 @@ def check_agents(workspace: Workspace, config: StudioConfig) -> dict[str, Scenar
     scenarios: dict[str, Scenario] = {}
     for name, roles in players.items():
         path = workspace.root / name
-        if not path.exists():
+        if not os.path.lexists(path):
             who = ", ".join(f"agents.{role}" for role in roles)
             verb = "is" if len(roles) == 1 else "are"
             raise InputError(
                 f"{path}: file not found; {who} in {workspace.config_path} {verb} kind: scripted and play{'s' if len(roles) == 1 else ''} it "
                 "(write the scenario, or choose other agents: studio-tui init --force --agents command)"
             )
-        scenarios[name] = load_scenario(path)
+        scenarios[name] = load_scenario(path, root=workspace.root)
     return scenarios
 
 
@@ -54,7 +56,7 @@ def agent_factory(workspace: Workspace, config: StudioConfig, *, speed: float = 
         if isinstance(agent_config, AcpAgentConfig):
             from .acp import AcpAgent
 
-            return AcpAgent(agent_config, planner=config.planner)
+            return AcpAgent(agent_config, planner=config.planner, allow_outside=config.permissions.allow_outside)
         raise TypeError(f"unknown agent config {agent_config!r}")
 
     return build

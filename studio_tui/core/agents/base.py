@@ -117,6 +117,15 @@ class Reporter(Protocol):
         """The agent's own session (an ACP session id, and what the agent offered): kept in state, so
         a retry or a resume can continue it (events.AgentSession's fields)."""
 
+    # Optional (an agent checks with getattr): richer events and files kept beside the log.
+    #
+    # async def record(self, event: type[events._Event], **fields) -> None:
+    #     """An event of this agent beyond the calls above (ACP tool calls, terminal output, stderr
+    #     streams, session info); `agent` is filled in."""
+    #
+    # def files_dir(self) -> Path | None:
+    #     """The orchestration's folder, where an agent keeps streams and blobs beside the log."""
+
 
 class Agent(Protocol):
     resumes_steps: bool

@@ -156,9 +156,15 @@ class LogThrottle:
     """Forwards output lines to a reporter at a bounded rate and says how many it held back."""
 
     def __init__(
-        self, reporter: Reporter, *, burst: int = LOG_BURST_LINES, per_second: float = LOG_LINES_PER_SECOND
+        self,
+        reporter: Reporter,
+        *,
+        burst: int = LOG_BURST_LINES,
+        per_second: float = LOG_LINES_PER_SECOND,
+        what: str = "output lines",
     ) -> None:
         self._reporter = reporter
+        self._what = what
         self._burst = burst
         self._per_second = per_second
         self._allowance = float(burst)
@@ -180,7 +186,9 @@ class LogThrottle:
         """Report the lines held back since the last report, if any."""
         if self._held_back:
             count, self._held_back = self._held_back, 0
-            await self._reporter.log(f"… {count} output lines not shown (too much output)", "warning")
+            await self._reporter.log(
+                f"… {count} {self._what} not shown (more than {self._per_second:g} lines a second)", "warning"
+            )
 
 
 class RunClock:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..events import FailureCategory
+from .. import safefile
 from ..loading import load_yaml_model
 from ..plan import Backlog, Plan, PlanStep, load_plan
 from ..store.atomic import atomic_write
@@ -79,8 +80,8 @@ class Scenario(_Strict):
     """multi_task / decompose_first: the builder's behaviour per backlog task."""
 
 
-def load_scenario(path: Path) -> Scenario:
-    return load_yaml_model(path, Scenario)
+def load_scenario(path: Path, *, root: Path | None = None) -> Scenario:
+    return load_yaml_model(path, Scenario, kind=safefile.SCENARIO, root=root)
 
 
 class ScriptedAgent:
@@ -139,7 +140,7 @@ class ScriptedAgent:
             data["id"] = f"{data['id']}_r{task.attempt}"
         plan = Plan.model_validate(data)
         path = task.workspace_root / "tasks" / plan.task_id / "plan.json"
-        atomic_write(path, json.dumps(plan.model_dump(mode="json"), indent=2) + "\n")
+        atomic_write(path, json.dumps(plan.model_dump(mode="json"), indent=2) + "\n", root=task.workspace_root)
         return Outcome(output={"plan_id": plan.id, "task_id": plan.task_id, "plan_path": str(path), "confidence": plan.confidence})
 
     async def _decompose(self, task: AgentTask, reporter: Reporter) -> Outcome:
@@ -151,7 +152,7 @@ class ScriptedAgent:
             if failed:
                 return failed
         path = task.workspace_root / "backlog.yaml"
-        atomic_write(path, yaml.safe_dump(script.backlog.model_dump(mode="json"), sort_keys=False))
+        atomic_write(path, yaml.safe_dump(script.backlog.model_dump(mode="json"), sort_keys=False), root=task.workspace_root)
         ids = [t.id for t in script.backlog.tasks()]
         return Outcome(output={"backlog": str(path), "task_ids": ids, "epics": len(script.backlog.epics)})
 

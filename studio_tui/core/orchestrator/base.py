@@ -73,7 +73,7 @@ class OrchestratorBase:
         self._orch_id = ""
         self._damaged_state: Path | None = None
         self._answered_by = "the person"
-        self._last_checkpoint_epoch = 0
+        self._next_checkpoint = 0
         self._chosen_plan: str | None = None
         """`build --plan TASK_ID`: the pending plan the person chose to build."""
         self._git_project: bool | None = None
@@ -88,9 +88,10 @@ class OrchestratorBase:
     def subscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.append(subscriber)
 
-    def emit(self, cls: type[ev._Event], **fields: Any) -> ev.Event:
+    def emit(self, cls: type[ev._Event], *, ts: float | None = None, **fields: Any) -> ev.Event:
         """Append an event to the log, reduce it into the state, write state.yaml, tell subscribers."""
-        event = cls(seq=self.state.seq + 1, ts=round(self.clock(), 3), orch_id=self._orch_id, **fields)
+        when = round(self.clock(), 3) if ts is None else ts
+        event = cls(seq=self.state.seq + 1, ts=when, orch_id=self._orch_id, **fields)
         assert self._log is not None, "emit before the log is open"
         try:
             line = ev.encode(event)
@@ -114,7 +115,8 @@ class OrchestratorBase:
     def _open(self, orch_id: str) -> None:
         self._orch_id = orch_id
         self._damaged_state = self.workspace.set_aside_damaged_state(orch_id)
-        self._log = EventLogWriter(self.workspace.events_path(orch_id))
+        self._log = EventLogWriter(self.workspace.events_path(orch_id), root=self.workspace.root)
+        self.workspace.lock().note(orch_id=orch_id)
         groups.record_groups_in(self.processes_dir)
 
     @property
@@ -127,14 +129,16 @@ class OrchestratorBase:
         return groups.end_survivors(self.processes_dir)
 
     def close(self) -> None:
-        """Flush the final state.yaml and close the log."""
+        """Flush the final state.yaml and close the log (closed even if the disk refuses the state)."""
         if self._log is None:
             return
-        if self.state.id:
-            self.workspace.write_state(self.state)
-        self._log.close()
-        self._log = None
-        groups.record_groups_in(None)
+        try:
+            if self.state.id:
+                self.workspace.write_state(self.state)
+        finally:
+            self._log.close()
+            self._log = None
+            groups.record_groups_in(None)
 
     def _last_seq(self, orch_id: str) -> int:
         path = self.workspace.events_path(orch_id)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
+
 
 from .. import budget as budget_mod
 from .. import events as ev
+from .. import safefile
+from ..errors import StudioError
 from .base import OrchestratorBase
 
 
@@ -84,9 +86,10 @@ class BudgetRelief(OrchestratorBase):
         done.discard(None)
         for path in budget_mod.plan_files(self.workspace.tasks_dir):
             try:
-                if json.loads(path.read_text(encoding="utf-8")).get("status") == "completed":
-                    done.add(path.parent.name)
-            except (OSError, ValueError):
+                data = safefile.load_json(path, safefile.PLAN, root=self.workspace.root)
+            except StudioError:
                 continue
+            if isinstance(data, dict) and data.get("status") == "completed":
+                done.add(path.parent.name)
         return done
 

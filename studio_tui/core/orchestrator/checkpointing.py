@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 
 from .. import events as ev
+from .. import safefile
+from ..errors import StudioError
 from ..store import CheckpointMeta, CheckpointRecord, snapshots
 from .base import OrchestratorBase
 
@@ -26,16 +28,25 @@ class Checkpointing(OrchestratorBase):
             if latest and latest[-1].name == name:
                 return latest[-1].id
         name = self._unique_checkpoint_name(name)
-        cp_id = self.workspace.free_checkpoint_id(max(self.clock(), self._last_checkpoint_epoch + 1))
-        self._last_checkpoint_epoch = int(cp_id[3:])
-        event = self.emit(ev.CheckpointSaved, checkpoint_id=cp_id, name=name, after_agent=after_agent, reason=reason)
+        cp_id = self._new_checkpoint_id()
         files, code_ref, code_commit = self._snapshot(cp_id)
         meta = CheckpointMeta(
-            id=cp_id, orch_id=self.state.id, name=name, after_agent=after_agent, seq=event.seq, ts=event.ts, reason=reason,
-            files=files, code_ref=code_ref, code_commit=code_commit,
+            id=cp_id, orch_id=self.state.id, name=name, after_agent=after_agent, seq=self.state.seq + 1,
+            ts=round(self.clock(), 3), reason=reason, files=files, code_ref=code_ref, code_commit=code_commit,
         )
-        self.workspace.write_checkpoint(meta, self.state)
+        # the file first, durable and checksummed: `checkpoint_saved` never names a file that is not there
+        self.workspace.write_checkpoint(meta, self.state.model_copy(update={"seq": meta.seq, "updated_ts": meta.ts}))
+        self.emit(ev.CheckpointSaved, ts=meta.ts, checkpoint_id=cp_id, name=name, after_agent=after_agent, reason=reason)
         return cp_id
+
+    def _new_checkpoint_id(self) -> str:
+        """`cp_<n>` from a counter: one more than any id in the workspace or this run (never the clock)."""
+        if not self._next_checkpoint:
+            self._next_checkpoint = int(self.workspace.next_checkpoint_id()[3:])
+        taken = [int(c.id[3:]) for c in self.state.checkpoints if c.id[3:].isdigit()]
+        number = max([self._next_checkpoint, *(t + 1 for t in taken[-1:])])
+        self._next_checkpoint = number + 1
+        return f"cp_{number}"
 
     def _unique_checkpoint_name(self, name: str) -> str:
         used = {c.name for c in self.state.checkpoints}
@@ -77,15 +88,26 @@ class Checkpointing(OrchestratorBase):
         return snapshots.restore_files(self.workspace.root, objects, record.meta.files)
 
     def _take_requests(self) -> None:
-        """Checkpoints asked for by `studio-tui checkpoint NAME` from another process."""
+        """Checkpoints asked for by `studio-tui checkpoint NAME` from another process (for this one)."""
+        if not self.state.id or self._log is None:
+            return
         folder = self.workspace.orch_dir(self.state.id) / "requests"
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("checkpoint-*.json")):
             try:
-                name = str(json.loads(path.read_text(encoding="utf-8")).get("name", "on_demand"))[:80]
-            except (OSError, ValueError):
-                name = "on_demand"
+                request = safefile.load_json(path, safefile.REQUEST, root=self.workspace.root)
+            except StudioError:
+                request = {}
+            if not isinstance(request, dict):
+                request = {}
+            name = str(request.get("name", "on_demand"))[:80] or "on_demand"
             path.unlink(missing_ok=True)
+            pid = request.get("pid")
+            if pid is not None and pid != os.getpid():
+                # asked of another process (one that ended before taking it): never saved by this one
+                self.emit(ev.AgentLog, agent="orchestrator", level="warning",
+                          message=f"checkpoint request {name!r} was for pid {pid}, which ended before saving it; not saved")
+                continue
             self.checkpoint(name, reason="on_demand")
 

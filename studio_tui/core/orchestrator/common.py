@@ -38,10 +38,10 @@ def preflight(workspace: Workspace) -> tuple[Backlog, list[str]]:
 
     Returns the backlog and the task ids of plans still pending (they route to build_only).
     """
-    backlog = load_backlog(workspace.backlog_path)
+    backlog = load_backlog(workspace.backlog_path, root=workspace.root)
     pending_plans: list[str] = []
     for plan_path in budget_mod.plan_files(workspace.tasks_dir):
-        plan = load_plan(plan_path)
+        plan = load_plan(plan_path, root=workspace.root)
         if plan.status in ("pending", "in_progress"):
             pending_plans.append(plan.task_id)
     return backlog, pending_plans
@@ -54,6 +54,6 @@ def check_chosen_plan(workspace: Workspace, task_id: str) -> None:
     if not path.is_file():
         known = ", ".join(p.parent.name for p in budget_mod.plan_files(workspace.tasks_dir)) or "none"
         raise InputError(f"--plan {task_id}: no plan at {path}; plans: {known}")
-    plan = load_plan(path)
+    plan = load_plan(path, root=workspace.root)
     if plan.status not in ("pending", "in_progress"):
         raise InputError(f"--plan {task_id}: plan {plan.id} is {plan.status}, not pending; nothing to build")

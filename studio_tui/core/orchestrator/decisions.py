@@ -27,6 +27,6 @@ class Decisions(OrchestratorBase):
         value = answer.value
         if options and value not in options:
             value = options[-1]
-        self.emit(ev.DecisionAnswered, decision_id=decision_id, kind=kind, answer=value, by=answer.by)
+        self.emit(ev.DecisionAnswered, decision_id=decision_id, kind=kind, answer=value, by=answer.by, reason=getattr(answer, "reason", ""))
         return value
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import events as ev
+from .. import safefile
 from ..errors import InputError
 from ..plan import load_backlog
 from ..reducer import fold
@@ -128,13 +129,23 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
         return await self._guarded(self._continue_run)
 
     async def _guarded(self, body: Callable[[], Any]) -> OrchestrationState:
-        """Run `body`; turn stops and interruptions into their final events, saving a checkpoint on Ctrl-C."""
+        """Run `body`; turn stops and interruptions into their final events, saving a checkpoint on Ctrl-C.
+
+        Checkpoint requests still waiting are saved before the run ends. A full or read-only disk
+        (DiskError) stops the run: an `interrupted` checkpoint if there is room, then the error."""
+        disk_failed = False
         try:
             await body()
+            self._take_requests()
         except RunStopped as stop:
+            self._take_requests()
             self.emit(ev.OrchestrationFinished, status=stop.status, summary=stop.summary)
         except asyncio.CancelledError:
             self._interrupted()
+            raise
+        except safefile.DiskError as exc:
+            disk_failed = True
+            self._stopped_by_disk(exc)
             raise
         except InputError as exc:
             self.emit(ev.AgentLog, agent="orchestrator", level="error", message=str(exc))
@@ -145,18 +156,34 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
             self.checkpoint("crashed", reason="error")
             self.emit(ev.OrchestrationFinished, status="failed", summary=f"{type(exc).__name__}: {exc}")
         finally:
-            self.close()
+            try:
+                self.close()
+            except safefile.DiskError:
+                if not disk_failed:
+                    raise
         return self.state
+
+    def _stopped_by_disk(self, exc: safefile.DiskError) -> None:
+        """Best effort on a disk that refuses writes: each step may fail too, and that is fine."""
+        for step in (
+            lambda: self.checkpoint("interrupted", reason="disk_error"),
+            lambda: self.emit(ev.OrchestrationFinished, status="interrupted", summary=f"stopped: {exc}"),
+        ):
+            try:
+                step()
+            except safefile.DiskError:
+                return
 
     def _interrupted(self) -> None:
         if self.state.finished:
             return
+        self._take_requests()
         self.checkpoint("interrupted", reason="interrupt")
         self.emit(ev.OrchestrationFinished, status="interrupted", summary="interrupted; resume from the last checkpoint")
 
     async def run_backlog(self) -> OrchestrationState:
         """multi_task over every pending backlog task, in order."""
-        backlog = load_backlog(self.workspace.backlog_path)
+        backlog = load_backlog(self.workspace.backlog_path, root=self.workspace.root)
         pending = [t.id for t in backlog.pending()]
         if not pending:
             raise InputError(f"{self.workspace.backlog_path}: no pending tasks to run")

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from .. import events as ev
+from .. import safefile
 from ..plan import load_backlog
 from ..store import atomic_write
 from .base import OrchestratorBase
@@ -16,6 +17,7 @@ from .base import OrchestratorBase
 
 class Finalize(OrchestratorBase):
     async def _finalize(self) -> None:
+        self._take_requests()  # type: ignore[attr-defined]  # Checkpointing: requests are saved before the end
         self.emit(ev.StatusChanged, status="finalizing")
         learning = self._capture_learnings()
         self.emit(ev.LearningCaptured, path=str(learning.relative_to(self.workspace.root)), summary=f"{len(self.state.failures)} failure(s) recorded")
@@ -42,7 +44,7 @@ class Finalize(OrchestratorBase):
             lines += ["", "## Decisions"]
             lines += [f"- {d.kind}: {d.prompt} -> {d.answer} ({d.by})" for d in answered]
         path = self.workspace.learnings_dir / f"{state.id}.md"
-        atomic_write(path, "\n".join(lines) + "\n")
+        atomic_write(path, "\n".join(lines) + "\n", root=self.workspace.root)
         return path
 
     def _update_backlog(self) -> None:
@@ -57,15 +59,17 @@ class Finalize(OrchestratorBase):
         for task_id in built:
             plan_path = self.workspace.task_dir(task_id) / "plan.json"
             if plan_path.exists():
-                data = json.loads(plan_path.read_text(encoding="utf-8"))
+                data = safefile.load_json(plan_path, safefile.PLAN, root=self.workspace.root)
+                if not isinstance(data, dict):
+                    continue
                 data["status"] = "completed"
-                atomic_write(plan_path, json.dumps(data, indent=2) + "\n")
+                atomic_write(plan_path, json.dumps(data, indent=2) + "\n", root=self.workspace.root)
         if not self.workspace.backlog_path.exists():
             return
-        backlog = load_backlog(self.workspace.backlog_path)
+        backlog = load_backlog(self.workspace.backlog_path, root=self.workspace.root)
         changed = [task_id for task_id in built if backlog.set_status(task_id, "completed")]
         if changed:
-            atomic_write(self.workspace.backlog_path, yaml.safe_dump(backlog.model_dump(mode="json"), sort_keys=False))
+            atomic_write(self.workspace.backlog_path, yaml.safe_dump(backlog.model_dump(mode="json"), sort_keys=False), root=self.workspace.root)
             for task_id in changed:
                 self.emit(ev.BacklogUpdated, task_id=task_id, status="completed")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
@@ -48,6 +49,15 @@ class SlotReporter:
 
     async def log(self, message: str, level: str = "info") -> None:
         self.orchestrator.emit(ev.AgentLog, agent=self.key, level=level, message=message)
+
+    async def record(self, event: type[ev._Event], **fields: Any) -> None:
+        """An event of this agent beyond the Reporter's calls (ACP tool calls, terminals, stderr, session)."""
+        self.orchestrator.emit(event, agent=self.key, **fields)
+
+    def files_dir(self) -> Path | None:
+        """The orchestration's folder: an agent's stderr streams and blobs are kept there, beside the log."""
+        orch_id = self.orchestrator.state.id
+        return self.orchestrator.workspace.orch_dir(orch_id) if orch_id else None
 
     async def permission(self, title: str, options: list[PermissionOption], *, details: dict[str, Any] | None = None) -> str | None:
         orch = self.orchestrator

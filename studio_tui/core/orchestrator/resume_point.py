@@ -30,11 +30,16 @@ class ResumePoint:
     """Agents recorded complete whose handoff/checkpoint after completion was not written yet."""
     pending_replans: dict[str, Failure] = field(default_factory=dict)
     """Builder -> the failure whose replan was decided but whose Planner never started."""
+    history: list = field(default_factory=list)
+    """The checkpoints the state had at `record` (from the log: a checkpoint file leaves them out)."""
 
     @property
     def snapshot(self) -> OrchestrationState:
         if self.rewind or self.log_state is None:
-            return self.record.state
+            state = self.record.state
+            if not state.checkpoints and self.history:
+                state = state.model_copy(update={"checkpoints": list(self.history)})
+            return state
         return self.log_state
 
 
@@ -59,6 +64,7 @@ def find_resume_point(workspace: Workspace, record: CheckpointRecord) -> ResumeP
     existing = [cp for cp in branch if _checkpoint_file_exists(workspace, orch_id, cp)]
     newest = existing[-1] if existing else None
     point = ResumePoint(record=record, log_state=log_state, last_seq=events[-1].seq, rewind=False, newest_checkpoint=newest)
+    point.history = fold([e for e in events if e.seq <= record.meta.seq]).checkpoints
     if log_state.status == "completed":
         point.rewind = True
         point.why = f"{orch_id} completed; resuming {record.meta.id} ({record.meta.name}) runs it again from there"

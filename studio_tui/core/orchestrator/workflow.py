@@ -99,6 +99,12 @@ class Workflow(OrchestratorBase):
     async def _continue_run(self) -> None:
         await self._prepare()
         self.emit(ev.StatusChanged, status="executing")
+        if self.config.execution.distributed and self.state.routing.workflow in ("multi_task", "decompose_first"):
+            from ..parallel.run import ParallelBuilders
+
+            await ParallelBuilders(self).run()  # type: ignore[arg-type]
+            await self._finalize()
+            return
         index = 0
         while index < len(self.state.routing.agent_sequence):
             entry = self.state.routing.agent_sequence[index]

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from .. import events as ev
+from .. import safefile
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
 from .codec import Folder, _decode_raw, decode_for_fold
@@ -31,11 +32,12 @@ class CatchUp:
     """Fold a log from its nearest snapshot to the last complete line present when it was opened.
 
     `step()` until it returns True, then read `state`, `recent_events()`, `bad_lines`, `offset` (the
-    byte after the last line folded: follow on from there) and `lines` (complete lines before it)."""
+    byte after the last line folded: follow on from there) and `lines` (complete lines before it).
+    Opening raises what `safefile.open_read` raises (a missing log, a link, not a regular file)."""
 
     def __init__(self, path: Path | str, *, recent: int = RECENT_LINES) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._fd = safefile.open_read(self.path, safefile.LOG)  # a regular file, never a link or a FIFO
         size = os.fstat(self._fd).st_size
         self.state = OrchestrationState()
         self._folder = Folder(self.state)

@@ -14,6 +14,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .. import safefile
 from .marks import MARK_PATTERNS
 
 INDEX_CHUNK_BYTES = 4 << 20
@@ -44,7 +45,7 @@ class LogIndex:
 
     def __init__(self, path: Path | str, *, mark_patterns: tuple[bytes, ...] = tuple(MARK_PATTERNS)) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._fd = safefile.open_read(self.path, safefile.NAMED_LOG)
         self._lock = threading.Lock()
         self._map: mmap.mmap | None = None
         self.mark_patterns = mark_patterns
@@ -160,7 +161,7 @@ class LogIndex:
                 on_disk = None
             if on_disk is not None and on_disk.st_ino != self._inode:
                 os.close(self._fd)
-                self._fd = os.open(self.path, os.O_RDONLY)
+                self._fd = safefile.open_read(self.path, safefile.NAMED_LOG)
                 self._drop_map()
                 self._reset()
                 self.resets += 1

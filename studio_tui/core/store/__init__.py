@@ -10,6 +10,7 @@ from .workspace import (
     TASK_ID_RE,
     CheckpointMeta,
     CheckpointRecord,
+    ListedCheckpoint,
     Workspace,
     check_name,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "CheckpointMeta",
     "CheckpointRecord",
     "EventLogWriter",
+    "ListedCheckpoint",
     "LogRead",
     "Workspace",
     "WorkspaceLock",

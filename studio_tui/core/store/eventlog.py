@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import events as ev
+from .. import safefile
 
 
 @dataclass
@@ -28,51 +29,110 @@ class LogRead:
         return bool(self.bad_lines) and self.bad_lines[-1].reason.startswith("torn")
 
 
-class EventLogWriter:
-    """Appends events; a torn last line left by a crash is closed off first so it stays one bad line."""
+MAX_LINE_BYTES = 64 << 20
+"""A longer line is skipped as a bad line without being held in memory (the writer never makes one)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+
+class EventLogWriter:
+    """Appends events; a torn last line left by a crash is closed off first so it stays one bad line.
+
+    The log is never followed through a symlink and must be a regular file. Each line is written in
+    full (a short write is continued); if the disk refuses part of it, the file is cut back to where
+    the line began, so a full disk never leaves a torn line, and a DiskError names the log."""
+
+    def __init__(self, path: Path, *, root: Path | None = None) -> None:
         self.path = path
-        self._file = open(path, "ab", buffering=0)
-        if self._file.tell() > 0:
-            with open(path, "rb") as existing:
-                existing.seek(-1, os.SEEK_END)
-                if existing.read(1) != b"\n":
-                    self._file.write(b"\n")
+        self._fd: int | None = safefile.open_append(path, safefile.LOG, root=root)
+        self._inode = os.fstat(self._fd).st_ino
+        size = os.fstat(self._fd).st_size
+        if size > 0 and os.pread(self._fd, 1, size - 1) != b"\n":
+            self._write(b"\n")
 
     def append(self, event: ev.Event) -> None:
         self.append_line(ev.encode(event))
 
     def append_line(self, line: str) -> None:
-        """One already-encoded event, written with a single write(2) so a kill cannot tear it."""
-        self._file.write(line.encode("utf-8") + b"\n")
+        """One already-encoded event and its newline, written in full or not at all."""
+        self._write(line.encode("utf-8") + b"\n")
+
+    def _write(self, data: bytes) -> None:
+        assert self._fd is not None, "the log is closed"
+        before = os.fstat(self._fd).st_size
+        try:
+            safefile.write_all(self._fd, data)
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, before)  # no torn line: the event is not in the log at all
+            except OSError:
+                pass
+            raise safefile.disk_error(self.path, exc) from None
 
     def sync(self) -> None:
-        os.fsync(self._file.fileno())
+        assert self._fd is not None
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise safefile.disk_error(self.path, exc) from None
+
+    def replaced(self) -> bool:
+        """Whether the log on disk is no longer the file this writer appends to (removed or replaced)."""
+        try:
+            return os.lstat(self.path).st_ino != self._inode
+        except FileNotFoundError:
+            return True
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes without newline, whether the line was newline-terminated)."""
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+def iter_lines(path: Path, *, kind: safefile.Kind = safefile.LOG, root: Path | None = None) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes without newline, whether the line was newline-terminated).
+
+    The file is opened safely (a regular file, no link for a workspace log); a line longer than
+    MAX_LINE_BYTES is yielded as a marker (`b"\\x00<too long>"`) without being held in memory."""
+    fd = safefile.open_read(path, kind, root=root)
+    with os.fdopen(fd, "rb") as handle:
+        number = 0
+        while True:
+            raw = handle.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while True:  # skip the rest of the over-long line
+                    more = handle.readline(1 << 20)
+                    if not more or more.endswith(b"\n"):
+                        break
+                yield number, TOO_LONG, True
+                continue
             terminated = raw.endswith(b"\n")
             yield number, raw.rstrip(b"\r\n") if terminated else raw, terminated
 
 
-def read_log(path: Path) -> LogRead:
+TOO_LONG = b"\x00<too long>"
+
+
+def read_log(path: Path, *, kind: safefile.Kind = safefile.LOG, root: Path | None = None) -> LogRead:
     """Every valid event in order; bad lines (malformed, wrong fields, torn tail) are skipped and listed."""
     result = LogRead()
-    for number, raw, terminated in iter_lines(path):
+    for number, raw, terminated in iter_lines(path, kind=kind, root=root):
         if not raw.strip():
+            continue
+        if raw is TOO_LONG:
+            result.bad_lines.append(BadLine(number, f"line longer than {MAX_LINE_BYTES >> 20} MB"))
             continue
         try:
             result.events.append(ev.decode(raw))
-        except ev.EventDecodeError as exc:
+        except (ev.EventDecodeError, ValueError, RecursionError) as exc:
             reason = f"torn last line ({exc})" if not terminated else str(exc)
             result.bad_lines.append(BadLine(number, reason))
     return result

@@ -5,22 +5,24 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
+from .. import safefile
 from ..config import StudioConfig, load_config
 from ..errors import InputError, NotFound
-from ..loading import describe_validation, load_yaml
+from ..loading import describe_validation
 from ..state import OrchestrationState
-from .atomic import atomic_write
+from ..text import command_hint
+from . import checkpoints
+from .checkpoints import CheckpointFile, CheckpointMeta, CheckpointRecord, ListedCheckpoint
 from .lock import WorkspaceLock
 
+__all__ = ["CheckpointFile", "CheckpointMeta", "CheckpointRecord", "ListedCheckpoint", "Workspace", "check_name"]
+
 ORCH_ID_RE = re.compile(r"^orch_\d{8}_\d{6}_[0-9a-f]{4}$")
-CHECKPOINT_ID_RE = re.compile(r"^cp_\d{1,12}$")
+CHECKPOINT_ID_RE = re.compile(r"^cp_\d{1,15}$")
 TASK_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 """Names that become paths: letters, digits, `_` and `-` only, so none can climb out of the workspace."""
 
@@ -30,39 +32,6 @@ def check_name(value: str, pattern: re.Pattern[str], what: str) -> str:
         shown = repr(value)[:80]
         raise InputError(f"invalid {what} {shown}: expected {pattern.pattern}")
     return value
-
-
-class CheckpointMeta(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    orch_id: str
-    name: str
-    after_agent: str | None = None
-    seq: int
-    ts: float
-    reason: str = "manual"
-    files: dict[str, str] = {}
-    """The run's files at this checkpoint: path under `.studio` -> sha256 of the copy in the objects store."""
-    code_ref: str | None = None
-    """In a git project: `refs/studio/<orch_id>/<cp_id>`, a commit of the working tree at this checkpoint."""
-    code_commit: str | None = None
-
-
-class CheckpointFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    checkpoint: CheckpointMeta
-    state: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class CheckpointRecord:
-    """A checkpoint found on disk, with the state it holds."""
-
-    meta: CheckpointMeta
-    state: OrchestrationState
-    path: Path
 
 
 class Workspace:
@@ -100,10 +69,10 @@ class Workspace:
         return self.root / "sessions"
 
     def lock(self) -> WorkspaceLock:
-        return WorkspaceLock(self.root / "lock")
+        return WorkspaceLock(self.root / "lock", root=self.root)
 
     def config(self) -> StudioConfig:
-        return load_config(self.config_path)
+        return load_config(self.config_path, root=self.root)
 
     def orch_dir(self, orch_id: str) -> Path:
         return self.orchestration_dir / check_name(orch_id, ORCH_ID_RE, "orchestration id")
@@ -145,22 +114,24 @@ class Workspace:
     def set_aside_damaged_state(self, orch_id: str) -> Path | None:
         """If state.yaml exists but does not load, move it aside (content untouched) and return where."""
         path = self.state_path(orch_id)
-        if not path.exists():
+        if not os.path.lexists(path):
             return None
         try:
             self.load_state(orch_id)
             return None
         except InputError:
+            if not os.path.isfile(path) or os.path.islink(path):
+                return None  # not a file we wrote (a link, a FIFO, a folder): refused when written
             kept = path.with_name(f"state.yaml.damaged-{int(time.time())}")
             os.replace(path, kept)
             return kept
 
     def write_state(self, state: OrchestrationState, *, durable: bool = True) -> None:
-        atomic_write(self.state_path(state.id), state.to_yaml(), durable=durable)
+        safefile.write_atomic(self.state_path(state.id), state.to_yaml(), safefile.STATE, root=self.root, durable=durable)
 
     def load_state(self, orch_id: str) -> OrchestrationState:
         path = self.state_path(orch_id)
-        data, node = load_yaml(path)
+        data, node = safefile.load_yaml(path, safefile.STATE, root=self.root)
         if not isinstance(data, dict) or "orchestration_state" not in data:
             raise InputError(f"{path}: not a state file (no 'orchestration_state' at the top)")
         try:
@@ -171,46 +142,38 @@ class Workspace:
     # checkpoints
 
     def write_checkpoint(self, meta: CheckpointMeta, state: OrchestrationState) -> Path:
-        path = self.checkpoints_dir(meta.orch_id) / f"{check_name(meta.id, CHECKPOINT_ID_RE, 'checkpoint id')}.yaml"
-        body = CheckpointFile(checkpoint=meta, state=state.to_dict())
-        atomic_write(path, yaml.safe_dump(body.model_dump(mode="json"), sort_keys=False, allow_unicode=True))
-        return path
+        """The checkpoint file, durable, then its index line (see store.checkpoints)."""
+        check_name(meta.id, CHECKPOINT_ID_RE, "checkpoint id")
+        return checkpoints.write(self.checkpoints_dir(meta.orch_id), meta, state, root=self.root)
 
-    def free_checkpoint_id(self, ts: float) -> str:
-        """`cp_<epoch>`, moved on a second at a time if that one is already taken in this workspace."""
-        epoch = int(ts)
-        taken = {cp_id for cp_id, _ in self.checkpoint_paths()}
-        while f"cp_{epoch}" in taken:
-            epoch += 1
-        return f"cp_{epoch}"
+    def next_checkpoint_id(self, at_least: int = 1) -> str:
+        """`cp_<n>`: one more than the highest id in this workspace (a counter, never the clock)."""
+        highest = at_least - 1
+        for cp_id, _ in self.checkpoint_paths():
+            highest = max(highest, int(cp_id[3:]))
+        return f"cp_{highest + 1}"
 
     def checkpoint_paths(self) -> list[tuple[str, Path]]:
-        """(checkpoint id, path) for every checkpoint of every orchestration."""
+        """(checkpoint id, path) for every checkpoint of every orchestration (names only: nothing opened)."""
         found: list[tuple[str, Path]] = []
         for orch_id in self.orchestrations():
             folder = self.checkpoints_dir(orch_id)
-            if folder.is_dir():
-                for path in sorted(folder.glob("cp_*.yaml")):
-                    if CHECKPOINT_ID_RE.fullmatch(path.stem):
-                        found.append((path.stem, path))
+            for cp_id in sorted(checkpoints.ids_in(folder), key=lambda i: int(i[3:])):
+                found.append((cp_id, folder / f"{cp_id}.yaml"))
         return found
 
+    def list_checkpoints(self) -> tuple[list[ListedCheckpoint], list[str]]:
+        """Every checkpoint of every orchestration from the indexes (digests checked), and problems."""
+        listed: list[ListedCheckpoint] = []
+        problems: list[str] = []
+        for orch_id in self.orchestrations():
+            found, bad = checkpoints.listing(self.checkpoints_dir(orch_id), orch_id, root=self.root)
+            listed += found
+            problems += bad
+        return listed, problems
+
     def load_checkpoint(self, path: Path) -> CheckpointRecord:
-        data, node = load_yaml(path)
-        if not isinstance(data, dict):
-            raise InputError(f"{path}: not a checkpoint file (expected a mapping with 'checkpoint' and 'state')")
-        try:
-            body = CheckpointFile.model_validate(data)
-            state = OrchestrationState.from_dict(body.state)
-        except ValidationError as exc:
-            raise InputError(describe_validation(path, exc, node)) from None
-        meta = body.checkpoint
-        if meta.id != path.stem or meta.orch_id != path.parent.parent.name or state.id != meta.orch_id:
-            raise InputError(
-                f"{path}: checkpoint says it is {meta.id} of {meta.orch_id} (state of {state.id or 'nothing'}), "
-                f"but it is stored as {path.stem} of {path.parent.parent.name}"
-            )
-        return CheckpointRecord(meta=meta, state=state, path=path)
+        return checkpoints.load(path, root=self.root)
 
     def last_good_checkpoint(self, orch_id: str | None = None, *, exclude: Path | None = None) -> CheckpointRecord | None:
         """The newest checkpoint that loads cleanly (of one orchestration, or of any)."""
@@ -233,7 +196,8 @@ class Workspace:
         if good is None:
             good = self.last_good_checkpoint(exclude=path)
         offer = (
-            f"last good checkpoint: {good.meta.id} ({good.meta.name}, {good.meta.orch_id}): studio-tui resume {good.meta.id}"
+            f"last good checkpoint: {good.meta.id} ({good.meta.name}, {good.meta.orch_id}): "
+            f"{command_hint('--workspace', str(self.root), 'resume', good.meta.id)}"
             if good
             else "no good checkpoint to offer in this workspace"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Static
 
 from studio_tui.core.errors import StudioError
 from studio_tui.core.state import OrchestrationState
@@ -45,6 +46,8 @@ class Found:
     entries: list[Entry] = field(default_factory=list)
     latest: dict[str, OrchestrationState] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    records: dict[Path, CheckpointRecord] = field(default_factory=dict)
+    """Checkpoint files already read while listing (those the latest state no longer names)."""
 
 
 def find_checkpoints(workspace: Workspace, live: OrchestrationState | None) -> Found:
@@ -66,11 +69,27 @@ def find_checkpoints(workspace: Workspace, live: OrchestrationState | None) -> F
         cp = known.get(cp_id)
         orch_id = path.parent.parent.name
         if cp is None:
-            found.entries.append(Entry(cp_id, orch_id, path, ts=float(cp_id.removeprefix("cp_"))))
+            # Saved after the checkpoint a later resume went back to: the state forgot it, its file did not.
+            found.entries.append(_entry_from_file(workspace, cp_id, orch_id, path, found))
         else:
             found.entries.append(Entry(cp_id, orch_id, path, cp.name, cp.after_agent, cp.ts, cp.seq))
     found.entries.sort(key=lambda e: (e.ts, e.seq, e.cp_id), reverse=True)
     return found
+
+
+def _entry_from_file(workspace: Workspace, cp_id: str, orch_id: str, path: Path, found: Found) -> Entry:
+    """An entry named from the checkpoint file itself; a damaged file is listed as `?` (its preview says why)."""
+    try:
+        record = workspace.load_checkpoint(path)
+    except Exception:  # damaged: listed, and the preview reports the problem when highlighted
+        try:
+            ts = float(cp_id.removeprefix("cp_"))
+        except ValueError:
+            ts = 0.0
+        return Entry(cp_id, orch_id, path, ts=ts)
+    found.records[path] = record
+    meta = record.meta
+    return Entry(cp_id, orch_id, path, meta.name, meta.after_agent, meta.ts, meta.seq)
 
 
 class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
@@ -93,11 +112,13 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
             self.record = record
             self.problem = problem
 
-    def __init__(self, workspace: Workspace, live: OrchestrationState | None, *, can_resume: bool = True) -> None:
+    def __init__(self, workspace: Workspace, live: OrchestrationState | None, *, can_resume: bool = True, read_only: str | None = None) -> None:
         super().__init__()
         self.workspace = workspace
         self.live = live
         self.can_resume = can_resume
+        self.read_only = read_only
+        """Why nothing can be resumed from here (watch, replay): Resume is disabled and this is shown up front."""
         self.found = Found()
         self.records: dict[Path, CheckpointRecord] = {}
         """Checkpoint files read so far (for previews and resume)."""
@@ -108,7 +129,9 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog browser") as dialog:
             dialog.border_title = "Checkpoints"
-            dialog.border_subtitle = "Enter/r resume · Esc close"
+            dialog.border_subtitle = "read-only · Esc close" if self.read_only else "Enter/r resume · Esc close"
+            if self.read_only:
+                yield Static(Text(self.read_only), id="browser-read-only", classes="hint")
             with Horizontal(id="browser-body"):
                 yield DataTable(id="checkpoint-list", cursor_type="row")
                 with VerticalScroll(id="checkpoint-preview-scroll"):
@@ -117,7 +140,7 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Time", "Name", "After", "Checkpoint", "Orchestration")
+        table.add_columns("Time", "Name", "After", "Orchestration", "Checkpoint")  # the id last: the preview names it too
         table.loading = True
         live = self.live.model_copy(deep=True) if self.live is not None else None
         self._read(live)
@@ -132,6 +155,7 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
         self.found = message.found
+        self.records.update(message.found.records)
         if self.live is not None and self.live.id in self.found.latest:
             self.found.latest[self.live.id] = self.live  # the live object, so "since then" keeps up
         table = self.query_one(DataTable)
@@ -141,8 +165,8 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
                 Text(fmt.clock_time(entry.ts)),
                 Text(fmt.crop(fmt.literal(entry.name), 26)),
                 Text(fmt.literal(entry.after_agent or "-", max_chars=30)),
-                Text(entry.cp_id),
                 Text(entry.orch_id),
+                Text(entry.cp_id),
             )
         count, runs = len(self.found.entries), len(self.found.latest)
         self.query_one(".browser").border_title = f"Checkpoints ({count} in {runs} orchestration{'s' if runs != 1 else ''})"
@@ -205,9 +229,17 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
         event.stop()
         self.action_resume()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "resume" and self.read_only:
+            return None  # shown disabled in the footer: the reason is on screen
+        return True
+
     def action_resume(self) -> None:
         entry = self.highlighted
         if entry is None:
+            return
+        if self.read_only:
+            self.notify(self.read_only, title="Cannot resume here", severity="warning", markup=False)
             return
         if not self.can_resume:
             self.notify("A run is active in this dashboard: let it finish or quit it first.", severity="warning")
@@ -230,6 +262,11 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
                 self.dismiss(record)
 
         self.app.push_screen(ConfirmScreen("Resume from checkpoint", question, yes="Resume", purpose="resume"), confirmed)
+
+    def yank_text(self) -> str | None:
+        """`y` here copies the command that resumes the highlighted checkpoint."""
+        entry = self.highlighted
+        return f"studio-tui --workspace {shlex.quote(str(self.workspace.root))} resume {entry.cp_id}" if entry else None
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -52,6 +52,7 @@ class DashboardScreen(Screen):
 
     BINDINGS = [
         Binding("c", "app.checkpoints", "Checkpoints", id="dashboard.checkpoints", tooltip="Browse every checkpoint in the workspace; resume one"),
+        Binding("i", "app.inbox", "Inbox", id="dashboard.inbox", tooltip="Every decision waiting in any run of this workspace; answer one"),
         Binding("slash", "filter_log", "Search log", id="dashboard.filter", tooltip="Search the event log: words anywhere in a line, a match count, n/N to jump"),
         Binding("1", "pane('agents')", "Agents", id="dashboard.pane.agents", tooltip="Show (small terminal) or focus the agent sequence", show=False),
         Binding("2", "pane('budget')", "Budget", id="dashboard.pane.budget", tooltip="Show (small terminal) or focus the context budget", show=False),

@@ -113,6 +113,8 @@ class EscalationScreen(DecisionScreen):
             ("Step", f"{step}{critical}" if step is not None else "-"),
             ("Category", details.get("category", "")),
         ]
+        if details.get("conflicts"):
+            rows.append(("Conflicts", ", ".join(str(path) for path in details["conflicts"])))
         if details.get("reason"):
             rows.append(("Why", details["reason"]))
         yield Static(facts(rows), classes="facts")
@@ -248,4 +250,8 @@ def decision_screen(request: DecisionRequest) -> DecisionScreen:
         return ConfidenceScreen(request)
     if request.kind == "question" or not request.options:
         return QuestionScreen(request)
+    if request.kind == "permission":
+        from .permission import PermissionScreen
+
+        return PermissionScreen(request)
     return ChoiceScreen(request)

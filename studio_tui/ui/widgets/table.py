@@ -51,6 +51,10 @@ class StateTable(DataTable):
         others = sum(column.get_render_width(self) for column in self.ordered_columns[:-1])
         return max(minimum, self.scrollable_content_region.width - others - 2 * self.cell_padding)
 
+    def yank_text(self) -> str | None:
+        """What `y` copies from this table: the highlighted row's key unless a subclass says better."""
+        return self.highlighted_key
+
     @property
     def highlighted_key(self) -> str | None:
         if not self._shown or not 0 <= self.cursor_row < len(self._shown):

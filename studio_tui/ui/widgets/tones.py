@@ -29,3 +29,19 @@ def tone(widget: Widget, name: str) -> Style:
 def tones(widget: Widget) -> Callable[[str], Style]:
     """name -> `tone(widget, name)`."""
     return lambda name: tone(widget, name)
+
+
+def pill(widget: Widget, name: str) -> Style:
+    """A component class's full style, background included: a status pill is its fill as much as its text."""
+    full = widget.get_component_rich_style(name)
+    return Style(color=full.color, bgcolor=full.bgcolor, bold=full.bold, italic=full.italic, underline=full.underline)
+
+
+PILL_DEFAULTS = {
+    "pill-foreground": "#000000",
+    "pill-done": "#3DC9A0",
+    "pill-bad": "#F47A90",
+    "pill-waiting": "#F0A030",
+    "pill-warn": "#F5B754",
+}
+"""Pill colours for a theme that does not set its own (Textual's built-in ones): dark text on bright fills."""

@@ -6,9 +6,10 @@ framing and the schema are the package's. One run:
 
 1. start the configured command in its own process group (`process.ChildProcess`, so a timeout or
    an abort ends the agent and everything it started);
-2. `initialize` (advertising fs read/write, confined to the project root; no terminal capability:
-   the agent runs commands with its own tools, and asks permission for them as it sees fit);
-3. `session/new` with the project root as the working directory;
+2. `initialize` (advertising fs read/write, confined to the project root, and terminals), then
+   `authenticate` when `auth_method` is set;
+3. `session/new` with the project root as the working directory and the configured MCP servers
+   (or `session/load`), then `session/set_mode` when `mode` is set;
 4. `session/prompt` with the role prompt template filled in with the handoff context;
 5. map what streams back onto the Reporter, and the stop reason onto the Outcome:
 
@@ -21,12 +22,18 @@ framing and the schema are the package's. One run:
                                          `step_done` when completed); with a plan, a log line;
                                          a failed tool call is a warning either way
    usage_update                          `tokens("working", used - previously used)`
-   session/request_permission            `permission(title, options)`: the exact options offered
+   tool call content, locations, input   `record(ToolCallRecorded)`, large content in blobs
+   available_commands / current_mode     `session(...)`: an AgentSession snapshot
+   session/request_permission            `permission(title, options, details)`: the exact options
+                                         offered, the tool call (command, locations, diff)
    fs/read_text_file, fs/write_text_file served inside the project root only
+   terminal/*                            real subprocesses in the project root, TerminalOutput
+   stderr                                its own stream file beside the log (AgentStderr)
    stop reason end_turn                  Outcome(output={stop_reason, summary, ...})
    refusal                               failure `blocker`
    max_tokens, max_turn_requests         failure `design_flaw` (see `Session._stopped_outcome`)
    cancelled (not asked by us)           failure `blocker`
+   any, after a permission cancelled     failure `blocker` (cancel means cancelled)
    process exit / connection lost        failure `code_error` with the stderr tail
    timeout                               session/cancel, then kill: failure `transient`
    ====================================  =====================================================
@@ -37,8 +44,10 @@ grace to end its turn, then its process group is terminated, and the CancelledEr
 
 Modules, one job each: `process` (the agent process, the connection, the run and how it ends),
 `prompts` (the role prompt), `updates` (session updates -> reporter), `permissions`
-(session/request_permission -> the person), `files` (fs/* inside the project root), `client` (the
-ACP Client wiring those together), `agent` (AcpAgent, the entry point).
+(session/request_permission -> the person), `files` (fs/* inside the project root), `terminals`
+(terminal/*), `toolcalls` (tool call content, locations, ACP v2 draft fields), `records` (events,
+blobs and the stderr stream beside the log), `signin` (auth, MCP servers, known refusals), `client`
+(the ACP Client wiring those together), `agent` (AcpAgent, the entry point).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from ...config import AcpAgentConfig, PlannerConfig
 from ...errors import InputError
@@ -27,9 +28,11 @@ class AcpAgent:
     resumes_steps = True
     """A builder given a plan skips the steps already completed (they are not prompted again)."""
 
-    def __init__(self, config: AcpAgentConfig, *, planner: PlannerConfig | None = None) -> None:
+    def __init__(self, config: AcpAgentConfig, *, planner: PlannerConfig | None = None, allow_outside: list[str] | None = None) -> None:
         self.config = config
         self.planner = planner or PlannerConfig()
+        self.allow_outside = [Path(folder).expanduser().resolve() for folder in allow_outside or []]
+        """permissions.allow_outside: folders outside the project root a fixed `allow` policy may allow."""
 
     async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
         try:
@@ -47,7 +50,7 @@ class AcpAgent:
                 "blocker", f"cannot start ACP agent {describe_command(argv)!r}: {reason}", details=f"cwd: {cwd}"
             )
         await reporter.log(f"started ACP agent {describe_command(argv)} (pid {child.pid})", "debug")
-        session = Session(self.config, task, reporter, child)
+        session = Session(self.config, task, reporter, child, allow_outside=self.allow_outside)
         try:
             return await session.drive(conversation)
         except asyncio.CancelledError:

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 from typing import Any
 
 from acp import RequestError
 from acp.schema import (
     ClientCapabilities,
+    CreateTerminalResponse,
+    EnvVariable,
     FileSystemCapabilities,
     Implementation,
+    KillTerminalResponse,
     PermissionOption as AcpPermissionOption,
     ReadTextFileResponse,
+    ReleaseTerminalResponse,
     RequestPermissionResponse,
+    TerminalOutputResponse,
     ToolCallUpdate,
+    WaitForTerminalExitResponse,
     WriteTextFileResponse,
 )
 
@@ -24,14 +31,17 @@ from ..base import AgentTask, Reporter
 from ..process import RunClock
 from .files import ProjectFiles
 from .permissions import SEND_TIMEOUT_SECONDS, Permissions
+from .records import Records
+from .terminals import Terminals
+from .toolcalls import RawExtras
 from .updates import UpdateMapper
 
 CLIENT_CAPABILITIES = ClientCapabilities(
     fs=FileSystemCapabilities(read_text_file=True, write_text_file=True),
-    terminal=False,
+    terminal=True,
 )
-"""What studio-tui offers an agent: text file reads and writes inside the project root. No terminal:
-an agent then runs commands with its own tools (and asks permission for them)."""
+"""What studio-tui offers an agent: text file reads and writes inside the project root, and terminals
+(`terminal/*`: commands run in the project root, their output streamed to the dashboard)."""
 
 CLIENT_INFO = Implementation(name="studio-tui", title="studio-tui", version=__version__)
 
@@ -39,11 +49,15 @@ CLIENT_INFO = Implementation(name="studio-tui", title="studio-tui", version=__ve
 class StudioClient:
     """The ACP `Client` for one run. Updates are applied one at a time, in the order they arrived."""
 
-    def __init__(self, reporter: Reporter, task: AgentTask, clock: RunClock) -> None:
+    def __init__(self, reporter: Reporter, task: AgentTask, clock: RunClock, *, allow_outside: list[Path] | None = None) -> None:
         self.reporter = reporter
         self.task = task
         self.root = task.project_root.resolve()
         self.clock = clock
+        self.allow_outside = list(allow_outside or [])
+        """Folders outside the root a fixed `allow` policy may still allow (permissions.allow_outside)."""
+        self.records = Records(reporter)
+        self.extras = RawExtras()
         self.conn: Any = None
         self.session_id: str | None = None
         self.closing = False
@@ -56,9 +70,10 @@ class StudioClient:
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         """Resolved when handling something the agent sent raised: the run stops with that error."""
         self.lock = asyncio.Lock()
-        self.updates = UpdateMapper(reporter)
+        self.updates = UpdateMapper(reporter, root=self.root, records=self.records, extras=self.extras)
         self.permissions = Permissions(self)
         self.files = ProjectFiles(self.root, self.log)
+        self.terminals = Terminals(self.root, self.records, self.log)
 
     # ── what the run reads back ──
 
@@ -104,10 +119,13 @@ class StudioClient:
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
         if self.replaying or (self.session_id is not None and session_id != self.session_id):
+            self.updates.discard(update)
             return
         try:
             async with self.lock:
-                if not self.closing:
+                if self.closing:
+                    self.updates.discard(update)
+                else:
                     await self.updates.apply(update)
         except Exception as exc:  # a failing reporter: stop the run with it rather than lose it
             self.fail(exc)
@@ -136,22 +154,42 @@ class StudioClient:
         if session_id != self.session_id:
             raise RequestError.invalid_params({"sessionId": session_id, "details": "unknown session"})
 
-    # ── what is not offered ──
+    # ── terminal/* ──
 
-    async def create_terminal(self, **kwargs: Any) -> Any:
-        raise _no_terminal("terminal/create")
+    async def create_terminal(
+        self,
+        command: str,
+        session_id: str,
+        args: list[str] | None = None,
+        cwd: str | None = None,
+        env: list[EnvVariable] | None = None,
+        output_byte_limit: int | None = None,
+        **kwargs: Any,
+    ) -> CreateTerminalResponse:
+        self._known_session(session_id)
+        terminal_id = await self.terminals.create(command, args, env, cwd, output_byte_limit)
+        return CreateTerminalResponse(terminal_id=terminal_id)
 
-    async def terminal_output(self, **kwargs: Any) -> Any:
-        raise _no_terminal("terminal/output")
+    async def terminal_output(self, session_id: str, terminal_id: str, **kwargs: Any) -> TerminalOutputResponse:
+        self._known_session(session_id)
+        terminal = self.terminals.get(terminal_id)
+        return TerminalOutputResponse(output=terminal.text(), truncated=terminal.truncated, exit_status=terminal.exit_status())
 
-    async def release_terminal(self, **kwargs: Any) -> Any:
-        raise _no_terminal("terminal/release")
+    async def release_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> ReleaseTerminalResponse:
+        self._known_session(session_id)
+        await self.terminals.release(terminal_id)
+        return ReleaseTerminalResponse()
 
-    async def wait_for_terminal_exit(self, **kwargs: Any) -> Any:
-        raise _no_terminal("terminal/wait_for_exit")
+    async def wait_for_terminal_exit(self, session_id: str, terminal_id: str, **kwargs: Any) -> WaitForTerminalExitResponse:
+        self._known_session(session_id)
+        terminal = self.terminals.get(terminal_id)
+        await terminal.done.wait()
+        return WaitForTerminalExitResponse(exit_code=terminal.exit_code, signal=terminal.signal)
 
-    async def kill_terminal(self, **kwargs: Any) -> Any:
-        raise _no_terminal("terminal/kill")
+    async def kill_terminal(self, session_id: str, terminal_id: str, **kwargs: Any) -> KillTerminalResponse:
+        self._known_session(session_id)
+        await self.terminals.get(terminal_id).kill()
+        return KillTerminalResponse()
 
     async def ext_method(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         raise RequestError.method_not_found(f"_{method}")
@@ -163,5 +201,3 @@ class StudioClient:
         self.conn = conn
 
 
-def _no_terminal(method: str) -> RequestError:
-    return RequestError(-32601, f"{method} is not supported: studio-tui does not offer the terminal capability", {"method": method})

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from acp import PROTOCOL_VERSION, RequestError, connect_to_agent, text_block
-from acp.schema import InitializeResponse, PromptResponse
+from acp.schema import InitializeResponse, NewSessionResponse, PromptResponse
 from pydantic import ValidationError
 
 from ...budget import estimate_tokens
@@ -29,6 +29,8 @@ from ..process import (
     read_lines,
 )
 from .client import CLIENT_CAPABILITIES, CLIENT_INFO, StudioClient
+from .records import StderrStream
+from .signin import Refusal, auth_methods_of, auth_required_outcome, mcp_servers_of, recognise_refusal
 from .updates import WORKING_POOL
 
 T = TypeVar("T")
@@ -84,23 +86,12 @@ class _ClientFailed(Exception):
     """Handling something the agent sent raised (a failing reporter): the run stops with that error."""
 
 
-def _describe_auth(method: Any) -> str:
-    name = getattr(method, "name", "") or ""
-    method_id = getattr(method, "id", "") or ""
-    return f"{name} ({method_id})" if name and method_id and name != method_id else name or method_id
-
-
-async def _report_session(reporter: Reporter, session_id: str | None, **info: Any) -> None:
-    """Reporter.session where the reporter has it (an older reporter does not)."""
-    report = getattr(reporter, "session", None)
-    if report is not None:
-        await report(session_id, **info)
-
-
 class Session:
     """One ACP run: connection, clock, stderr tail, and the way it ends."""
 
-    def __init__(self, config: AcpAgentConfig, task: AgentTask, reporter: Reporter, child: AgentProcess) -> None:
+    def __init__(
+        self, config: AcpAgentConfig, task: AgentTask, reporter: Reporter, child: AgentProcess, *, allow_outside: list[Path] | None = None
+    ) -> None:
         self.config = config
         self.task = task
         self.reporter = reporter
@@ -110,16 +101,20 @@ class Session:
         self.resumed = False
         """The agent loaded its own session from an earlier attempt (AgentTask.session_id)."""
         self.can_load = False
-        self.auth_methods: list[str] = []
+        self.auth_methods: list[tuple[str, str]] = []
+        """(id, name) of each auth method the agent advertised."""
         self.turns = 0
         self.estimated_tokens = 0
         self.clock = RunClock(config.timeout)
-        self.client = StudioClient(reporter, task, self.clock)
+        self.client = StudioClient(reporter, task, self.clock, allow_outside=allow_outside)
         self.stdin, stdout, stderr = child.pipes()
         self.stderr_tail = OutputTail()
-        self._stderr_logs = LogThrottle(reporter)
+        self.stderr_stream = StderrStream(
+            self.client.records, task.key, header=f"{task.key} attempt {task.attempt}, pid {child.pid}"
+        )
+        self._stderr_logs = LogThrottle(reporter, what="lines of the agent's stderr")
         self.stderr_reader: asyncio.Future[None] = asyncio.ensure_future(self._read_stderr(stderr))
-        self.conn = connect_to_agent(self.client, self.stdin, stdout)
+        self.conn = connect_to_agent(self.client, self.stdin, stdout, observers=[self.client.extras.observe])
         self.prompt_task: asyncio.Future[PromptResponse] | None = None
         self.agent_name = ""
         self._unresponsive = False
@@ -127,10 +122,15 @@ class Session:
         self._closed = False
 
     async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
+        """stderr goes to its own stream file beside the log (and a tail for failure details); only
+        without an orchestration folder (a bare run) does it go to the log, as throttled debug lines."""
         async for line in read_lines(stream):
             shown = line.shown()
             self.stderr_tail.add(shown)
-            await self._stderr_logs.log(f"stderr: {shown}", "debug")
+            if self.stderr_stream.path is not None:
+                await self.stderr_stream.add(shown)
+            else:
+                await self._stderr_logs.log(f"stderr: {shown}", "debug")
 
     async def drive(self, conversation: Callable[[Session], Awaitable[Outcome]]) -> Outcome:
         """initialize, session/new (or session/load), then the role's conversation (one or more
@@ -155,9 +155,9 @@ class Session:
                 )
             return Outcome.failed("transient", f"timed out after {exc.limit:g}s", details=f"during {what}; {await self._stderr_details()}")
         except (_Ended, ConnectionError):
-            return await self._died(self.what)
+            return await self._refused_or(await self._died(self.what))
         except RequestError as exc:
-            return await self._answered_with_error(self.what, exc)
+            return await self._refused_or(await self._answered_with_error(self.what, exc), str(exc))
         except ValidationError as exc:
             return Outcome.failed("code_error", f"the agent's answer to {self.what} is not valid ACP", details=clip(str(exc)))
         await self.client.finish()
@@ -180,17 +180,33 @@ class Session:
         if init.agent_info is not None:
             self.agent_name = f"{init.agent_info.name} {init.agent_info.version}"
             await self.reporter.log(f"connected to {self.agent_name}", "debug")
-        self.auth_methods = [_describe_auth(method) for method in init.auth_methods or []]
+        self.auth_methods = auth_methods_of(init)
         capabilities = init.agent_capabilities
+        info = self.client.updates.session
+        info.protocol_version = init.protocol_version
+        info.auth_methods = [method_id for method_id, _ in self.auth_methods]
+        info.capabilities = capabilities.model_dump(mode="json", by_alias=True, exclude_none=True) if capabilities else {}
+        if self.config.auth_method:
+            self.what = "authenticate"
+            if self.config.auth_method not in info.auth_methods:
+                return Outcome.failed(
+                    "blocker",
+                    f"auth_method {self.config.auth_method!r} is not one the agent offers; it offers: {self._methods_text() or 'none'}",
+                )
+            await self._call(self.conn.authenticate(method_id=self.config.auth_method))
+            await self.reporter.log(f"authenticated with {self.config.auth_method}", "info")
+        mcp_servers = mcp_servers_of(self.config)
         self.can_load = bool(capabilities is not None and capabilities.load_session)
         cwd = str(self.task.project_root)
+        modes = None
         if self.task.session_id and self.can_load:
             self.what = "session/load"
             self.client.session_id = self.task.session_id
             self.client.replaying = True
             try:
-                await self._call(self.conn.load_session(cwd=cwd, mcp_servers=[], session_id=self.task.session_id))
+                loaded = await self._call(self.conn.load_session(cwd=cwd, mcp_servers=mcp_servers, session_id=self.task.session_id))
                 self.resumed = True
+                modes = loaded.modes if loaded is not None else None
             except RequestError as exc:
                 await self.reporter.log(f"the agent could not load its session {self.task.session_id} ({exc}): starting a new one", "warning")
             finally:
@@ -199,15 +215,24 @@ class Session:
             await self.reporter.log(f"continuing the agent's own session {self.task.session_id}", "info")
         else:
             self.what = "session/new"
-            session = await self._call(self.conn.new_session(cwd=cwd, mcp_servers=[]))
+            session: NewSessionResponse = await self._call(self.conn.new_session(cwd=cwd, mcp_servers=mcp_servers))
             self.client.session_id = session.session_id
-        await _report_session(
-            self.reporter,
-            self.client.session_id,
-            protocol_version=init.protocol_version,
-            auth_methods=self.auth_methods,
-            capabilities=capabilities.model_dump(mode="json", by_alias=True, exclude_none=True) if capabilities else {},
-        )
+            modes = session.modes
+        info.session_id = self.client.session_id
+        if modes is not None:
+            info.modes = [mode.id for mode in modes.available_modes]
+            info.current_mode = modes.current_mode_id
+        await self.client.updates.record_session()
+        if self.config.mode and self.config.mode != info.current_mode:
+            self.what = "session/set_mode"
+            if self.config.mode not in info.modes:
+                offered = ", ".join(info.modes) or "none (the agent offers no session modes)"
+                return Outcome.failed("blocker", f"mode {self.config.mode!r} is not a session mode the agent offers; it offers: {offered}")
+            assert self.client.session_id is not None
+            await self._call(self.conn.set_session_mode(session_id=self.client.session_id, mode_id=self.config.mode))
+            info.current_mode = self.config.mode
+            await self.reporter.log(f"session mode set to {self.config.mode}", "info")
+            await self.client.updates.record_session()
         return None
 
     async def turn(self, text: str) -> Outcome:
@@ -224,6 +249,19 @@ class Session:
             raise _ClientFailed
         await self._charge_turn_usage(response, text)
         return self._stopped_outcome(response)
+
+    def _methods_text(self) -> str:
+        return ", ".join(f"{name} ({method_id})" if name and name != method_id else method_id for method_id, name in self.auth_methods)
+
+    async def _refused_or(self, outcome: Outcome, message: str = "") -> Outcome:
+        """A failure the agent's own words explain better (Claude Code refusing to run as root) becomes
+        that blocker; anything else stays as it is."""
+        if outcome.failure is None:
+            return outcome
+        refusal: Refusal | None = recognise_refusal(f"{message}\n{self.stderr_tail.text()}\n{outcome.failure.details}")
+        if refusal is None:
+            return outcome
+        return Outcome.failed("blocker", refusal.headline, details=f"{refusal.remedy}\n{outcome.failure.details}")
 
     def summary(self) -> str:
         """The agent's last message (of the last turn)."""
@@ -287,9 +325,16 @@ class Session:
         usage = self._usage(response)
         if usage:
             output["usage"] = usage
+        details = f"last message: {summary}" if summary else ""
+        if self.client.person_cancelled:
+            # Cancelled by the person (or a policy): that is the outcome, whatever the agent then said.
+            return Outcome.failed(
+                "blocker",
+                f"the agent's turn was cancelled: a permission request was answered cancelled (the agent then said {reason})",
+                details=details,
+            )
         if reason == "end_turn":
             return Outcome(output=output)
-        details = f"last message: {summary}" if summary else ""
         if reason == "refusal":
             return Outcome.failed("blocker", "the agent refused to continue (stop reason: refusal)", details=details)
         if reason == "max_tokens":
@@ -337,12 +382,7 @@ class Session:
         data = f"; data: {clip(json.dumps(exc.data, default=str))}" if exc.data is not None else ""
         details = f"error {exc.code}: {exc}{data}\n{await self._stderr_details()}"
         if exc.code == RequestError.auth_required().code:
-            methods = ", ".join(self.auth_methods) if self.auth_methods else "none advertised"
-            return Outcome.failed(
-                "blocker",
-                clip(f"the agent needs authentication before {what}: {exc}; its auth methods: {methods}. Sign it in first (see docs/acp.md)", 500),
-                details=details,
-            )
+            return auth_required_outcome(what, exc, self.auth_methods, self.task.role, details)
         return Outcome.failed("code_error", f"the agent answered {what} with an error: {exc}", details=details)
 
     async def _died(self, what: str) -> Outcome:
@@ -357,7 +397,11 @@ class Session:
         if self.child.returncode is not None:
             await asyncio.wait({self.stderr_reader}, timeout=DRAIN_SECONDS)
         tail = self.stderr_tail.text()
-        return f"stderr tail:\n{tail}" if tail else "no stderr output"
+        if not tail:
+            return "no stderr output"
+        stream = self.stderr_stream
+        where = f" (all {stream.lines} lines: {stream.relative} in the orchestration folder)" if stream.path is not None else ""
+        return f"stderr tail{where}:\n{tail}"
 
     async def stop(self) -> None:
         """Cancel the session: session/cancel, pending permission requests answered `cancelled`, and a
@@ -379,6 +423,7 @@ class Session:
             return
         self._closed = True
         self.client.closing = True
+        await self.client.terminals.close()
         graceful = not self._unresponsive and (self.prompt_task is None or self.prompt_task.done())
         if self.prompt_task is not None and not self.prompt_task.done():
             self.prompt_task.cancel()
@@ -400,4 +445,5 @@ class Session:
         self.stderr_reader.cancel()
         await asyncio.gather(self.stderr_reader, return_exceptions=True)
         await self._stderr_logs.flush()
+        await self.stderr_stream.close()
         await self.child.close()

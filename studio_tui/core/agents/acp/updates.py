@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from acp.schema import (
@@ -11,6 +12,8 @@ from acp.schema import (
     AgentPlanUpdate,
     AgentThoughtChunk,
     AudioContentBlock,
+    AvailableCommandsUpdate,
+    CurrentModeUpdate,
     EmbeddedResourceContentBlock,
     ImageContentBlock,
     PlanEntry,
@@ -21,11 +24,17 @@ from acp.schema import (
     UsageUpdate,
 )
 
+from ... import events as ev
 from ..base import Reporter
 from ..process import LOG_LINE_MAX_CHARS, LogThrottle, clip
+from .records import Records
+from .toolcalls import RawExtras, convert_content, input_text, locations_of
 
 WORKING_POOL = "working"
 """The budget pool an ACP agent's context usage is charged to."""
+
+INPUT_INLINE_MAX_CHARS = 20_000
+"""A tool call's raw input longer than this (as JSON) is kept as its clipped text instead."""
 
 SUMMARY_MAX_CHARS = 4000
 """Characters of the agent's last message kept as the result's summary (the end of it, when longer)."""
@@ -79,21 +88,56 @@ class ToolCall:
     status: str | None = None
     step: int | None = None
     """The step this tool call was reported as (tool calls are the steps while there is no plan)."""
+    raw_input: Any = None
+    locations: list[str] = field(default_factory=list)
+    content: list[ev.ToolContent] = field(default_factory=list)
+    recorded: tuple[Any, ...] | None = None
+    """What the last ToolCallRecorded event said, so an update that changes nothing is not recorded."""
+
+
+@dataclass
+class SessionInfo:
+    """What the agent said about its session (AgentSession): auth methods, modes, commands."""
+
+    session_id: str | None = None
+    protocol_version: int | None = None
+    auth_methods: list[str] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)
+    current_mode: str | None = None
+    commands: list[str] = field(default_factory=list)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "protocol_version": self.protocol_version,
+            "auth_methods": list(self.auth_methods),
+            "modes": list(self.modes),
+            "current_mode": self.current_mode,
+            "commands": list(self.commands),
+            "capabilities": dict(self.capabilities),
+        }
 
 
 class UpdateMapper:
     """Applies session updates one at a time (the caller serialises them) to the Reporter, and keeps
     what the run reads back: the last message (summary), tool calls, usage."""
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(
+        self, reporter: Reporter, *, root: Path | None = None, records: Records | None = None, extras: RawExtras | None = None
+    ) -> None:
         self.reporter = reporter
+        self.root = (root or Path.cwd()).resolve()
+        self.records = records or Records(reporter)
+        self.extras = extras or RawExtras()
+        self.session = SessionInfo()
         self.usage_seen = False
         self.context_used = 0
         self.context_size: int | None = None
         self.cost: dict[str, Any] | None = None
         self.tool_calls = 0
         self.tools: dict[str, ToolCall] = {}
-        self._logs = LogThrottle(reporter)
+        self._logs = LogThrottle(reporter, what="lines of the agent's messages")
         self._message = _Lines(lambda line: self._logs.log(clip(line), "info"))
         self._thought = _Lines(lambda line: self._logs.log(clip(f"thinking: {line}"), "debug"))
         self._in_message = False
@@ -157,6 +201,7 @@ class UpdateMapper:
         await self._thought.flush()
         if isinstance(update, ToolCallStart):
             await self._tool_started(update.tool_call_id, update.title, update.kind, update.status)
+            await self._tool_record(update)
         elif isinstance(update, ToolCallProgress):
             tool = self.tools.get(update.tool_call_id)
             if tool is None:
@@ -164,13 +209,66 @@ class UpdateMapper:
             else:
                 if update.title:
                     tool.title = update.title
+                if update.kind:
+                    tool.kind = update.kind
                 await self._tool_status(tool, update.status)
+            await self._tool_record(update)
         elif isinstance(update, AgentPlanUpdate):
             await self._plan_update(update.entries)
         elif isinstance(update, UsageUpdate):
             await self._usage(update)
-        # Anything else (user message replays, commands, modes, config options, session info) has
-        # nothing to show in a build's log.
+        elif isinstance(update, AvailableCommandsUpdate):
+            self.session.commands = [command.name for command in update.available_commands][:200]
+            await self.record_session()
+        elif isinstance(update, CurrentModeUpdate):
+            if update.current_mode_id != self.session.current_mode:
+                self.session.current_mode = update.current_mode_id
+                await self._logs.log(clip(f"session mode is now {update.current_mode_id}"), "info")
+                await self.record_session()
+        # Anything else (user message replays, config options, session info) has nothing to show.
+
+    def discard(self, update: Any) -> None:
+        """An update that is dropped (a replayed history, a closing run): forget its raw content too."""
+        if isinstance(update, (ToolCallStart, ToolCallProgress)) and update.content is not None:
+            self.extras.take_content(update.tool_call_id)
+
+    async def record_session(self) -> None:
+        """An AgentSession event (Reporter.session, where the reporter has it): what the session
+        offers now, a full picture rather than a change."""
+        report = getattr(self.reporter, "session", None)
+        if report is not None:
+            fields = self.session.fields()
+            await report(fields.pop("session_id"), **fields)
+
+    async def _tool_record(self, update: ToolCallStart | ToolCallProgress) -> None:
+        """A ToolCallRecorded event with the tool call as it now stands (content replaced when sent)."""
+        tool = self.tools[update.tool_call_id]
+        raw = self.extras.take_content(update.tool_call_id)
+        if update.raw_input is not None:
+            tool.raw_input = update.raw_input
+        if update.locations is not None:
+            tool.locations = [loc.shown for loc in locations_of(self.root, update.locations)]
+        if update.content is not None:
+            tool.content = convert_content(self.root, self.records, list(update.content), raw)
+        raw_input = tool.raw_input
+        if raw_input is not None and not isinstance(raw_input, (dict, list, str, int, float, bool)):
+            raw_input = input_text(raw_input)
+        elif raw_input is not None and len(input_text(raw_input) or "") >= INPUT_INLINE_MAX_CHARS:
+            raw_input = input_text(raw_input)
+        snapshot = (tool.title, tool.kind, tool.status, input_text(raw_input), tuple(tool.locations), tuple(tool.content))
+        if snapshot == tool.recorded:
+            return
+        tool.recorded = snapshot
+        await self.records.emit(
+            ev.ToolCallRecorded,
+            tool_call_id=update.tool_call_id,
+            title=tool.title,
+            kind=tool.kind,
+            status=tool.status,
+            raw_input=raw_input,
+            locations=list(tool.locations),
+            content=list(tool.content),
+        )
 
     def _add_summary(self, text: str) -> None:
         self._summary += text

@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from studio_tui.core.state import AgentState, OrchestrationState
+from studio_tui.core.text import step_count
 from studio_tui.ui import fmt
 from studio_tui.ui.widgets.tones import tone
 from studio_tui.ui.widgets.table import Rows, StateTable
@@ -78,7 +79,7 @@ class AgentTable(StateTable):
         filled, empty = fmt.bar(fraction, BAR_WIDTH)
         progress = Text(filled, style)
         progress.append(empty, tone(self, "agents--bar-empty"))
-        step = f"{agent.current_step}/{total}" if total else (str(agent.current_step) if agent.current_step else "-")
+        step = step_count(agent.steps_completed, agent.steps_skipped, total) if total else (str(agent.current_step) if agent.current_step else "-")
         if agent.started_ts is None:
             took = "-"
         else:
@@ -87,6 +88,10 @@ class AgentTable(StateTable):
         doing = "" if agent.status in ("completed", "pending") else agent.step_description
         if agent.status == "failed" and agent.last_error:
             doing = agent.last_error
+        elif agent.status == "completed" and agent.merged_commit:
+            doing = f"merged {agent.merged_commit[:8]}"
+        elif agent.worker and agent.status != "pending":
+            doing = f"{doing} · on {agent.worker}" if doing else f"on {agent.worker}"
         return (
             Text(fmt.STATUS_GLYPHS.get(agent.status, "·"), style),
             Text(fmt.literal(agent.agent, max_chars=40), style),

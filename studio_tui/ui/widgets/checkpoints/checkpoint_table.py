@@ -14,6 +14,18 @@ class CheckpointTable(StateTable):
     COLUMNS = (("time", "Time"), ("name", "Name"), ("after", "After"))
     COMPONENT_CLASSES = StateTable.COMPONENT_CLASSES | {"checkpoints--name", "checkpoints--muted"}
 
+    def show(self, *args: object) -> None:
+        """Newest first; a cursor on the newest row follows each new checkpoint, so the newest stays in view."""
+        following = self.cursor_row <= 0 or not self._shown
+        super().show(*args)
+        if following and self.row_count and self.cursor_row != 0:
+            self.move_cursor(row=0, animate=False, scroll=self.is_mounted and self.display)
+
+    def yank_text(self) -> str | None:
+        """The highlighted checkpoint's id (the row key is `id@seq`)."""
+        key = self.highlighted_key
+        return key.split("@", 1)[0] if key else None
+
     def state_rows(self, state: OrchestrationState) -> Rows:
         name_style = tone(self, "checkpoints--name")
         muted = tone(self, "checkpoints--muted")

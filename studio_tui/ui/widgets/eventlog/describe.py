@@ -101,6 +101,12 @@ def _describe(event: ev.Event) -> Row:
         return Row("orchestrator", "backlog", text(f"{event.task_id} {event.status}"), "muted")
     if isinstance(event, ev.OrchestrationFinished):
         return Row("orchestrator", "finished", text(f"{event.status}: {event.summary}"), _FINISH_TONES.get(event.status, "error"))
+    if isinstance(event, ev.TaskWorktree):
+        return Row(event.agent, "worktree", text(f"{event.path} on {event.branch} from {event.base[:8]}"), "muted")
+    if isinstance(event, ev.TaskDispatched):
+        return Row(event.agent, "dispatched", text(f"{event.engine} worker {event.worker} (attempt {event.attempt})"), "accent")
+    if isinstance(event, ev.TaskMerged):
+        return Row(event.agent, "merged", text(f"{event.branch} ({event.how}) → {event.commit[:8]}"), "success")
     raw = event.model_dump(exclude={"seq", "ts", "orch_id", "type"})
     kind = str(getattr(event, "type", "event"))
     return Row(str(raw.get("agent", "?")), kind, text(f"{kind} {json.dumps(raw, default=str, ensure_ascii=False)}"), "muted")

@@ -29,11 +29,19 @@ class FailureTable(StateTable):
         "failures--message",
     }
 
+    _messages: dict[str, str] = {}
+
+    def yank_text(self) -> str | None:
+        """The highlighted failure's whole message (the cell shows it cut)."""
+        key = self.highlighted_key
+        return self._messages.get(key) if key else None
+
     def state_rows(self, state: OrchestrationState) -> Rows:
         style = tones(self)
         muted = style("failures--muted")
         width = self.last_column_width(12)
         rows: Rows = []
+        self._messages = {f"{failure.seq}": fmt.literal(failure.message, max_chars=4000) for failure in state.failures}
         for failure in state.failures:
             action = failure.action or "…"
             action_style = style(f"failures--{action}") if action in ("retry", "replan", "escalate", "halt") else muted

@@ -7,10 +7,14 @@ from textual.widgets import Static
 
 from studio_tui.core.state import OrchestrationState
 from studio_tui.ui import fmt
-from studio_tui.ui.widgets.tones import tones
+from studio_tui.ui.widgets.tones import pill, tones
 
 RUNNING = frozenset({"initializing", "analyzing", "allocating", "planning", "executing", "finalizing", "resuming", "waiting"})
 BAD = frozenset({"failed", "aborted", "halted", "cancelled"})
+INBOX_MARK = "✉"
+"""Starts the note's inbox part ("✉ 2 waiting (i)"): shown right after the clock, as a pill."""
+PILLS = frozenset({"waiting", "done", "bad", "warn"})
+"""Tones drawn as a filled pill (their background kept); the others are coloured text on the header."""
 
 
 def status_label(state: OrchestrationState) -> tuple[str, str]:
@@ -70,10 +74,16 @@ class StatusHeader(Static):
         line.append(fmt.literal(state.goal, max_chars=300), style("status-header--goal"))
         line.append("\n ")
         label, tone = status_label(state)
-        line.append(f" {label} ", style(f"status-header--{tone}"))
+        line.append(f" {label} ", pill(self, f"status-header--{tone}") if tone in PILLS else style(f"status-header--{tone}"))
         if state.started_ts:
             end = state.finished_ts if state.finished and state.finished_ts else now
-            line.append(f" {fmt.elapsed_clock(end - state.started_ts)}", style("status-header--goal"))
+            began = state.resumed_ts or state.started_ts  # a resumed run's clock counts from the resume
+            line.append(f" {fmt.elapsed_clock(end - began)}", style("status-header--goal"))
+        if INBOX_MARK in note:  # the inbox count goes first, where a narrow terminal never cuts it
+            note, _, count = note.partition(INBOX_MARK)
+            note = note.strip()
+            line.append("  ")
+            line.append(f" {INBOX_MARK}{count.rstrip()} ", pill(self, "status-header--waiting"))
         parts = [state.id, state.routing.workflow or "routing…", state.mode]
         if state.routing.confidence:
             parts.append(f"confidence {fmt.percent(state.routing.confidence)}")
