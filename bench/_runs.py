@@ -7,6 +7,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,21 @@ def logs(which: str, events: int) -> dict[str, Path]:
 
 
 def timed_child(argv: list[str], **kw: Any) -> dict[str, Any]:
-    """Wall seconds, peak RSS (MB) and stdout of one child process (Popen, then wait4 for its rusage)."""
-    started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    out = child.stdout.read() if child.stdout else b""
-    err = child.stderr.read() if child.stderr else b""
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise SystemExit(f"{' '.join(map(str, argv[:6]))} failed ({code}): {err.decode(errors='replace')[-800:]}")
-    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": out}
+    """Wall seconds, peak RSS (MB) and stdout of one child process (Popen, then wait4 for its rusage).
+
+    Output goes to temporary files, not pipes: a child printing a big state never blocks on a full pipe."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(argv, stdout=out, stderr=err, **kw)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, argv[:6]))} failed ({child.returncode}): {stderr.decode(errors='replace')[-800:]}")
+    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": stdout}
 
 
 def spread(values: list[float]) -> dict[str, float]:
