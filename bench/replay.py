@@ -1,6 +1,6 @@
 """Replay benchmark: a 1,000,000-event log, indexed and sought through `studio_tui.core.replay`.
 
-    python bench/replay.py [--events N] [--seeks N]
+    python bench/replay.py [--log gen|wide|both|PATH] [--events N] [--seeks N] [--runs 3]
 
 Prints one JSON object on stdout (progress on stderr). Everything is measured in a fresh Python
 process (cold objects, nothing cached in the interpreter), after the log was generated and read
@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _gen import cached_log  # noqa: E402
+from _runs import load_note, logs, spread  # noqa: E402
 
 TARGETS = {"first_frame_s": 1.0, "full_index_s": 3.0, "seek_median_ms": 20.0, "peak_rss_mb": 400.0}
 FIRST_FRAME_LINES = 200
@@ -110,38 +110,48 @@ def baseline_read(path: Path) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--seeks", type=int, default=100)
-    args = parser.parse_args()
-
-    path = cached_log(args.events)
-    baseline = baseline_read(path)  # also brings the file into the page cache
-    baseline = min(baseline, baseline_read(path))
-    print("measuring in a fresh process ...", file=sys.stderr)
+def measure(path: Path, seeks: int) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), str(args.seeks), str(FIRST_FRAME_LINES)],
+        [sys.executable, "-c", CHILD, str(path), str(seeks), str(FIRST_FRAME_LINES)],
         capture_output=True, text=True, check=False,
     )
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)
         raise SystemExit(f"the measuring process failed ({done.returncode})")
-    measured = json.loads(done.stdout)
-    result = {
-        "benchmark": "replay",
-        "events": args.events,
-        "log_bytes": path.stat().st_size,
-        "log": str(path),
-        "measured_in": "fresh subprocess (cold interpreter and objects; file in page cache)",
-        "first_frame_lines": FIRST_FRAME_LINES,
-        **{k: round(v, 4) if isinstance(v, float) else v for k, v in measured.items()},
-        "baseline_read_s": round(baseline, 4),
-        "index_vs_plain_read": round(measured["full_index_s"] / baseline, 2) if baseline else None,
-        "targets": TARGETS,
-        "pass": {name: measured[name] <= limit for name, limit in TARGETS.items()},
-    }
-    result["all_pass"] = all(result["pass"].values())
+    return json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--log", default="gen", help="gen (bench/_gen.py), wide (bench/_gen_wide.py), both, or a path to an events.jsonl")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seeks", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    chosen = logs(args.log, args.events) if args.log in ("gen", "wide", "both") else {"given": Path(args.log)}
+    result: dict = {"benchmark": "replay", "runs": args.runs, "load_before": load_note(),
+                    "measured_in": "fresh subprocess (cold interpreter and objects; file in page cache)",
+                    "first_frame_lines": FIRST_FRAME_LINES, "targets": TARGETS, "logs": {}}
+    for name, path in chosen.items():
+        baseline = min(baseline_read(path) for _ in range(2))  # also brings the file into the page cache
+        rows = []
+        for _ in range(args.runs):
+            print(f"{name}: measuring in a fresh process ...", file=sys.stderr)
+            rows.append(measure(path, args.seeks))
+        figures = {key: spread([row[key] for row in rows]) for key, value in rows[0].items() if isinstance(value, float)}
+        medians = {key: value["median"] for key, value in figures.items()}
+        entry = {
+            "path": str(path), "log_bytes": path.stat().st_size, "lines": rows[0]["lines"], "marks": rows[0]["marks"],
+            "keyframes": rows[0]["keyframes"], "keyframe_every": rows[0]["keyframe_every"], "bad_lines": rows[0]["bad_lines"],
+            **figures,
+            "baseline_read_s": round(baseline, 4),
+            "index_vs_plain_read": round(medians["full_index_s"] / baseline, 2) if baseline else None,
+            "pass": {name_: medians[name_] <= limit for name_, limit in TARGETS.items()},
+        }
+        result["logs"][name] = entry
+    result["load_after"] = load_note()
+    result["all_pass"] = all(all(e["pass"].values()) for e in result["logs"].values())
     print(json.dumps(result))
 
 

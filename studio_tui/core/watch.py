@@ -18,7 +18,7 @@ from watchfiles import Change, awatch
 
 from . import events as ev
 from . import safefile
-from .errors import NotFound
+from .errors import NotFound, StudioError
 from .replay import _decode_raw
 from .replay.catchup import CatchUp
 from .state import OrchestrationState
@@ -262,8 +262,8 @@ async def _catch_up(orch_id: str, tail: LogTail) -> AsyncIterator[CatchingUp | C
     Ends with `Finished` when the folded log is finished (and not resumed since)."""
     try:
         folding = await asyncio.to_thread(CatchUp, tail.path)
-    except FileNotFoundError:
-        return  # no log yet: the follower reads it from the start when it appears
+    except (OSError, StudioError):
+        return  # no log yet (or not a readable one): the follower reads it, or says why, as before
     try:
         while not await asyncio.to_thread(folding.step):
             yield CatchingUp(orch_id, folding.progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -27,12 +28,11 @@ from studio_tui.core.export import FORMATS
 from studio_tui.core.inbox import InboxDecider, waiting_decisions
 from studio_tui.core.liveness import resume_hint, stopped_label
 from studio_tui.core.orchestrator import Orchestrator
-from studio_tui.core.reducer import fold
 from studio_tui.core.replay import MAX_GAP_S
 from studio_tui.core.state import OrchestrationState
 from studio_tui.core.store import CheckpointRecord, Workspace, WorkspaceLock
 from studio_tui.core.text import command_hint
-from studio_tui.core.watch import Attached, Batch, Finished, Switched, Waiting, WatchItem, follow
+from studio_tui.core.watch import Attached, Batch, CatchingUp, CaughtUp, Finished, Switched, Waiting, WatchItem, follow
 from studio_tui.headless import outcome_lines
 from studio_tui.ui import fmt
 from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
@@ -140,6 +140,10 @@ class Watched(Message):
         super().__init__()
         self.item = item
         self.error = error
+
+    def can_replace(self, message: Message) -> bool:
+        """Catch-up progress is only worth its newest figure."""
+        return isinstance(self.item, CatchingUp) and isinstance(message, Watched) and isinstance(message.item, CatchingUp)
 
 
 class StudioApp(App[int]):
@@ -330,8 +334,24 @@ class StudioApp(App[int]):
 
     @work(thread=True, group="log-read")
     def _read_log(self, tail: LogTail, first: bool = False) -> None:
-        events = tail.read_new(None if first else TAIL_CHUNK)
-        self.post_message(LogRead(tail, events, fold(events) if first else None))
+        if first:
+            # The log already written: folded from its nearest snapshot, never held whole (issue 14).
+            from studio_tui.core.replay.catchup import CatchUp
+
+            try:
+                with CatchUp(tail.path) as caught:
+                    state = caught.run()
+                    events = caught.recent_events()
+                    tail.offset, tail.partial = caught.offset, b""
+                    tail.bad_lines += len(caught.bad_lines)
+            except (OSError, StudioError) as exc:
+                state, events = OrchestrationState(), []
+                if not isinstance(exc, FileNotFoundError) and os.path.lexists(tail.path):
+                    tail.problem = str(exc)
+            self.post_message(LogRead(tail, events, state))
+            return
+        events = tail.read_new(TAIL_CHUNK)
+        self.post_message(LogRead(tail, events, None))
 
     @on(LogRead)
     def _log_read(self, message: LogRead) -> None:
@@ -372,7 +392,7 @@ class StudioApp(App[int]):
     @work(group="watch", exclusive=True, exit_on_error=False)
     async def _follow(self, orch_id: str | None, follow_latest: bool) -> None:
         try:
-            async for item in follow(self.workspace, orch_id, follow_latest=follow_latest):
+            async for item in follow(self.workspace, orch_id, follow_latest=follow_latest, catch_up=True):
                 self.post_message(Watched(item))
         except StudioError as exc:
             self.post_message(Watched(None, str(exc)))
@@ -390,6 +410,13 @@ class StudioApp(App[int]):
             self.watch_note = "◌ watching (read-only)"
             self.watch_bad_lines = 0
             self.feed.reset(OrchestrationState(), [])
+        elif isinstance(item, CatchingUp):
+            self.watch_note = f"◌ catching up {item.fraction:.0%} (read-only)"
+            self.feed.dirty = True
+        elif isinstance(item, CaughtUp):
+            self.watch_note = "◌ watching (read-only)"
+            self.watch_bad_lines += len(item.bad_lines)
+            self.feed.reset(item.state, item.recent)
         elif isinstance(item, Batch):
             for event in item.events:
                 self.feed.apply(event)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from textual.widgets import RichLog
 
 from studio_tui.core import events as ev
 from studio_tui.core.decider import DecisionRequest
@@ -14,6 +13,7 @@ from studio_tui.ui.screens.decisions import EscalationScreen, QuestionScreen, de
 from studio_tui.ui.screens.handoffs import HandoffScreen
 from studio_tui.ui.screens.help import HelpScreen
 from studio_tui.ui.themes import load_themes
+from studio_tui.ui.widgets.eventlog.event_log import EventLog
 from studio_tui.ui.widgets.failures.failure_table import FailureTable
 
 T0 = 1_780_308_000.0
@@ -52,7 +52,7 @@ class TestLiteralText:
             text = dash.screen_text(app)
             assert f"Fix {MARKUP} now" in text, "the goal in the header"
             assert "\x1b" not in text and "\x07" not in text
-            log_lines = [strip.text for strip in app.dashboard.query_one("#event-log", RichLog).lines]
+            log_lines = [strip.text for strip in app.dashboard.query_one("#event-log", EventLog).lines]
             logged = "\n".join(log_lines)
             assert f"log {MARKUP} and ^[]52;c;cHduZWQ=^G end" in logged
             assert f"step {MARKUP}" in logged
@@ -149,18 +149,43 @@ class TestEventLog:
         app = dash.make_app(copy_run("retry"))
         async with app.run_test(size=(120, 40)) as pilot:
             await dash.until(pilot, lambda: bool(app.feed.state.id), "the orchestration to load")
-            log = app.dashboard.query_one("#event-log", RichLog)
+            log = app.dashboard.query_one("#event-log", EventLog)
 
             def rows() -> list[str]:
-                """Log lines that start an event (long ones wrap onto more lines)."""
-                return [strip.text for strip in log.lines if strip.text[:2].isdigit()]
+                """The log's lines (one per event)."""
+                return [strip.text for strip in log.lines]
 
             await pilot.press("slash", *"kind:failed")
             await dash.until(pilot, lambda: len(rows()) == 3, "the three failures alone in the log")
             assert all(" failed " in row for row in rows())
-            assert "filter: kind:failed" in dash.screen_text(app)
+            assert "search: kind:failed · 3 matches" in dash.screen_text(app)
             await pilot.press("escape")
             await dash.until(pilot, lambda: len(log.lines) >= len(app.feed.history), "every event back")
+
+    async def test_full_text_search_counts_matches_jumps_and_says_when_none(self, dash, copy_run):
+        app = dash.make_app(copy_run("retry"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await dash.until(pilot, lambda: bool(app.feed.state.id), "the orchestration to load")
+            log = app.dashboard.query_one("#event-log", EventLog)
+            everything = [strip.text for strip in log.lines]
+            word = "attempt"  # in the message of agent_started rows only, not an agent or kind word
+            expected = [line for line in everything if word in line.lower()]
+            assert expected and len(expected) < len(everything)
+            await pilot.press("slash", *word, "enter")
+            await dash.until(pilot, lambda: len(log.rows) == len(expected), "only the matching rows")
+            assert [strip.text for strip in log.lines] == expected
+            assert f"{len(expected)} matches · n/N" in dash.screen_text(app)
+            await pilot.press("n")
+            await dash.until(pilot, lambda: log.cursor == 0, "the first match highlighted")
+            await pilot.press("n", "n")
+            assert log.cursor == 2 % len(expected)
+            await pilot.press("N")
+            assert log.cursor == 1 % len(expected)
+            await dash.until(pilot, lambda: f"{log.cursor + 1}/{len(expected)}" in dash.screen_text(app), "which match it is")
+            await pilot.press("slash", *"zzqxj")  # select-on-focus: the new word replaces the old
+            await dash.until(pilot, lambda: not log.rows, "no rows")
+            await dash.until(pilot, lambda: "no matches for" in dash.screen_text(app), "the no-matches note")
+            assert "· no matches" in dash.screen_text(app)
 
 
 class TestQuit:

@@ -32,7 +32,8 @@ class CatchUp:
     """Fold a log from its nearest snapshot to the last complete line present when it was opened.
 
     `step()` until it returns True, then read `state`, `recent_events()`, `bad_lines`, `offset` (the
-    byte after the last line folded: follow on from there) and `lines` (complete lines before it)."""
+    byte after the last line folded: follow on from there) and `lines` (complete lines before it).
+    Opening raises what `safefile.open_read` raises (a missing log, a link, not a regular file)."""
 
     def __init__(self, path: Path | str, *, recent: int = RECENT_LINES) -> None:
         self.path = Path(path)

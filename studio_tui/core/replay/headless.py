@@ -16,7 +16,7 @@ from ..store.eventlog import BadLine
 from .codec import Folder, decode_for_fold
 from .report import ReplayReport
 from .snapshot import StartPoint, count_lines, find_start
-from .stream import iter_file_lines, last_event
+from .stream import iter_file_lines, last_event, open_log
 
 
 def state_at_seq(path: Path | str, seq: int | None = None, *, snapshots: bool = True) -> tuple[OrchestrationState, ReplayReport]:
@@ -30,7 +30,7 @@ def state_at_seq(path: Path | str, seq: int | None = None, *, snapshots: bool = 
     state = OrchestrationState()
     start = StartPoint(0)
     if snapshots:
-        with open(path, "rb", buffering=0) as handle:
+        with open_log(path) as handle:
             start = find_start(handle.fileno(), os.fstat(handle.fileno()).st_size, seq)
             first_line = count_lines(handle.fileno(), start.offset) if start.offset else 0
     else:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .. import events as ev
+from .. import safefile
 from ..store.eventlog import BadLine
 from .codec import _decode_raw
 
@@ -25,11 +27,16 @@ BACK_BLOCK_BYTES = 64 << 10
 """Bytes read per step when looking for the last event from the end of the file."""
 
 
+def open_log(path: Path | str) -> BinaryIO:
+    """An unbuffered binary handle on a log: a regular file, never through a link, never a FIFO."""
+    return os.fdopen(safefile.open_read(Path(path), safefile.LOG), "rb", buffering=0)
+
+
 def iter_file_lines(path: Path | str, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
     """(0-based line index from `start`, bytes without newline, is_tail) for each line from byte `start`.
 
     `is_tail` marks bytes after the last newline (a line being written, or torn by a crash)."""
-    with open(path, "rb", buffering=0) as handle:
+    with open_log(path) as handle:
         handle.seek(start)
         pending = b""
         index = 0
@@ -63,7 +70,7 @@ def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine
 
 def last_event(path: Path | str) -> ev.Event | None:
     """The last valid event of a log, read from its end backwards (a torn or bad last line is skipped)."""
-    with open(path, "rb", buffering=0) as handle:
+    with open_log(path) as handle:
         end = handle.seek(0, os.SEEK_END)
         carry = b""
         while end > 0:

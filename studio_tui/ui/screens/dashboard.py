@@ -53,7 +53,7 @@ class DashboardScreen(Screen):
     BINDINGS = [
         Binding("c", "app.checkpoints", "Checkpoints", id="dashboard.checkpoints", tooltip="Browse every checkpoint in the workspace; resume one"),
         Binding("i", "app.inbox", "Inbox", id="dashboard.inbox", tooltip="Every decision waiting in any run of this workspace; answer one"),
-        Binding("slash", "filter_log", "Filter log", id="dashboard.filter", tooltip="Filter the event log by agent or kind"),
+        Binding("slash", "filter_log", "Search log", id="dashboard.filter", tooltip="Search the event log: words anywhere in a line, a match count, n/N to jump"),
         Binding("1", "pane('agents')", "Agents", id="dashboard.pane.agents", tooltip="Show (small terminal) or focus the agent sequence", show=False),
         Binding("2", "pane('budget')", "Budget", id="dashboard.pane.budget", tooltip="Show (small terminal) or focus the context budget", show=False),
         Binding("3", "pane('checkpoints')", "Checkpoints", id="dashboard.pane.checkpoints", tooltip="Show (small terminal) or focus the checkpoints", show=False),
@@ -116,7 +116,7 @@ class DashboardScreen(Screen):
         subtitles = {
             "#checkpoints-pane": str(len(state.checkpoints)) if state.checkpoints else "",
             "#failures-pane": str(len(state.failures)) if state.failures else "",
-            "#log-pane": f"filter: {log.query_text}" if log.query_text else "/ filters",
+            "#log-pane": log.subtitle(),
         }
         for selector, subtitle in subtitles.items():
             if self._subtitles_shown.get(selector) != subtitle:  # setting one repaints the pane, even unchanged
@@ -193,6 +193,10 @@ class DashboardScreen(Screen):
         elif "log" in self.hidden:
             self.toggle_pane("log")
         self.query_one(EventLogPane).open_filter()
+
+    @on(EventLogPane.Moved)
+    def _log_moved(self, event: EventLogPane.Moved) -> None:
+        self._subtitles()
 
     @on(EventLogPane.Stale)
     def _log_stale(self, event: EventLogPane.Stale) -> None:

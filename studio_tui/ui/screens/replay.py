@@ -7,6 +7,7 @@ event loop, in message handlers and the frame timer. Decisions in the log are sh
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -34,6 +35,9 @@ FRAME_RATE = 20
 KEYFRAME_SLICE_LINES = 1000
 """Lines reduced per step of the worker (~8 ms holding the model's lock), so a seek on the event loop
 never waits long for it."""
+
+PLAYING_LOG_LINES = 200
+"""Log lines refreshed a frame while playing at max speed (more than a tall pane shows)."""
 
 BIG_STEP = 100
 """Events moved by shift+left/right."""
@@ -255,6 +259,8 @@ class ReplayScreen(DashboardScreen):
                 self._sync(before)
             if not self.player.playing:
                 self._transport_shown = None
+                if math.isinf(self.player.speed):
+                    self._sync(None)  # stopped at the end: the log's whole history again
         self.paint()
 
     def paint(self) -> None:
@@ -293,11 +299,14 @@ class ReplayScreen(DashboardScreen):
         or is rebuilt from the events up to the position after a jump."""
         player, feed = self.player, self.feed
         after = player.position
-        if before is not None and before <= after and after - before <= LOG_HISTORY and feed.state is player.state:
+        # Playing as fast as possible, a frame jumps thousands of lines: the log shows the newest few
+        # (decoding LOG_HISTORY events a frame would cost more than the folding), the whole when paused.
+        window = PLAYING_LOG_LINES if player.playing and math.isinf(player.speed) else LOG_HISTORY
+        if before is not None and before <= after and after - before <= window and feed.state is player.state:
             for _, event in self.model.iter_events(before, after):
                 feed.record(event, player.state)
         else:
-            events = [event for _, event in self.model.iter_events(max(0, after - LOG_HISTORY), after)]
+            events = [event for _, event in self.model.iter_events(max(0, after - window), after)]
             feed.reset(player.state, events)
         feed.state = player.state
         feed.dirty = True
@@ -321,6 +330,8 @@ class ReplayScreen(DashboardScreen):
             self._last_tick = time.monotonic()
             if self.player.position != before:
                 self._moved(before)
+            elif not self.player.playing and math.isinf(self.player.speed):
+                self._moved(before)  # paused after playing flat out: the log's whole history again
             self._transport_shown = None
 
     def action_faster(self) -> None:

@@ -114,15 +114,21 @@ def _describe(event: ev.Event) -> Row:
 
 
 def matches(row: Row, query: str) -> bool:
-    """Whether a row passes the filter: every word must be in its agent or kind (`agent:x`, `kind:y` pin one)."""
+    """Whether a row matches a search: every word must be somewhere in its agent, kind or message
+    (case-insensitive); `agent:x` and `kind:y` pin a word to that column."""
+    agent, kind = row.agent.lower(), row.kind.lower()
+    message: str | None = None
     for word in query.lower().split():
         field, _, value = word.partition(":")
         if value and field == "agent":
-            if value not in row.agent.lower():
+            if value not in agent:
                 return False
         elif value and field == "kind":
-            if value not in row.kind.lower():
+            if value not in kind:
                 return False
-        elif word not in row.agent.lower() and word not in row.kind.lower():
-            return False
+        elif word not in agent and word not in kind:
+            if message is None:
+                message = row.message.lower()
+            if word not in message:
+                return False
     return True

@@ -1,9 +1,13 @@
-"""The event log: bounded, newest at the bottom, filterable by agent or kind; every line literal."""
+"""The event log: a virtual list of events, newest at the bottom, with `/` full-text search; every line literal.
+
+Only the lines on screen are ever formatted (`render_line`), and each is cached while the width and the
+theme stay the same, so a flood of events costs the pane a list append per event and a few lines per
+frame, whatever the rate. One event is one line, cropped to the pane's width.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -15,24 +19,30 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, RichLog
+from textual.widgets import Input
 
 from studio_tui.core import events as ev
 from studio_tui.ui import fmt
-from studio_tui.ui.widgets.tones import tones
 from studio_tui.ui.widgets.eventlog.describe import describe, matches
+from studio_tui.ui.widgets.tones import tones
 
-MAX_LINES = 1000
-"""Lines the log widget keeps; older ones scroll out (the full log is on disk)."""
+MAX_LINES = 2000
+"""Events the pane keeps (the feed keeps as many: the full log is on disk)."""
 
 AGENT_WIDTH = 13
 KIND_WIDTH = 11
+PREFIX_WIDTH = 9 + AGENT_WIDTH + KIND_WIDTH
+CACHE_LIMIT = 4 * MAX_LINES
+"""Formatted lines kept before the cache starts over (it only ever holds lines that were on screen)."""
+
+TONES = ("time", "agent", "kind", "plain", "muted", "accent", "success", "warning", "error")
 
 
 class FilterInput(Input):
     BINDINGS = [
-        Binding("escape", "clear", "Clear filter", id="log.filter.clear", tooltip="Clear the filter and close it"),
+        Binding("escape", "clear", "Clear search", id="log.filter.clear", tooltip="Clear the search and close it"),
     ]
 
     class Cleared(Message):
@@ -43,93 +53,192 @@ class FilterInput(Input):
         self.post_message(self.Cleared())
 
 
-class _Fitted(NamedTuple):
-    """A line that fits the width it was made for, as a Strip padded to that width; `length` before padding."""
+class EventLog(ScrollView, can_focus=True):
+    """The events shown (all, or the search's matches), one line each, formatted only when on screen.
 
-    strip: Strip
-    length: int
+    `n`/`N` move a highlight through the matches while a search is on (and scroll to it)."""
 
+    BINDINGS = [
+        Binding("n", "next_match", "Next match", id="log.next_match", tooltip="Highlight the next search match", show=False),
+        Binding("N", "previous_match", "Prev match", id="log.previous_match", tooltip="Highlight the previous search match", show=False),
+    ]
 
-class EventLog(RichLog):
-    """A RichLog that takes a frame's lines in one go: one trim, one size update, one scroll to the end.
-
-    `RichLog.write` per line copies the kept lines, resizes and scrolls for every event once the log is
-    full; here only the newest `max_lines` lines of a batch are rendered at all. Lines that fit the width
-    (nearly every event) are built straight into strips from their pieces; longer ones wrap through Rich
-    as `RichLog.write` would.
+    DEFAULT_CSS = """
+    EventLog { background: $surface; color: $foreground; overflow-y: scroll; overflow-x: hidden; }
+    EventLog > .event-log--cursor { background: $accent 40%; text-style: bold; }
     """
+    COMPONENT_CLASSES = {"event-log--cursor"}
 
-    def write_batch(self, lines: Sequence[Text | _Fitted]) -> None:
-        """Add `lines` (oldest first) at the bottom; a `_Fitted` is a line already made for the current width."""
-        if not lines:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.rows: list[ev.Event] = []
+        """The events shown, oldest first (the matches while a search is on)."""
+        self.note = ""
+        """Shown in place of the lines when there are none (a search that matches nothing says so)."""
+        self.cursor: int | None = None
+        """The highlighted row (a search match chosen with n/N)."""
+        self.searching = False
+        self._cache: dict[int, Strip] = {}
+        self._cache_key: tuple[int, int] = (0, 0)
+        self._styles: dict[str, Style] = {}
+        self._styles_generation = -1
+        self.generation = 0
+        """Bumped when the line styles change (theme): cached lines are dropped."""
+
+    # ── the rows ─────────────────────────────────────────────────────────
+
+    def set_rows(self, rows: Iterable[ev.Event]) -> None:
+        """Show these events instead (newest last); the view goes to the bottom."""
+        self.rows = list(rows)[-MAX_LINES:]
+        self.cursor = None
+        self._cache.clear()
+        self._resized_rows(follow=True)
+
+    def add_rows(self, rows: Sequence[ev.Event]) -> None:
+        """Append events at the bottom (older ones fall off past MAX_LINES); follows the bottom if it was there."""
+        if not rows:
             return
+        follow = self.scroll_offset.y >= self.max_scroll_y
+        self.rows.extend(rows)
+        dropped = len(self.rows) - MAX_LINES
+        if dropped > 0:
+            del self.rows[:dropped]
+            if self.cursor is not None:
+                self.cursor = self.cursor - dropped if self.cursor >= dropped else None
+            if not follow:
+                self.scroll_to(y=max(0, self.scroll_offset.y - dropped), animate=False, immediate=True)
+        self._resized_rows(follow=follow)
+
+    def _resized_rows(self, *, follow: bool) -> None:
+        width = self.scrollable_content_region.width or self.size.width
+        self.virtual_size = Size(width, max(len(self.rows), 1 if self.note else 0))
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    @property
+    def lines(self) -> list[Strip]:
+        """Every row formatted at the current width (for tests and export; drawing never needs it)."""
+        return [self._strip(index) for index in range(len(self.rows))]
+
+    # ── drawing ──────────────────────────────────────────────────────────
+
+    def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        if not self._size_known or not width:
-            for line in lines:
-                if isinstance(line, _Fitted):
-                    line = Text.assemble(*((segment.text, segment.style) for segment in line.strip if segment.style is not None))
-                self.write(line, width=width or None)
+        index = self.scroll_offset.y + y
+        if not self.rows:
+            if y == 0 and self.note:
+                return self._note_strip(width)
+            return Strip.blank(width, self.rich_style)
+        if index >= len(self.rows):
+            return Strip.blank(width, self.rich_style)
+        return self._strip(index)
+
+    def _note_strip(self, width: int) -> Strip:
+        text = Text(fmt.crop(self.note, max(1, width)), self._style("muted"))
+        return Strip(list(text.render(self.app.console)), text.cell_len).adjust_cell_length(width).apply_style(self.rich_style)
+
+    def _style(self, name: str) -> Style:
+        if self._styles_generation != self.generation or not self._styles:
+            pane = self.parent if isinstance(self.parent, EventLogPane) else self
+            style = tones(pane)
+            self._styles = {tone: style(f"event-log--{tone}") for tone in TONES}
+            self._styles_generation = self.generation
+        return self._styles.get(name) or self._styles["plain"]
+
+    def _strip(self, index: int) -> Strip:
+        width = self.scrollable_content_region.width
+        key = (width, self.generation)
+        if key != self._cache_key:
+            self._cache.clear()
+            self._cache_key = key
+        event = self.rows[index]
+        strip = self._cache.get(id(event))
+        if strip is None:
+            if len(self._cache) > CACHE_LIMIT:
+                self._cache.clear()
+            strip = self._cache[id(event)] = self._format(event, width).apply_style(self.rich_style)
+        if index == self.cursor:
+            strip = strip.apply_style(self.get_component_rich_style("event-log--cursor"))
+        return strip
+
+    def _format(self, event: ev.Event, width: int) -> Strip:
+        """One event as one line `width` cells wide: time, agent, kind, then the message, cropped."""
+        row = describe(event)
+        stamp = fmt.clock_time(event.ts) + " "
+        agent = fmt.crop(row.agent, AGENT_WIDTH - 1).ljust(AGENT_WIDTH)
+        kind = fmt.crop(row.kind, KIND_WIDTH - 1).ljust(KIND_WIDTH)
+        message = row.message
+        message_style = self._style(row.tone)
+        simple = len(stamp) == 9 and cell_len(agent) == AGENT_WIDTH and cell_len(kind) == KIND_WIDTH and "\t" not in message
+        length = PREFIX_WIDTH + cell_len(message)
+        if simple and length <= width:
+            segments = [Segment(stamp, self._style("time")), Segment(agent, self._style("agent")), Segment(kind, self._style("kind"))]
+            if message:
+                segments.append(Segment(message, message_style))
+            if length < width:
+                segments.append(Segment(" " * (width - length)))
+            return Strip(segments, width)
+        text = Text(no_wrap=True, overflow="ellipsis", end="")
+        text.append(stamp, self._style("time"))
+        text.append(agent, self._style("agent"))
+        text.append(kind, self._style("kind"))
+        text.append(message.replace("\t", " "), message_style)
+        text.truncate(max(1, width), overflow="ellipsis")
+        return Strip(list(text.render(self.app.console)), text.cell_len).adjust_cell_length(width)
+
+    # ── n / N ────────────────────────────────────────────────────────────
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("next_match", "previous_match"):
+            return self.searching and bool(self.rows)  # otherwise n/N go to the screen (replay: next failure)
+        return True
+
+    def action_next_match(self) -> None:
+        self._move_cursor(+1)
+
+    def action_previous_match(self) -> None:
+        self._move_cursor(-1)
+
+    def _move_cursor(self, step: int) -> None:
+        if not self.rows:
             return
-        console = self.app.console
-        options = console.options.update_width(width)
-        strips: list[Strip] = []
-        widest = self._widest_line_width
-        for line in lines:
-            if isinstance(line, _Fitted):
-                if line.strip.cell_length == width:
-                    widest = max(widest, line.length)
-                    strips.append(line.strip)
-                    continue
-                line = Text.assemble(*((segment.text, segment.style) for segment in line.strip if segment.style is not None))
-            line.expand_tabs()
-            rendered = list(Segment.split_lines(console.render(line, options)))
-            if not rendered:
-                strips.append(Strip.blank(width))
-                widest = max(widest, width)
-                continue
-            for segments in rendered:
-                strip = Strip(segments)
-                widest = max(widest, strip.cell_length)
-                strips.append(strip.adjust_cell_length(width))
-        self.lines.extend(strips)
-        if self.max_lines is not None and len(self.lines) > self.max_lines:
-            self._start_line += len(self.lines) - self.max_lines
-            self.refresh()
-            self.lines = self.lines[-self.max_lines :]
-        self._widest_line_width = widest
-        self.virtual_size = Size(widest, len(self.lines))
-        if self.auto_scroll:
-            self.scroll_end(animate=False, immediate=False, x_axis=False)
+        if self.cursor is None:
+            self.cursor = len(self.rows) - 1 if step < 0 else 0
+        else:
+            self.cursor = (self.cursor + step) % len(self.rows)
+        self.scroll_to_region_line(self.cursor)
+        self.refresh()
+        self.post_message(EventLogPane.Moved())
+
+    def scroll_to_region_line(self, index: int) -> None:
+        top = self.scroll_offset.y
+        height = self.scrollable_content_region.height
+        if index < top or index >= top + height:
+            self.scroll_to(y=max(0, index - height // 2), animate=False, immediate=True)
 
 
 class EventLogPane(Vertical):
-    """A RichLog fed with one line per event and an input (`/`) that filters by agent or kind."""
+    """The virtual log fed with one row per event, and an input (`/`) searching the whole text of every row."""
 
-    COMPONENT_CLASSES = {
-        "event-log--time",
-        "event-log--agent",
-        "event-log--kind",
-        "event-log--plain",
-        "event-log--muted",
-        "event-log--accent",
-        "event-log--success",
-        "event-log--warning",
-        "event-log--error",
-    }
+    COMPONENT_CLASSES = {f"event-log--{tone}" for tone in TONES}
 
     class Stale(Message):
-        """The lines must be drawn again from the events (new filter, new width)."""
+        """The rows must be taken again from the events (new search)."""
+
+    class Moved(Message):
+        """The highlighted match moved (the subtitle shows which)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.query_text = ""
 
     def compose(self) -> ComposeResult:
-        yield EventLog(max_lines=MAX_LINES, wrap=True, markup=False, highlight=False, id="event-log", min_width=40)
-        yield FilterInput(placeholder="filter: agent or kind words (agent:builder kind:failed); Esc clears", id="log-filter")
+        yield EventLog(id="event-log")
+        yield FilterInput(placeholder="search the log: words anywhere in a line (agent:NAME kind:KIND pin a column); Esc clears", id="log-filter")
 
     def on_resize(self) -> None:
-        self.post_message(self.Stale())
+        self.post_message(self.Stale())  # cheap (no line is formatted until shown); keeps the bottom in view
 
     @property
     def log_widget(self) -> EventLog:
@@ -139,6 +248,17 @@ class EventLogPane(Vertical):
         field = self.query_one(FilterInput)
         field.display = True
         field.focus()
+
+    def subtitle(self) -> str:
+        """The pane's border subtitle: the search and its match count, or how to start one."""
+        if not self.query_text:
+            return "/ searches"
+        log = self.log_widget
+        count = len(log.rows)
+        if not count:
+            return f"search: {fmt.crop(self.query_text, 30)} · no matches"
+        where = f" · {log.cursor + 1}/{count}" if log.cursor is not None else ""
+        return f"search: {fmt.crop(self.query_text, 30)} · {count} match{'es' if count != 1 else ''}{where} · n/N"
 
     @on(Input.Changed, "#log-filter")
     def _filter_typed(self, event: Input.Changed) -> None:
@@ -159,82 +279,22 @@ class EventLogPane(Vertical):
         self.query_one(FilterInput).display = False
         self.log_widget.focus()
 
-    def line(self, event: ev.Event) -> Text | None:
-        """The rendered line for an event, or None when the filter hides it."""
-        row = describe(event)
-        if self.query_text and not matches(row, self.query_text):
-            return None
-        style = tones(self)
-        text = Text()
-        text.append(fmt.clock_time(event.ts) + " ", style("event-log--time"))
-        text.append(fmt.crop(row.agent, AGENT_WIDTH - 1).ljust(AGENT_WIDTH), style("event-log--agent"))
-        text.append(fmt.crop(row.kind, KIND_WIDTH - 1).ljust(KIND_WIDTH), style("event-log--kind"))
-        text.append(row.message, style(f"event-log--{row.tone}"))
-        return text
-
-    def _liner(self, width: int) -> Callable[[ev.Event], Text | _Fitted | None]:
-        """`line` for a batch: styles looked up once; a line that fits `width` comes back as a ready Strip.
-
-        The Strip holds the same pieces in the same styles as the Text `line` gives, so it draws the same.
-        """
-        style = tones(self)
-        styles: dict[str, Style] = {
-            name: style(f"event-log--{name}") for name in ("time", "agent", "kind", "plain", "muted", "accent", "success", "warning", "error")
-        }
-        time_style, agent_style, kind_style = styles["time"], styles["agent"], styles["kind"]
+    def _shown(self, events: Iterable[ev.Event]) -> list[ev.Event]:
         query = self.query_text
-        clock_time, crop = fmt.clock_time, fmt.crop
-        prefix = 9 + AGENT_WIDTH + KIND_WIDTH
-
-        def liner(event: ev.Event) -> Text | _Fitted | None:
-            row = describe(event)
-            if query and not matches(row, query):
-                return None
-            stamp = clock_time(event.ts) + " "
-            agent = crop(row.agent, AGENT_WIDTH - 1).ljust(AGENT_WIDTH)
-            kind = crop(row.kind, KIND_WIDTH - 1).ljust(KIND_WIDTH)
-            message = row.message
-            message_style = styles.get(row.tone) or style(f"event-log--{row.tone}")
-            length = prefix + cell_len(message)
-            simple = len(stamp) == 9 and cell_len(agent) == AGENT_WIDTH and cell_len(kind) == KIND_WIDTH
-            if width and simple and length <= width and "\t" not in message and "\n" not in message:
-                segments = [Segment(stamp, time_style), Segment(agent, agent_style), Segment(kind, kind_style)]
-                if message:
-                    segments.append(Segment(message, message_style))
-                if length < width:  # padded here as `Strip.adjust_cell_length` would: one Strip, not two
-                    segments.append(Segment(" " * (width - length)))
-                return _Fitted(Strip(segments, width), length)
-            text = Text()
-            text.append(stamp, time_style)
-            text.append(agent, agent_style)
-            text.append(kind, kind_style)
-            text.append(message, message_style)
-            return text
-
-        return liner
-
-    def _newest_lines(self, events: Iterable[ev.Event]) -> list[Text | _Fitted]:
-        """The lines for the newest events the log can keep (at most MAX_LINES), oldest first."""
-        if not isinstance(events, Sequence):
-            events = list(events)
-        liner = self._liner(self.log_widget.scrollable_content_region.width)
-        lines: list[Text | _Fitted] = []
-        for event in reversed(events):
-            line = liner(event)
-            if line is not None:
-                lines.append(line)
-                if len(lines) >= MAX_LINES:
-                    break
-        lines.reverse()
-        return lines
+        if not query:
+            return events if isinstance(events, list) else list(events)
+        return [event for event in events if matches(describe(event), query)]
 
     def append(self, events: Iterable[ev.Event]) -> None:
-        self.write_lines(self._newest_lines(events))
+        """New events at the bottom (only the search's matches while one is on)."""
+        log = self.log_widget
+        log.add_rows(self._shown(events))
+        log.searching = bool(self.query_text)
 
     def redraw(self, events: Iterable[ev.Event]) -> None:
-        self.log_widget.clear()
-        self.write_lines(self._newest_lines(events))
-
-    def write_lines(self, lines: Sequence[Text | _Fitted]) -> None:
-        # Wrapped at the pane's width: RichLog alone measures against the console, not the pane.
-        self.log_widget.write_batch(lines)
+        """Every row taken again from `events` (a new search, another run, a theme)."""
+        log = self.log_widget
+        log.searching = bool(self.query_text)
+        log.note = f"no matches for “{fmt.crop(self.query_text, 60)}”" if self.query_text else ""
+        log.generation += 1
+        log.set_rows(self._shown(events))
