@@ -103,6 +103,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO_ROOT))
 
+from studio_tui.core import events as ev  # noqa: E402
 from studio_tui.core.errors import InputError  # noqa: E402
 from studio_tui.core.example import example_source  # noqa: E402
 from studio_tui.core.reducer import fold  # noqa: E402
@@ -785,9 +786,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every-event", action="store_true",
                         help="instead: in process, kill right after each event of the run in turn (deterministic)")
     parser.add_argument("--stride", type=int, default=1, help="with --every-event: every Nth event only")
+    parser.add_argument("--plan-builder", action="store_true",
+                        help="instead: the four workflows with the plan builder running real side-effecting commands "
+                             "(scripts/torture_sidefx.py): re-executed completed steps, orphans, final states")
     args = parser.parse_args(argv)
     if args.every_event:
         return sweep_main(args.stride, args.keep, args.json)
+    if args.plan_builder:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import torture_sidefx
+
+        result = torture_sidefx.torture(args.runs, args.seed, max_kills=args.max_kills, jobs=args.jobs, keep=args.keep, progress=not args.json)
+        print(json.dumps(result, indent=None if args.json else 2))
+        return 0 if result["ok"] else 1
     summary = torture(args.runs, args.seed, speed=args.speed, max_kills=args.max_kills, jobs=args.jobs,
                       tear_rate=args.tear_rate, strict=args.strict_checkpoints, keep=args.keep, progress=not args.json)
     payload = asdict(summary)

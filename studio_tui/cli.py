@@ -478,6 +478,7 @@ def cmd_resume(args: argparse.Namespace, workspace: Workspace) -> int:
     record = workspace.find_checkpoint(args.checkpoint_id)
     check_agents(workspace, workspace.config())
     preflight(workspace)
+    cli_runs.refuse_if_busy(workspace)
     point = cli_runs.check_rewind(args, record, workspace, console, err_console, interactive=_interactive())
     cli_runs.restore_code(args, record, workspace, console, interactive=_interactive(), offer=point.rewind)
     if _want_dashboard(args):
@@ -489,6 +490,7 @@ def cmd_fork(args: argparse.Namespace, workspace: Workspace) -> int:
     record = workspace.find_checkpoint(args.checkpoint_id)
     check_agents(workspace, workspace.config())
     preflight(workspace)
+    cli_runs.refuse_if_busy(workspace)
     cli_runs.restore_code(args, record, workspace, console, interactive=_interactive(), offer=True)
     return _headless_run(args, workspace, lambda o: o.fork(record, goal=args.goal))
 
@@ -527,7 +529,8 @@ def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
     problems = [f"{problem} (kept as it is)" for problem in damaged]
     records.sort(key=lambda r: (r.meta.ts, int(r.meta.id[3:])), reverse=True)
     if args.json:
-        _print_json([r.meta.model_dump(mode="json") | {"path": str(r.path)} for r in records])
+        parents = {orch_id: _parent_of(workspace, orch_id) for orch_id in {r.meta.orch_id for r in records}}
+        _print_json([r.meta.model_dump(mode="json") | {"path": str(r.path), "parent": parents[r.meta.orch_id]} for r in records])
     else:
         table = Table(box=None, header_style="bold", pad_edge=False)
         for column in ("Checkpoint", "Orchestration", "Name", "After agent", "Time", "Reason"):
@@ -539,6 +542,17 @@ def cmd_checkpoints(args: argparse.Namespace, workspace: Workspace) -> int:
     for problem in problems:
         err_console.print(Text(f"skipped damaged checkpoint: {problem}", style="yellow"))
     return EXIT_OK
+
+
+def _parent_of(workspace: Workspace, orch_id: str) -> str | None:
+    """`orch_id/cp_id` a forked run started from (None for a run started by build, or unreadable state)."""
+    try:
+        state = workspace.load_state(orch_id)
+    except StudioError:
+        return None
+    if state.parent_orch_id and state.parent_checkpoint_id:
+        return f"{state.parent_orch_id}/{state.parent_checkpoint_id}"
+    return None
 
 
 def cmd_budget(args: argparse.Namespace, workspace: Workspace) -> int:
@@ -604,10 +618,9 @@ def _request_checkpoint(workspace: Workspace, holder: dict, orch_id: str, name: 
 
 
 def cmd_handoff(args: argparse.Namespace, workspace: Workspace) -> int:
-    try:
-        context = json.loads(args.context)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"JSON argument: invalid JSON at column {exc.colno}: {exc.msg}") from None
+    from .core import safefile
+
+    context = safefile.parse_json(args.context, "JSON argument")  # bounded: depth, integer digits
     if not isinstance(context, dict):
         raise InputError("JSON argument: the handoff context must be a JSON object")
     with workspace.lock():
@@ -676,7 +689,13 @@ def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
     async def run() -> int:
         state = OrchestrationState()
         final = EXIT_OK
-        async for item in follow(workspace, args.orch_id, follow_latest=args.follow_latest):
+        stopped = cli_runs.LivenessWatch(workspace, lambda: state)
+        async for item in stopped.guard(follow(workspace, args.orch_id, follow_latest=args.follow_latest)):
+            if isinstance(item, cli_runs.Stopped):
+                console.print(literal(item.label, "bold red"))
+                console.print(literal(f"resume with: {item.resume}"))
+                final = EXIT_FAILED
+                break
             if isinstance(item, Attached):
                 state = OrchestrationState()
                 console.print(Text(f"watching {item.orch_id} (read-only; Ctrl-C to stop)", style="dim"))

@@ -7,13 +7,15 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from .core.errors import InputError
-from .core.liveness import resume_hint, stopped_label
+from .core.liveness import resume_hint, stopped_label, writer_alive
 from .core.orchestrator.resume_point import ResumePoint, find_resume_point
 from .core.route_preview import preview
 from .core.state import OrchestrationState
@@ -62,6 +64,12 @@ def _ask_yes(console: Console, prompt: str) -> bool:
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def refuse_if_busy(workspace: Workspace) -> None:
+    """Another process drives a run here: say who (WorkspaceBusy) before asking anything else."""
+    if writer_alive(workspace):
+        workspace.lock().acquire().release()
 
 
 def check_rewind(args: argparse.Namespace, record: CheckpointRecord, workspace: Workspace, console: Console, err: Console, *, interactive: bool) -> ResumePoint:
@@ -139,6 +147,53 @@ def pipe_closed_message(workspace: Workspace, state: OrchestrationState) -> str:
     cp = state.checkpoints[-1].id if state.checkpoints else None
     saved = f"saved checkpoint {cp}; continue with: {resume_hint(workspace, state)}" if cp else "no checkpoint was saved"
     return f"studio-tui: output closed (broken pipe): run interrupted; {saved}"
+
+
+LIVENESS_POLL_SECONDS = 1.0
+"""How often `watch` checks that someone still writes the run it follows."""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What `watch` yields when the run it follows lost its writer."""
+
+    label: str
+    resume: str
+
+
+class LivenessWatch:
+    """Wraps `watch`'s stream of log items: adds a `Stopped` item when the writer is gone and the run unfinished."""
+
+    def __init__(self, workspace: Workspace, state: Callable[[], OrchestrationState]) -> None:
+        self.workspace = workspace
+        self.state = state
+
+    async def guard(self, items: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        done = object()
+
+        async def pump() -> None:
+            try:
+                async for item in items:
+                    await queue.put(item)
+            finally:
+                await queue.put(done)
+
+        pumping = asyncio.ensure_future(pump())
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), LIVENESS_POLL_SECONDS)
+                except asyncio.TimeoutError:
+                    state = self.state()
+                    if queue.empty() and (label := stopped_label(self.workspace, state)) is not None:
+                        yield Stopped(label, resume_hint(self.workspace, state))
+                    continue
+                if item is done:
+                    return
+                yield item
+        finally:
+            pumping.cancel()
 
 
 def liveness_lines(workspace: Workspace, state: OrchestrationState) -> list[str]:

@@ -138,7 +138,19 @@ class HeadlessPrinter:
         self._line(e.ts, "⚑", "checkpoint", literal(f"{e.checkpoint_id} {e.name} ({e.reason})"), "blue")
 
     def _on_decision_requested(self, e: ev.DecisionRequested, s: OrchestrationState) -> None:
-        self._line(e.ts, "?", e.agent or "orchestrator", literal(f"{e.kind}: {e.prompt}"), "bold yellow")
+        body = literal(f"{e.kind}: {e.prompt}")
+        tool = e.details.get("tool_call") if e.kind == "permission" else None
+        if isinstance(tool, dict):
+            # What the tool call would do, so a policy's answer in a CI log can be judged afterwards.
+            what = tool.get("command") or ", ".join(
+                str(loc.get("path")) for loc in tool.get("locations", []) if isinstance(loc, dict)
+            )
+            if what:
+                body.append(" — ")
+                body.append_text(literal(str(what)))
+            if e.details.get("outside_root"):
+                body.append("  (outside the project root)", style="bold red")
+        self._line(e.ts, "?", e.agent or "orchestrator", body, "bold yellow")
 
     def _on_decision_answered(self, e: ev.DecisionAnswered, s: OrchestrationState) -> None:
         why = f": {e.reason}" if e.reason else ""

@@ -422,9 +422,17 @@ def test_headless_lines_for_sessions_terminals_and_policy_reasons():
     printer(ev.TerminalOutput(agent="builder", terminal_id="term-1", command="pytest -q", exit_code=1, done=True), state)
     printer(ev.DecisionAnswered(decision_id="d1", kind="permission", answer="reject", by="policy", reason="outside the project root: /etc/hosts"), state)
     printer(ev.AgentStderr(agent="builder", path="stderr/builder.log", lines=20000, dropped=5000), state)
+    printer(
+        ev.DecisionRequested(
+            decision_id="d2", kind="permission", agent="builder", prompt="Run it",
+            details={"tool_call": {"command": "rm -rf /tmp/x [red]y[/]"}, "outside_root": ["/tmp/x"]},
+        ),
+        state,
+    )
 
     shown = console.file.getvalue()
     assert "session s1; mode plan (offers default, plan); 2 commands: /review /init; auth methods: api-key" in shown
     assert "terminal term-1 `pytest -q` ended: exit 1" in shown
     assert "permission → reject (by policy: outside the project root: /etc/hosts)" in shown
     assert "stderr: 20000 lines in stderr/builder.log, 5000 rotated away" in shown
+    assert "permission: Run it — rm -rf /tmp/x [red]y[/]  (outside the project root)" in shown

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from agent_helpers import RecordingReporter, make_task
@@ -485,3 +486,47 @@ async def test_resume_continues_the_builders_own_session(tmp_path):
     assert [r["session_id"] for r in builder.records("load_session")] == [session_id]
     last = builder.prompts()[-1]
     assert "Step 2 of 2" in last and "Step 1 of 2" not in last and "Goal:" not in last
+
+
+async def test_design_flaw_in_the_builder_replans_the_same_task_with_the_failure(tmp_path):
+    root = project(tmp_path)
+    plan_path = root / ".studio/tasks/T1/plan.json"
+    planner = Agent(tmp_path, "planner", [
+        [{"write": str(plan_path), "content": plan_json("T1", steps=2, gates=[])}],
+        [{"write": str(plan_path), "content": plan_json("T1", steps=3, gates=[])}],
+    ])
+    builder = Agent(tmp_path, "builder", [[{"say": "part 1"}], [{"say": "too big"}, {"stop": "max_tokens"}], [{"say": "part 2"}], [{"say": "part 3"}]])
+    workspace = workspace_with(root, {"planner": planner, "builder": builder, "architect": planner})
+
+    state, events = await run_build(workspace, "Add a login page")
+
+    assert state.status == "completed", state.summary
+    assert [d.action for d in events if isinstance(d, ev.RecoveryDecided)] == ["replan"]
+    replan = planner.prompts()[1]
+    assert "This is a replan" in replan and "Failure category: design_flaw" in replan
+    assert "max_tokens" in replan and "Steps already completed: 1" in replan
+    assert str(plan_path) in replan
+    assert "keep them as the new plan's first steps" in replan
+    assert len(load_plan(plan_path).steps) == 3
+    assert not (root / ".studio/tasks/T2").exists()
+    # The completed step is not prompted again: the new plan's build starts after it.
+    after = builder.prompts()[2:]
+    assert "Step 2 of 3: do part 2" in after[0] and "Step 1 of 3" not in after[0]
+    assert "Step 3 of 3: do part 3" in after[1]
+    assert sorted(state.agent("builder").steps_completed) == [1, 2, 3]
+
+
+async def test_custom_instructions_replace_the_roles_text_and_bad_placeholders_are_rejected(tmp_path):
+    root = project(tmp_path)
+    path = root / ".studio/tasks/T1/plan.json"
+    agent = Agent(tmp_path, "planner", [[{"write": str(path), "content": plan_json("T1")}]])
+    custom = "Write plan.json for {task_id} at {output_path}; nothing else.{failure}"
+
+    outcome = await AcpAgent(agent.config(instructions=custom)).run(planner_task(root), RecordingReporter())
+
+    assert outcome.ok, outcome.failure
+    [prompt] = agent.prompts()
+    assert prompt.rstrip().endswith(f"Write plan.json for T1 at {path}; nothing else.")
+    assert "quality_gates" not in prompt  # the built-in format text was replaced
+    with pytest.raises(ValueError, match=r"instructions: unknown placeholder \{output\}"):
+        agent.config(instructions="write {output}")

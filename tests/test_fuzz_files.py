@@ -215,13 +215,14 @@ print("RESULTS " + json.dumps(results))
 PER_COMMAND_S = 20
 
 
-def _drive(cwd: Path, argvs: list[list[str]]) -> list[dict] | str:
+CLI_PARALLEL = 4
+
+
+def _drive(cwd: Path, argvs: list[list[str]], env: dict[str, str]) -> list[dict] | str:
     import sys
 
-    from conftest import cli_env
-
     try:
-        done = subprocess.run([sys.executable, "-c", DRIVER, str(PER_COMMAND_S), json.dumps(argvs)], cwd=cwd, env=cli_env(),
+        done = subprocess.run([sys.executable, "-c", DRIVER, str(PER_COMMAND_S), json.dumps(argvs)], cwd=cwd, env=env,
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=PER_COMMAND_S * len(argvs) + 30)
     except subprocess.TimeoutExpired:
         return "HANG: the subprocess did not end within its time limit"
@@ -232,10 +233,8 @@ def _drive(cwd: Path, argvs: list[list[str]]) -> list[dict] | str:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_special_file_for_every_command_that_reads_it(kind, base, tmp_path, _subprocess_bytecode_cache):
+def test_every_special_file_for_every_command_that_reads_it(kind, base, tmp_path, doubles, _subprocess_bytecode_cache):
     from concurrent.futures import ThreadPoolExecutor
-
-    from conftest import CLI_PARALLEL
 
     ws, orch, cps = base
     rel = kind_paths(orch)[kind]
@@ -256,7 +255,7 @@ def test_every_special_file_for_every_command_that_reads_it(kind, base, tmp_path
     flat = [(index, argv) for index, job in enumerate(jobs) for argv in job[3]]
     chunks = [flat[i::CLI_PARALLEL] for i in range(CLI_PARALLEL)]
     with ThreadPoolExecutor(max_workers=CLI_PARALLEL) as pool:
-        answers = list(pool.map(lambda chunk: _drive(tmp_path, [argv for _, argv in chunk]), chunks))
+        answers = list(pool.map(lambda chunk: _drive(tmp_path, [argv for _, argv in chunk], doubles.cli_env()), chunks))
     results: list = [[] for _ in jobs]
     for chunk, answer in zip(chunks, answers):
         if isinstance(answer, str):

@@ -235,7 +235,7 @@ async def test_escalation_skip_records_the_step_and_continues(write_ws, run_buil
 
 async def test_skip_is_not_offered_for_a_critical_step(write_ws, run_build, doubles):
     plan = _plan([{"id": 1, "description": "a"}, {"id": 2, "description": "b", "critical": True}, {"id": 3, "description": "c"}])
-    scenario = {"goal": "Fix it", "tasks": {"task_r": {"steps": {2: {"duration": 0, "outcomes": [_fail("blocker", "no db")]}}}}}
+    scenario = {"goal": "Fix task_r", "tasks": {"task_r": {"steps": {2: {"duration": 0, "outcomes": [_fail("blocker", "no db")]}}}}}
     ws = write_ws(scenario, plans={"task_r": plan})
     decider = doubles.ScriptedDecider(fallback="skip")
     run = await run_build(ws, decider=decider)
@@ -250,7 +250,7 @@ async def test_skip_is_not_offered_for_a_critical_step(write_ws, run_build, doub
 
 async def test_skip_is_offered_for_a_non_critical_plan_step(write_ws, run_build, doubles):
     plan = _plan([{"id": 1, "description": "a"}, {"id": 2, "description": "b"}])
-    scenario = {"goal": "Fix it", "tasks": {"task_r": {"steps": {1: {"duration": 0, "outcomes": [_fail("blocker", "no db")]}}}}}
+    scenario = {"goal": "Fix task_r", "tasks": {"task_r": {"steps": {1: {"duration": 0, "outcomes": [_fail("blocker", "no db")]}}}}}
     ws = write_ws(scenario, plans={"task_r": plan})
     run = await run_build(ws, decider=PolicyDecider("skip"))
     assert run.of(ev.DecisionRequested)[0].options == ["retry", "skip", "abort"]

@@ -244,3 +244,19 @@ def test_a_signal_saves_an_interrupted_checkpoint_exits_130_and_resumes_to_the_s
     assert final.status == "completed"
     assert torture.differences(ref_view, torture.comparable(ws, final)) == []
     assert os.path.getsize(ws.root / "lock") == 0  # released, naming nobody
+
+
+# ── the plan builder with real side effects, all four workflows ─────────
+
+
+def test_plan_builder_kills_never_rerun_a_completed_step_nor_leave_orphans():
+    """The fast subset of `python scripts/torture.py --plan-builder` (the README's figures use >= 50 runs)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import torture_sidefx
+
+    summary = torture_sidefx.torture(4, 3, max_kills=2, jobs=2)
+    assert summary["runs_per_workflow"] == {w: 1 for w in torture_sidefx.WORKFLOWS}
+    assert summary["failures"] == []
+    assert summary["re_executed_completed_steps"] == 0
+    assert summary["orphans_after_kill"] == 0 and summary["leftover_after_resume"] == 0
+    assert summary["kills"] >= 1

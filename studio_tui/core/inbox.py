@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .decider import Answer, Decider, DecisionRequest
-from .errors import InputError, NotFound
+from . import safefile
+from .errors import InputError, NotFound, StudioError
 from .reducer import fold
 from .store import Workspace, read_log
 from .store.atomic import atomic_write
@@ -105,8 +106,8 @@ def read_answer(path: Path, request: DecisionRequest) -> str | None:
     try:
         if path.stat().st_size > MAX_ANSWER_BYTES:
             return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = safefile.load_json(path, safefile.REQUEST)  # a regular file, bounded: a FIFO never hangs
+    except (StudioError, OSError, ValueError):
         return None
     answer = data.get("answer") if isinstance(data, dict) else None
     if not isinstance(answer, str):

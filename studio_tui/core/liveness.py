@@ -15,7 +15,8 @@ def writer_alive(workspace: Workspace) -> bool:
     """Whether some process holds the workspace lock (the one writer), probed without taking it for long."""
     path = workspace.root / "lock"
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # never through a link, never a FIFO (a non-blocking open): a hostile lock cannot hang `status`
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
     try:

@@ -298,11 +298,11 @@ def _expanded_nodes(root: yaml.Node) -> int:
     return sizes[id(root)]
 
 
-def parse_yaml(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
+def parse_yaml(text: str, path: Path, *, loader_class: type[BoundedLoader] = BoundedLoader) -> tuple[Any, yaml.Node | None]:
     """Parse one YAML document within the limits; returns the data and its node tree (for line numbers)."""
     loader: BoundedLoader | None = None
     try:
-        loader = BoundedLoader(text)
+        loader = loader_class(text)
         node = loader.get_single_node()
         if node is None:
             return None, None

@@ -26,6 +26,7 @@ from studio_tui.core.config import StudioConfig
 from studio_tui.core.errors import StudioError, WorkspaceBusy
 from studio_tui.core.export import FORMATS
 from studio_tui.core.inbox import InboxDecider, waiting_decisions
+from studio_tui.core.liveness import resume_hint, stopped_label
 from studio_tui.core.orchestrator import Orchestrator
 from studio_tui.core.replay import MAX_GAP_S
 from studio_tui.core.state import OrchestrationState
@@ -36,8 +37,10 @@ from studio_tui.headless import outcome_lines
 from studio_tui.ui import fmt
 from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
 from studio_tui.ui.feed import TAIL_CHUNK, Feed, LogTail
-from studio_tui.ui.screens.checkpoints import CheckpointBrowser
+from studio_tui.ui.screens.agent_detail import AgentScreen
+from studio_tui.ui.screens.checkpoints import CheckpointBrowser, Fork
 from studio_tui.ui.screens.command_line import COMMANDS, Command, CommandLine, completions
+from studio_tui.ui.screens.compare import CompareScreen
 from studio_tui.ui.screens.confirm import ConfirmScreen
 from studio_tui.ui.screens.export import ExportScreen
 from studio_tui.ui.screens.inbox import InboxScreen
@@ -178,6 +181,8 @@ class StudioApp(App[int]):
         self.last_run: OrchestrationState | None = None
         """Final state of the latest run this dashboard drove."""
         self._tail: LogTail | None = None
+        self._stopped_hint: tuple[int, str] = (-1, "")
+        """(seq, resume command) shown while a followed run has no writer; recomputed when the log moves."""
         self._tail_timer: Timer | None = None
         self._quitting = False
         self._drawn_second = -1
@@ -256,6 +261,8 @@ class StudioApp(App[int]):
         second = int(now)
         if not self.feed.dirty and second == self._drawn_second:
             return
+        if not self.dashboard.is_attached or not self.dashboard.children:
+            return  # shutting down: a last frame tick after the panes were removed draws nothing
         self._drawn_second = second
         self.feed.dirty = False
         with self.batch_update():
@@ -286,12 +293,25 @@ class StudioApp(App[int]):
             bad = f" · {self.watch_bad_lines} unreadable line(s) skipped" if self.watch_bad_lines else ""
             return self.watch_note + bad
         if self._tail is not None and self._tail_timer is not None:
+            stopped = self._stopped_note()
+            if stopped:
+                return stopped
             if self.feed.state.waiting_for_person:
                 return "◌ following the log: answer where the run is"
             return "◌ following the log"
         if self._tail is not None and self._tail.bad_lines:
             return f"{self._tail.bad_lines} unreadable log line(s) skipped"
         return ""
+
+    def _stopped_note(self) -> str:
+        """`STOPPED (no writer since HH:MM) · resume: …` for a followed run nobody writes any more."""
+        state = self.feed.state
+        label = stopped_label(self.workspace, state)
+        if label is None:
+            return ""
+        if self._stopped_hint[0] != state.seq:
+            self._stopped_hint = (state.seq, resume_hint(self.workspace, state))
+        return f"{label} · {self._stopped_hint[1]}"
 
     # ── viewing an orchestration from disk ───────────────────────────────
 
@@ -675,7 +695,9 @@ class StudioApp(App[int]):
             ("Routing", RoutingScreen.BINDINGS),
             ("Question", QuestionScreen.BINDINGS),
             ("Low confidence", ConfidenceScreen.BINDINGS),
+            ("Agent detail", AgentScreen.BINDINGS),
             ("Checkpoints", CheckpointBrowser.BINDINGS),
+            ("Compare", CompareScreen.BINDINGS),
             ("Inbox", InboxScreen.BINDINGS),
             ("Export", ExportScreen.BINDINGS),
             ("Command line", CommandLine.BINDINGS),
@@ -701,7 +723,11 @@ class StudioApp(App[int]):
             return "Another process is running this orchestration: resume once it ends (or from its own dashboard)."
         return None
 
-    def _resume_chosen(self, record: CheckpointRecord | None) -> None:
+    def _resume_chosen(self, record: CheckpointRecord | Fork | None) -> None:
+        if isinstance(record, Fork):
+            chosen = record.record
+            self._start(lambda orch: orch.fork(chosen), launched=False)
+            return
         if record is not None and any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
             hint = command_hint("--workspace", str(self.workspace.root), "resume", record.meta.id)
             self.notify(f"A replay is read-only: resume from the dashboard or `{hint}`.", severity="warning", markup=False)
@@ -711,6 +737,16 @@ class StudioApp(App[int]):
     @on(AgentTable.Inspect)
     def open_handoffs(self, message: AgentTable.Inspect) -> None:
         self.push_screen(HandoffScreen(message.agent_key, lambda: self.feed.state))
+
+    @on(AgentTable.Detail)
+    def open_agent(self, message: AgentTable.Detail) -> None:
+        """The agent detail over whatever shows it: the dashboard's feed, or a replay's own (live in both)."""
+        feed = getattr(self.screen, "feed", None) or self.feed
+
+        def folder() -> Path | None:
+            return self.workspace.orch_dir(feed.state.id) if feed.state.id else None
+
+        self.push_screen(AgentScreen(message.agent_key, lambda: (feed.state, list(feed.history)), folder, self.clock))
 
     def open_replay(self, orch_id: str) -> None:
         """Replay a past orchestration over the dashboard, read-only (Esc goes back)."""

@@ -127,3 +127,132 @@ class TestNewScreens:
             await pilot.pause()
 
         assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+async def test_enter_on_an_agent_shows_its_diffs_terminal_output_and_tokens(dash, copy_run):
+    from studio_tui.ui.screens.agent_detail import AgentScreen
+
+    app = dash.make_app(copy_run("retry"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await dash.until(pilot, lambda: bool(app.feed.state.id), "the orchestration to load")
+        app.draw()
+        await pilot.press("down", "enter")
+        await dash.until(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent detail")
+        assert app.screen.agent_key == "builder"
+        await pilot.pause()
+        from rich.console import Console
+
+        from studio_tui.core.agent_story import agent_story
+        from studio_tui.ui.screens.agent_detail import render_story
+
+        console = Console(record=True, width=160)  # what the screen draws, all of it (the screen scrolls)
+        console.print(render_story(app.feed.state, agent_story(list(app.feed.history), "builder"), dash.NOW))
+        shown = console.export_text()
+        assert "Create the oauth_accounts migration" in dash.screen_text(app) or "Attempts (4)" in dash.screen_text(app)
+        for expected in ("Attempts (4)", "+MODELS = [User, OAuthAccount]", "-MODELS = [User]", "$ pytest -q  exit 0", "42 passed in 3.91s", "in ←", "Reported", "context7"):
+            assert expected in shown, expected
+        await pilot.press("escape")
+        assert app.screen is app.dashboard
+
+
+def test_agent_story_counts_estimated_tokens_apart():
+    from studio_tui.core import events as ev
+    from studio_tui.core.agent_story import agent_story
+
+    events = [
+        ev.AgentStarted(seq=1, ts=10.0, agent="b", role="builder"),
+        ev.AgentStep(seq=2, ts=11.0, agent="b", step=1, description="one"),
+        ev.TokensUsed(seq=3, ts=12.0, agent="b", pool="working", tokens=100),
+        ev.TokensUsed(seq=4, ts=12.5, agent="b", pool="working", tokens=40, estimated=True),
+        ev.AgentStep(seq=5, ts=14.0, agent="b", step=1, status="completed"),
+        ev.TokensUsed(seq=6, ts=15.0, agent="other", pool="working", tokens=999),
+        ev.AgentCompleted(seq=7, ts=16.0, agent="b"),
+    ]
+    story = agent_story(events, "b")
+    assert story.reported == {"working": 100} and story.estimated == {"working": 40}
+    assert [(s.number, s.status, s.seconds) for s in story.steps] == [(1, "completed", 3.0)]
+    assert story.attempts[0].outcome == "completed" and story.attempts[0].ended_ts == 16.0
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_agent_detail_snapshot(dash, snap_compare, copy_run, size):
+    from studio_tui.ui.screens.agent_detail import AgentScreen
+
+    app = dash.make_app(copy_run("retry"))
+
+    async def before(pilot) -> None:
+        await dash.until(pilot, lambda: bool(app.feed.state.id), "the orchestration to load")
+        app.draw()
+        await pilot.press("down", "enter")
+        await dash.until(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent detail")
+        await pilot.pause()
+        app.screen.query_one("#agent-detail-scroll").scroll_to(y=28, animate=False)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+async def _open_compare(dash, pilot, app):
+    from studio_tui.ui.screens.compare import CompareScreen
+
+    await dash.until(pilot, lambda: bool(app.feed.state.id), "the orchestration to load")
+    await pilot.press("c")
+    await dash.until(pilot, lambda: isinstance(app.screen, CheckpointBrowser) and app.screen.previewed is not None, "the checkpoints")
+    await pilot.press("m", "down", "down", "down", "m", "d")
+    await dash.until(pilot, lambda: isinstance(app.screen, CompareScreen), "the compare screen")
+    await pilot.pause()
+    return app.screen
+
+
+async def test_d_compares_two_marked_checkpoints_side_by_side(dash, copy_run):
+    app = dash.make_app(copy_run("retry"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open_compare(dash, pilot, app)
+        assert screen.left.meta.ts < screen.right.meta.ts, "older on the left"
+        sections = {section.title: section for section in screen.sections}
+        assert set(sections) == {"Checkpoint", "Agents", "Failures", "Budget", "Files"}
+        builder = next(row for row in sections["Agents"].rows if row.label == "builder")
+        assert builder.differs and "failed" in builder.left and "completed" in builder.right
+        blocker = next(row for row in sections["Failures"].rows if "blocker" in row.label)
+        assert blocker.left == "-" and blocker.right.startswith("escalate")
+        text = dash.screen_text(app)
+        assert any(line.strip("│ ").split()[:3] == ["●", "builder", "failed"] for line in text.splitlines() if "builder" in line), "the builder row is marked as differing"
+        assert screen.left.meta.id in text and screen.right.meta.id in text
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_snapshot(dash, snap_compare, copy_run, size):
+    app = dash.make_app(copy_run("retry"))
+
+    async def before(pilot) -> None:
+        await _open_compare(dash, pilot, app)
+
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+async def test_agent_detail_in_a_replay(dash, copy_run):
+    from studio_tui.ui.screens.agent_detail import AgentScreen
+    from studio_tui.ui.screens.replay import ReplayScreen
+
+    workspace = copy_run("retry")
+    app = dash.make_app(workspace, "replay", log_path=workspace.events_path(workspace.latest()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await dash.until(pilot, lambda: isinstance(app.screen, ReplayScreen) and app.screen.player is not None, "the replay to index")
+        await pilot.press("G")  # to the end: every agent routed
+        await dash.until(pilot, lambda: bool(app.screen.feed.state.agent_states), "the replay's agents")
+        app.screen.query_one("AgentTable").focus()
+        await pilot.press("enter")
+        await dash.until(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent detail over the replay")
+        state, events = app.screen.source()
+        assert state is app.screen_stack[-2].feed.state, "it reads the replay's own state, not the dashboard's"
+
+
+def test_stderr_tail_stays_inside_the_orchestration_folder(tmp_path):
+    from studio_tui.ui.screens.agent_detail import stderr_tail
+
+    (tmp_path / "streams").mkdir()
+    (tmp_path / "streams" / "builder.stderr").write_text("".join(f"line {i}\x1b[31m\n" for i in range(50)))
+    tail = stderr_tail(tmp_path, "streams/builder.stderr")
+    assert len(tail) == 20 and tail[-1] == "line 49^[[31m", "the last lines, escapes made visible"
+    (tmp_path.parent / "secret").write_text("no")
+    assert "outside" in stderr_tail(tmp_path, "../secret")[0]

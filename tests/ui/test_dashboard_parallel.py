@@ -40,8 +40,9 @@ async def test_parallel_builders_show_side_by_side_with_their_own_progress(dash,
         await pilot.pause()
         text = dash.screen_text(app)
     lines = {name: next(line for line in text.splitlines() if name in line) for name in ("builder:T1", "builder:T2", "builder:T3")}
-    assert "2/4" in lines["builder:T1"] and "Write the view" in lines["builder:T1"]
-    assert "1/2" in lines["builder:T2"] and "Add the route" in lines["builder:T2"] and "on tcp://10.0.0.7" in lines["builder:T2"]
+    # the step column counts steps done: T1 has one of four, T2 none of two yet
+    assert "1/4" in lines["builder:T1"] and "█" in lines["builder:T1"] and "Write the view" in lines["builder:T1"]
+    assert "0/2" in lines["builder:T2"] and "█" not in lines["builder:T2"] and "Add the route" in lines["builder:T2"] and "on tcp://10.0.0.7" in lines["builder:T2"]
     assert "Write" not in lines["builder:T3"]
     active = [a.agent for a in app.feed.state.agent_states if a.status == "active"]
     assert active == ["builder:T1", "builder:T2"]

@@ -20,6 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import safefile
+from ..errors import StudioError
+
 PR_SET_PDEATHSIG = 1
 """prctl option number (linux/prctl.h)."""
 
@@ -128,9 +131,9 @@ def survivors(folder: Path) -> dict[int, tuple[str, list[int]]]:
         return alive
     for path in sorted(folder.glob("*.json")):
         try:
-            body = json.loads(path.read_text(encoding="utf-8"))
+            body = safefile.load_json(path, safefile.REQUEST)  # small, regular, bounded: never a hang
             pgid = int(body["pgid"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (StudioError, OSError, ValueError, KeyError, TypeError):
             continue
         members = _members(pgid, body.get("start_ticks"))
         if members:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..events import FailureCategory
+from ..events import FailureCategory, TerminalOutput, ToolCallRecorded, ToolContent
 from .. import safefile
 from ..loading import load_yaml_model
 from ..plan import Backlog, Plan, PlanStep, load_plan
@@ -32,6 +32,25 @@ class Fail(_Strict):
 Try = Literal["ok"] | Fail
 
 
+class ToolCallScript(_Strict):
+    """A file edit the step reports as an ACP-style tool call with a diff."""
+
+    title: str
+    path: str
+    old_text: str | None = None
+    """None for a new file."""
+    new_text: str
+    kind: str = "edit"
+
+
+class TerminalScript(_Strict):
+    """A command the step reports running, with its output and exit code."""
+
+    command: str
+    output: str = ""
+    exit_code: int = 0
+
+
 class StepScript(_Strict):
     """What one step does: how long, what it costs, and how each try ends."""
 
@@ -41,6 +60,8 @@ class StepScript(_Strict):
     logs: list[str] = []
     outcomes: list[Try] = []
     """Try n takes outcomes[n-1]; tries past the list succeed."""
+    tool_calls: list[ToolCallScript] = []
+    terminals: list[TerminalScript] = []
 
 
 class Question(_Strict):
@@ -97,6 +118,7 @@ class ScriptedAgent:
         await reporter.step(step, total, script.description, risky=risky)
         for line in script.logs:
             await reporter.log(line)
+        await self._activity(step, script, reporter)
         if script.duration and self.speed > 0:
             await asyncio.sleep(script.duration / self.speed)
         for pool, tokens in script.tokens.items():
@@ -107,6 +129,19 @@ class ScriptedAgent:
             return Outcome.failed(outcome.fail, outcome.message, step=step, details=outcome.details)
         await reporter.step_done(step)
         return None
+
+    async def _activity(self, step: int, script: StepScript, reporter: Reporter) -> None:
+        """The step's tool calls (diffs) and terminal output, for a reporter that records them."""
+        record = getattr(reporter, "activity", None)
+        if record is None:
+            return
+        for index, call in enumerate(script.tool_calls, start=1):
+            content = [ToolContent(kind="diff", path=call.path, old_text=call.old_text, new_text=call.new_text)]
+            await record(ToolCallRecorded, tool_call_id=f"s{step}_edit{index}", title=call.title, kind=call.kind, status="completed", locations=[call.path], content=content)
+        for index, terminal in enumerate(script.terminals, start=1):
+            terminal_id = f"s{step}_term{index}"
+            await record(ToolCallRecorded, tool_call_id=terminal_id, title=terminal.command, kind="execute", status="completed", content=[ToolContent(kind="terminal", terminal_id=terminal_id)])
+            await record(TerminalOutput, terminal_id=terminal_id, command=terminal.command, output=terminal.output, exit_code=terminal.exit_code, done=True)
 
     async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
         if task.role == "planner":

@@ -47,6 +47,12 @@ class SlotReporter:
     async def retry_in_session(self, failure: Failure) -> bool:
         return await self.orchestrator._retry_in_session(self.key, failure)
 
+    async def activity(self, cls: type[ev.ToolCallRecorded] | type[ev.TerminalOutput], **fields: Any) -> None:
+        """A tool call or terminal output the agent reports (scripted agents; ACP ones through their client)."""
+        if cls not in (ev.ToolCallRecorded, ev.TerminalOutput):
+            raise TypeError(f"activity() takes tool calls and terminal output, not {cls.__name__}")
+        self.orchestrator.emit(cls, agent=self.key, **fields)
+
     async def log(self, message: str, level: str = "info") -> None:
         self.orchestrator.emit(ev.AgentLog, agent=self.key, level=level, message=message)
 

@@ -68,6 +68,9 @@ def find_resume_point(workspace: Workspace, record: CheckpointRecord) -> ResumeP
     if log_state.status == "completed":
         point.rewind = True
         point.why = f"{orch_id} completed; resuming {record.meta.id} ({record.meta.name}) runs it again from there"
+    elif record.meta.id not in branch and record.meta.seq > point.last_seq:
+        # its file was written, the process died before logging `checkpoint_saved`: the newest there is
+        point.newest_checkpoint = record.meta.id
     elif record.meta.id not in branch:
         point.rewind = True
         point.why = f"{record.meta.id} ({record.meta.name}) belongs to work an earlier rewind replaced"

@@ -78,7 +78,7 @@ class Slots(OrchestratorBase):
             goal=self._goal_for(agent),
             project_root=self.workspace.project_root,
             workspace_root=self.workspace.root,
-            task_id=agent.task_id or context.get("task_id"),
+            task_id=agent.task_id or context.get("task_id") or self._replanned_task(key, mode),
             context=context,
             attempt=agent.attempts + 1,
             completed_steps=frozenset(agent.steps_completed),
@@ -87,6 +87,16 @@ class Slots(OrchestratorBase):
             step_failures=self._step_failures(key),
             **self._retry_context(key, agent, mode),
         )
+
+    def _replanned_task(self, key: str, mode: str) -> str | None:
+        """A replanning planner rewrites the plan of the builder that handed back to it."""
+        if mode != "replan":
+            return None
+        for handoff in reversed(self.state.handoffs):
+            if handoff.to_agent == key:
+                builder = self.state.agent(handoff.from_agent)
+                return (builder.task_id if builder else None) or self._handoff_to(handoff.from_agent).get("task_id")
+        return None
 
     def _retry_context(self, key: str, agent: AgentState, mode: str) -> dict[str, Any]:
         """What a new attempt knows of the earlier ones: the failure that led to it (its own on a retry,

@@ -37,7 +37,7 @@ class CatchUp:
 
     def __init__(self, path: Path | str, *, recent: int = RECENT_LINES) -> None:
         self.path = Path(path)
-        self._fd = safefile.open_read(self.path, safefile.LOG)  # a regular file, never a link or a FIFO
+        self._fd = safefile.open_read(self.path, safefile.LOG)  # a regular file, no link: never a hang
         size = os.fstat(self._fd).st_size
         self.state = OrchestrationState()
         self._folder = Folder(self.state)

@@ -79,6 +79,58 @@ class ListedCheckpoint:
     digest: str
 
 
+# ── compact integer lists ────────────────────────────────────────────────
+# A state holds lists of step numbers (steps completed, and copies in agents' output) that grow with
+# the run: 3,000 steps are 6,000 YAML lines in every checkpoint. In a checkpoint file a long list of
+# integers made of consecutive runs is written `!runs [[1, 3000]]` and read back as the same list.
+
+_RUNS_TAG = "!runs"
+_RUNS_MIN = 8
+
+
+def _runs(values: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for value in values:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    return runs
+
+
+class _CompactDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    pass
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    if len(data) >= _RUNS_MIN and all(type(v) is int for v in data):
+        runs = _runs(data)
+        if len(runs) * 4 <= len(data):
+            return dumper.represent_sequence(_RUNS_TAG, runs, flow_style=True)
+    return dumper.represent_list(data)
+
+
+_CompactDumper.add_representer(list, _represent_list)
+
+
+class CheckpointLoader(safefile.BoundedLoader):
+    """The bounded loader, reading `!runs` lists back (their expanded length bounded too)."""
+
+    def construct_runs(self, node: yaml.Node) -> list[int]:
+        pairs = self.construct_sequence(node, deep=True)  # type: ignore[arg-type]
+        out: list[int] = []
+        for pair in pairs:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(type(v) is int for v in pair) and pair[0] <= pair[1]):
+                raise yaml.constructor.ConstructorError(None, None, "a !runs entry must be [first, last]", node.start_mark)
+            if len(out) + pair[1] - pair[0] + 1 > safefile.MAX_NODES:
+                raise yaml.constructor.ConstructorError(None, None, f"a !runs list longer than {safefile.MAX_NODES:,}", node.start_mark)
+            out.extend(range(pair[0], pair[1] + 1))
+        return out
+
+
+CheckpointLoader.add_constructor(_RUNS_TAG, CheckpointLoader.construct_runs)
+
+
 # ── one file ─────────────────────────────────────────────────────────────
 
 
@@ -87,7 +139,8 @@ def encode(meta: CheckpointMeta, state: OrchestrationState) -> tuple[bytes, str]
     snapshot = state.to_dict()
     snapshot["checkpoints"] = []
     body = {"checkpoint": meta.model_dump(mode="json"), "state": snapshot}
-    text = f"# studio-tui checkpoint (format {CHECKPOINT_FORMAT})\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+    dumped = yaml.dump(body, Dumper=_CompactDumper, sort_keys=False, allow_unicode=True, width=100)
+    text = f"# studio-tui checkpoint (format {CHECKPOINT_FORMAT})\n" + dumped
     data = text.encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
     return data + f"# end sha256={digest}\n".encode(), digest
@@ -114,7 +167,7 @@ def load(path: Path, *, root: Path | None = None) -> CheckpointRecord:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    parsed, node = safefile.parse_yaml(text, path)
+    parsed, node = safefile.parse_yaml(text, path, loader_class=CheckpointLoader)
     if not isinstance(parsed, dict):
         raise InputError(f"{path}: not a checkpoint file (expected a mapping with 'checkpoint' and 'state')")
     try:

@@ -133,13 +133,19 @@ def is_git_project(project: Path) -> bool:
     return done.returncode == 0 and done.stdout.strip() == "true"
 
 
-def _exclude(project: Path, workspace_root: Path) -> list[str]:
-    """Pathspec leaving the `.studio` folder out of snapshots, when it lives in the project."""
+def _studio_path(project: Path, workspace_root: Path) -> str | None:
+    """The `.studio` folder relative to the project, when it lives inside it."""
     try:
         rel = workspace_root.resolve().relative_to(project.resolve()).as_posix()
     except ValueError:
-        return []
-    return [f":(exclude){rel}"] if rel and rel != "." else []
+        return None
+    return rel if rel and rel != "." else None
+
+
+def _exclude(project: Path, workspace_root: Path) -> list[str]:
+    """Pathspec leaving the `.studio` folder out of `git status`."""
+    rel = _studio_path(project, workspace_root)
+    return [f":(exclude){rel}"] if rel else []
 
 
 def _tree_of_worktree(project: Path, workspace_root: Path, index_file: Path) -> str:
@@ -149,9 +155,12 @@ def _tree_of_worktree(project: Path, workspace_root: Path, index_file: Path) -> 
     real = (project / real_index) if real_index else None
     if real is not None and real.is_file():
         shutil.copyfile(real, index_file)  # a copy: its stat cache makes `add -A` fast; the real index is untouched
-    added = _git(project, "add", "-A", "--", ".", *_exclude(project, workspace_root), env=env)
+    added = _git(project, "add", "-A", "--", ".", env=env)
     if added.returncode != 0:
         raise OSError(f"git add: {added.stderr.strip()}")
+    studio_dir = _studio_path(project, workspace_root)
+    if studio_dir:  # the run's own folder is not code (an exclude pathspec fails when it is ignored)
+        _git(project, "rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", studio_dir, env=env)
     tree = _git(project, "write-tree", env=env)
     if tree.returncode != 0:
         raise OSError(f"git write-tree: {tree.stderr.strip()}")

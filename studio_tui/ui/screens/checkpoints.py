@@ -1,4 +1,5 @@
-"""The checkpoint browser (`c`): every checkpoint in the workspace, a preview, and resume with confirmation."""
+"""The checkpoint browser (`c`): every checkpoint in the workspace as a tree of runs (parent -> forks), a
+preview, resume and fork with confirmation."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ class Entry:
     after_agent: str | None = None
     ts: float = 0.0
     seq: int = 0
+    depth: int = 0
+    """0 for a run started by build; 1 for a fork of it, 2 for a fork of a fork…"""
+
+
+@dataclass(frozen=True)
+class Fork:
+    """The browser's answer when the person chose to fork (not resume) a checkpoint."""
+
+    record: CheckpointRecord
 
 
 @dataclass
@@ -65,15 +75,17 @@ def find_checkpoints(workspace: Workspace, live: OrchestrationState | None) -> F
         except Exception as exc:  # a damaged state.yaml is listed as a problem, never a crash
             found.problems.append(str(exc) if isinstance(exc, StudioError) else f"{orch_id}: unreadable state ({type(exc).__name__}: {exc})")
     known = {cp.id: cp for state in found.latest.values() for cp in state.checkpoints}
+    by_orch: dict[str, list[Entry]] = {}
     for cp_id, path in workspace.checkpoint_paths():
         cp = known.get(cp_id)
         orch_id = path.parent.parent.name
         if cp is None:
             # Saved after the checkpoint a later resume went back to: the state forgot it, its file did not.
-            found.entries.append(_entry_from_file(workspace, cp_id, orch_id, path, found))
+            entry = _entry_from_file(workspace, cp_id, orch_id, path, found)
         else:
-            found.entries.append(Entry(cp_id, orch_id, path, cp.name, cp.after_agent, cp.ts, cp.seq))
-    found.entries.sort(key=lambda e: (e.ts, e.seq, e.cp_id), reverse=True)
+            entry = Entry(cp_id, orch_id, path, cp.name, cp.after_agent, cp.ts, cp.seq)
+        by_orch.setdefault(orch_id, []).append(entry)
+    found.entries = _as_tree(by_orch, found.latest)
     return found
 
 
@@ -92,11 +104,43 @@ def _entry_from_file(workspace: Workspace, cp_id: str, orch_id: str, path: Path,
     return Entry(cp_id, orch_id, path, meta.name, meta.after_agent, meta.ts, meta.seq)
 
 
-class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
-    """Dismisses with the checkpoint to resume (confirmed), or None."""
+def _as_tree(by_orch: dict[str, list[Entry]], latest: dict[str, OrchestrationState]) -> list[Entry]:
+    """Runs newest first, each followed by its forks (indented), each run's checkpoints newest first."""
+    parent_of = {o: s.parent_orch_id for o, s in latest.items() if s.parent_orch_id in by_orch or s.parent_orch_id in latest}
+    children: dict[str | None, list[str]] = {}
+    for orch_id in by_orch:
+        children.setdefault(parent_of.get(orch_id), []).append(orch_id)
+    ordered: list[Entry] = []
+
+    def newest(orch_id: str) -> float:
+        return max((e.ts for e in by_orch.get(orch_id, [])), default=0.0)
+
+    def visit(orch_id: str, depth: int, seen: set[str]) -> None:
+        if orch_id in seen:
+            return
+        seen.add(orch_id)
+        entries = sorted(by_orch.get(orch_id, []), key=lambda e: (e.ts, e.seq, e.cp_id), reverse=True)
+        ordered.extend(Entry(e.cp_id, e.orch_id, e.path, e.name, e.after_agent, e.ts, e.seq, depth) for e in entries)
+        for child in sorted(children.get(orch_id, []), key=newest, reverse=True):
+            visit(child, depth + 1, seen)
+
+    seen: set[str] = set()
+    for root in sorted(children.get(None, []), key=newest, reverse=True):
+        visit(root, 0, seen)
+    for orch_id in by_orch:  # a cycle or a missing parent: still listed
+        visit(orch_id, 0, seen)
+    return ordered
+
+
+class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
+    """Dismisses with the checkpoint to resume, a Fork of one (confirmed), or None."""
 
     BINDINGS = [
         Binding("r", "resume", "Resume", id="checkpoints.resume", tooltip="Resume the highlighted checkpoint here (asks first)"),
+        Binding("f", "fork", "Fork", id="checkpoints.fork", tooltip="Start a new run from the highlighted checkpoint's state and files (asks first)"),
+        Binding("m", "mark", "Mark", id="checkpoints.mark", tooltip="Mark the highlighted checkpoint for compare (two at most)"),
+        Binding("d", "compare", "Compare", id="checkpoints.compare", tooltip="Compare the two marked checkpoints (or the marked one and the highlighted) side by side"),
+        Binding("y", "app.yank", "Copy", id="checkpoints.yank", tooltip="Copy the command that resumes the highlighted checkpoint", show=False),
         Binding("escape,c,q", "close", "Close", id="checkpoints.close", tooltip="Back to the dashboard"),
     ]
 
@@ -123,13 +167,15 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
         self.records: dict[Path, CheckpointRecord] = {}
         """Checkpoint files read so far (for previews and resume)."""
         self.problems: dict[Path, str] = {}
+        self.marked: list[Entry] = []
+        """Checkpoints marked for compare, in the order marked (two at most)."""
         self._resume_when_read: Entry | None = None
         """Resume was asked for before the highlighted checkpoint was read: confirm once it is."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog browser") as dialog:
             dialog.border_title = "Checkpoints"
-            dialog.border_subtitle = "read-only · Esc close" if self.read_only else "Enter/r resume · Esc close"
+            dialog.border_subtitle = "read-only · Esc close" if self.read_only else "Enter/r resume · f fork · Esc close"
             if self.read_only:
                 yield Static(Text(self.read_only), id="browser-read-only", classes="hint")
             with Horizontal(id="browser-body"):
@@ -140,7 +186,7 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Time", "Name", "After", "Orchestration", "Checkpoint")  # the id last: the preview names it too
+        self._columns = table.add_columns("Time", "Name", "After", "Orchestration", "Checkpoint")  # the id last: the preview names it too
         table.loading = True
         live = self.live.model_copy(deep=True) if self.live is not None else None
         self._read(live)
@@ -165,8 +211,9 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
                 Text(fmt.clock_time(entry.ts)),
                 Text(fmt.crop(fmt.literal(entry.name), 26)),
                 Text(fmt.literal(entry.after_agent or "-", max_chars=30)),
-                Text(entry.orch_id),
+                Text(("  " * entry.depth + "↳ " if entry.depth else "") + entry.orch_id),
                 Text(entry.cp_id),
+                key=str(entry.path),
             )
         count, runs = len(self.found.entries), len(self.found.latest)
         self.query_one(".browser").border_title = f"Checkpoints ({count} in {runs} orchestration{'s' if runs != 1 else ''})"
@@ -230,7 +277,7 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
         self.action_resume()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "resume" and self.read_only:
+        if action in ("resume", "fork") and self.read_only:
             return None  # shown disabled in the footer: the reason is on screen
         return True
 
@@ -255,13 +302,81 @@ class CheckpointBrowser(ModalScreen[CheckpointRecord | None]):
         question.append(f"Resume {record.meta.orch_id}\nfrom {record.meta.id} ")
         question.append(fmt.literal(record.meta.name), "bold")
         question.append(f" (after {fmt.literal(record.meta.after_agent or '-')})?\n\n")
-        question.append("The run continues in this dashboard from the next pending agent, appending to the same log.")
+        latest = self.found.latest.get(record.meta.orch_id)
+        newest = latest.checkpoints[-1].id if latest is not None and latest.checkpoints else record.meta.id
+        if latest is not None and (latest.status == "completed" or newest != record.meta.id):
+            question.append("This is a REWIND: ", "bold")
+            question.append(
+                "the work recorded after this checkpoint is done again, from its files as they were then "
+                f"(the newest checkpoint of this run is {newest}).\n"
+            )
+        else:
+            question.append("The run continues in this dashboard after the last step its log records as completed, appending to the same log.")
 
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self.dismiss(record)
 
         self.app.push_screen(ConfirmScreen("Resume from checkpoint", question, yes="Resume", purpose="resume"), confirmed)
+
+    def action_fork(self) -> None:
+        entry = self.highlighted
+        if entry is None:
+            return
+        if self.read_only:
+            self.notify(self.read_only, title="Cannot fork here", severity="warning", markup=False)
+            return
+        if not self.can_resume:
+            self.notify("A run is active in this dashboard: let it finish or quit it first.", severity="warning")
+            return
+        record = self.records.get(entry.path)
+        if record is None:
+            self.notify(self.problems.get(entry.path, f"{entry.cp_id} is still being read"), severity="warning", markup=False)
+            return
+        question = Text()
+        question.append(f"Fork {record.meta.orch_id}\nat {record.meta.id} ")
+        question.append(fmt.literal(record.meta.name), "bold")
+        question.append("?\n\nA new run starts from this checkpoint's state, with its plans, backlog and learnings put back; ")
+        question.append("the original run is kept as it is.")
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(Fork(record))
+
+        self.app.push_screen(ConfirmScreen("Fork from checkpoint", question, yes="Fork", purpose="fork"), confirmed)
+    def action_mark(self) -> None:
+        entry = self.highlighted
+        if entry is None:
+            return
+        if entry in self.marked:
+            self.marked.remove(entry)
+        else:
+            self.marked = [*self.marked, entry][-2:]
+        table = self.query_one(DataTable)
+        for each in self.found.entries:
+            label = ("● " if each in self.marked else "") + fmt.clock_time(each.ts)
+            table.update_cell(str(each.path), self._columns[0], Text(label), update_width=True)
+
+    def action_compare(self) -> None:
+        pair = list(self.marked)
+        if len(pair) == 1 and self.highlighted is not None and self.highlighted not in pair:
+            pair.append(self.highlighted)
+        if len(pair) != 2:
+            self.notify("Mark two checkpoints with m (or one, then highlight the other), then d.", title="Compare", severity="warning")
+            return
+        older, newer = sorted(pair, key=lambda e: (e.ts, e.seq))
+        self._compare(older, newer)
+
+    @work(thread=True, exclusive=True, group="checkpoint-compare")
+    def _compare(self, left: Entry, right: Entry) -> None:
+        try:
+            records = [self.records.get(e.path) or self.workspace.load_checkpoint(e.path) for e in (left, right)]
+        except Exception as exc:  # a damaged checkpoint cannot be compared: say which
+            self.app.call_from_thread(self.notify, str(exc), title="Cannot compare", severity="warning", markup=False)
+            return
+        from studio_tui.ui.screens.compare import CompareScreen
+
+        self.app.call_from_thread(self.app.push_screen, CompareScreen(records[0], records[1]))
 
     def yank_text(self) -> str | None:
         """`y` here copies the command that resumes the highlighted checkpoint."""

@@ -72,7 +72,11 @@ class ExportScreen(ModalScreen[None]):
             where.update(Text(f"Cannot export: {message.problem}"))
             return
         self.path = message.path
-        where.update(Text(f"written: {message.path}"))
+        try:  # shown from the project root (`y` copies the whole path)
+            shown = message.path.relative_to(self.workspace.root.parent)
+        except ValueError:
+            shown = message.path
+        where.update(Text(f"written: {shown}"))
         self.query_one("#export-preview", Static).update(message.preview)  # type: ignore[arg-type]
 
     def yank_text(self) -> str | None:

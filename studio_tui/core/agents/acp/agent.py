@@ -53,6 +53,8 @@ class AcpAgent:
         session = Session(self.config, task, reporter, child, allow_outside=self.allow_outside)
         try:
             return await session.drive(conversation)
+        except _NoRun as exc:
+            return exc.outcome
         except asyncio.CancelledError:
             await asyncio.shield(session.stop())
             raise

@@ -141,7 +141,13 @@ def failure_text(task: AgentTask) -> str:
     lines.append(f"Steps already completed: {', '.join(str(s) for s in done) if done else 'none'}")
     if failure.details:
         lines += ["Details (the end):", _tail(failure.details)]
-    lines.append("Fix the cause; do not redo the completed steps.")
+    if task.mode == "replan":
+        lines.append(
+            "Write a new plan that avoids the failure. The completed steps are not run again: keep them as "
+            "the new plan's first steps, with the same ids, and change the steps after them."
+        )
+    else:
+        lines.append("Fix the cause; do not redo the completed steps.")
     return "\n".join(lines) + "\n"
 
 

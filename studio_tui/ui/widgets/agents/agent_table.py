@@ -18,7 +18,7 @@ BAR_WIDTH = 10
 
 
 class AgentTable(StateTable):
-    """One row per routed agent, in order; Enter or `h` opens the handoff inspector for the highlighted one."""
+    """One row per routed agent, in order; Enter opens the agent's detail, `h` its handoffs."""
 
     COLUMNS = (
         ("glyph", " "),
@@ -39,6 +39,7 @@ class AgentTable(StateTable):
         "agents--bar-empty",
     }
     BINDINGS = [
+        Binding("enter", "detail", "Detail", id="agents.detail", tooltip="Open the highlighted agent: attempts, steps, tokens, tool calls with diffs, terminal output, log"),
         Binding(
             "h",
             "inspect",
@@ -55,13 +56,24 @@ class AgentTable(StateTable):
             super().__init__()
             self.agent_key = agent_key
 
+    class Detail(Message):
+        """The person asked for an agent's detail screen."""
+
+        def __init__(self, agent_key: str) -> None:
+            super().__init__()
+            self.agent_key = agent_key
+
+    def action_detail(self) -> None:
+        if self.highlighted_key is not None:
+            self.post_message(self.Detail(self.highlighted_key))
+
     def action_inspect(self) -> None:
         if self.highlighted_key is not None:
             self.post_message(self.Inspect(self.highlighted_key))
 
     def on_data_table_row_selected(self, event: StateTable.RowSelected) -> None:
         event.stop()
-        self.action_inspect()
+        self.action_detail()
 
     def state_rows(self, state: OrchestrationState, now: float) -> Rows:
         doing_width = self.last_column_width()

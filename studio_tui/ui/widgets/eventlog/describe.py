@@ -57,7 +57,8 @@ def _describe(event: ev.Event) -> Row:
     if isinstance(event, ev.BudgetAllocated):
         return Row("orchestrator", "budget", _pools(event.pools), "muted")
     if isinstance(event, ev.TokensUsed):
-        return Row(event.agent, "tokens", text(f"{event.tokens:+,} {event.pool}"), "muted")
+        estimate = " (estimated)" if event.estimated else ""
+        return Row(event.agent, "tokens", text(f"{event.tokens:+,} {event.pool}{estimate}"), "muted")
     if isinstance(event, ev.BudgetReleased):
         return Row("orchestrator", "released", text(f"{fmt.tokens(event.tokens)} {event.pool}: {event.reason}"), "muted")
     if isinstance(event, ev.OptimizationApplied):
