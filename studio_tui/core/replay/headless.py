@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from .. import events as ev
+from .. import safefile
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
 from .codec import Folder, decode_for_fold
@@ -30,7 +31,7 @@ def state_at_seq(path: Path | str, seq: int | None = None, *, snapshots: bool = 
     state = OrchestrationState()
     start = StartPoint(0)
     if snapshots:
-        with open(path, "rb", buffering=0) as handle:
+        with os.fdopen(safefile.open_read(Path(path), safefile.NAMED_LOG), "rb", buffering=0) as handle:  # no FIFO hang
             start = find_start(handle.fileno(), os.fstat(handle.fileno()).st_size, seq)
             first_line = count_lines(handle.fileno(), start.offset) if start.offset else 0
     else:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import events as ev
+from .. import safefile
 from ..store.eventlog import BadLine
 from .codec import _decode_raw
 
@@ -29,7 +30,7 @@ def iter_file_lines(path: Path | str, start: int = 0) -> Iterator[tuple[int, byt
     """(0-based line index from `start`, bytes without newline, is_tail) for each line from byte `start`.
 
     `is_tail` marks bytes after the last newline (a line being written, or torn by a crash)."""
-    with open(path, "rb", buffering=0) as handle:
+    with os.fdopen(safefile.open_read(Path(path), safefile.NAMED_LOG), "rb", buffering=0) as handle:  # no FIFO hang
         handle.seek(start)
         pending = b""
         index = 0
@@ -63,7 +64,7 @@ def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine
 
 def last_event(path: Path | str) -> ev.Event | None:
     """The last valid event of a log, read from its end backwards (a torn or bad last line is skipped)."""
-    with open(path, "rb", buffering=0) as handle:
+    with os.fdopen(safefile.open_read(Path(path), safefile.NAMED_LOG), "rb", buffering=0) as handle:  # no FIFO hang
         end = handle.seek(0, os.SEEK_END)
         carry = b""
         while end > 0:
