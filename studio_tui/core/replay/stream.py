@@ -28,8 +28,9 @@ BACK_BLOCK_BYTES = 64 << 10
 
 
 def open_log(path: Path | str) -> BinaryIO:
-    """An unbuffered binary handle on a log: a regular file, never through a link, never a FIFO."""
-    return os.fdopen(safefile.open_read(Path(path), safefile.LOG), "rb", buffering=0)
+    """An unbuffered binary handle on a log: a regular file, never a FIFO (a log the person named on
+    the command line may be reached through a link; a workspace's own logs are checked on the way in)."""
+    return os.fdopen(safefile.open_read(Path(path), safefile.NAMED_LOG), "rb", buffering=0)
 
 
 def iter_file_lines(path: Path | str, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
