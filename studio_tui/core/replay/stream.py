@@ -27,10 +27,10 @@ BACK_BLOCK_BYTES = 64 << 10
 """Bytes read per step when looking for the last event from the end of the file."""
 
 
-def open_log(path: Path | str) -> BinaryIO:
+def open_log(path: Path | str, kind: safefile.Kind = safefile.NAMED_LOG) -> BinaryIO:
     """An unbuffered binary handle on a log: a regular file, never a FIFO (a log the person named on
     the command line may be reached through a link; a workspace's own logs are checked on the way in)."""
-    return os.fdopen(safefile.open_read(Path(path), safefile.NAMED_LOG), "rb", buffering=0)
+    return os.fdopen(safefile.open_read(Path(path), kind), "rb", buffering=0)
 
 
 def iter_file_lines(path: Path | str, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
@@ -87,11 +87,11 @@ def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine
     return found
 
 
-def events_backwards(path: Path | str, *, max_bytes: int | None = None) -> Iterator[ev.Event]:
+def events_backwards(path: Path | str, *, max_bytes: int | None = None, kind: safefile.Kind = safefile.NAMED_LOG) -> Iterator[ev.Event]:
     """The valid events of a log from its end backwards (torn or bad lines skipped; a line longer than
     MAX_LINE_BYTES is passed over, never held), reading at most the last `max_bytes` bytes when given:
     a look at a run's latest events costs what it reads."""
-    with open_log(path) as handle:
+    with open_log(path, kind) as handle:
         end = handle.seek(0, os.SEEK_END)
         floor = 0 if max_bytes is None else max(0, end - max_bytes)
         carry: list[bytes] = []
