@@ -57,6 +57,7 @@ SAMPLES: dict[str, ev.Event] = {
     "task_worktree": ev.TaskWorktree(**BASE, agent="builder:T1", task_id="T1", branch="studio/orch_x/T1", path=".studio/worktrees/orch_x/T1", base="0123abcd"),
     "task_dispatched": ev.TaskDispatched(**BASE, agent="builder:T1", task_id="T1", engine="dask", worker="tcp://127.0.0.1:40123", attempt=2),
     "task_merged": ev.TaskMerged(**BASE, agent="builder:T1", task_id="T1", branch="studio/orch_x/T1", how="fast-forward", commit="4567ef01"),
+    "gate_passed": ev.GatePassed(**BASE, agent="builder", gate="tests", command="pytest -q", attempt=2),
 }
 
 

@@ -369,6 +369,16 @@ class TaskMerged(_Event):
     """HEAD after the merge."""
 
 
+class GatePassed(_Event):
+    """A quality gate passed in a builder's attempt: a resume does not run it again unless a step ran since."""
+
+    type: Literal["gate_passed"] = "gate_passed"
+    agent: str
+    gate: str
+    command: str = ""
+    attempt: int = 0
+
+
 class UnknownEvent(_Event):
     """An event type this version does not know (a newer writer): kept and shown, never a crash."""
 
@@ -409,6 +419,7 @@ _KNOWN_CLASSES = (
     TaskWorktree,
     TaskDispatched,
     TaskMerged,
+    GatePassed,
 )
 KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
 Event = _Event

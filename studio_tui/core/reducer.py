@@ -227,6 +227,7 @@ def _agent_started(state: OrchestrationState, e: ev.AgentStarted) -> None:
     if e.restart_steps:
         agent.steps_completed = []
         agent.steps_skipped = []
+        agent.gates_passed = []
         agent.current_step = 0
         agent.total_steps = 0
     agent.attempts = e.attempt
@@ -244,6 +245,7 @@ def _agent_step(state: OrchestrationState, e: ev.AgentStep) -> None:
     if e.total:
         agent.total_steps = e.total
     if e.status == "started":
+        agent.gates_passed = []  # the step may change the code: gates passed before it count no more
         agent.current_step = e.step
         agent.step_description = e.description
     elif e.status == "completed":
@@ -263,6 +265,7 @@ def _agent_completed(state: OrchestrationState, e: ev.AgentCompleted) -> None:
 def _agent_failed(state: OrchestrationState, e: ev.AgentFailed) -> None:
     agent = _set_agent_status(state, e.agent, "failed")
     agent.last_error = e.message
+    agent.gates_passed = []  # the next attempt (retry, replan) checks its gates again
     state.failures.append(
         Failure(
             ts=e.ts,
@@ -278,6 +281,9 @@ def _agent_failed(state: OrchestrationState, e: ev.AgentFailed) -> None:
 
 
 def _agent_status(state: OrchestrationState, e: ev.AgentStatus) -> None:
+    before = state.agent(e.agent)
+    if before is not None and before.status == "completed" and e.status == "pending":
+        before.gates_passed = []  # a completed agent re-invoked checks its gates again
     agent = _set_agent_status(state, e.agent, e.status)
     if e.status in ("skipped", "completed", "failed"):
         agent.finished_ts = e.ts
@@ -330,6 +336,12 @@ def _step_rerun(state: OrchestrationState, e: ev.StepRerun) -> None:
     agent = _agent(state, e.agent)
     if e.step not in agent.reruns:
         agent.reruns.append(e.step)
+
+
+def _gate_passed(state: OrchestrationState, e: ev.GatePassed) -> None:
+    agent = _agent(state, e.agent)
+    if e.gate not in agent.gates_passed:
+        agent.gates_passed.append(e.gate)
 
 
 def _learning(state: OrchestrationState, e: ev.LearningCaptured) -> None:
@@ -401,4 +413,5 @@ _HANDLERS: dict[type, Callable[[OrchestrationState, Any], None]] = {
     ev.TaskWorktree: _task_worktree,
     ev.TaskDispatched: _task_dispatched,
     ev.TaskMerged: _task_merged,
+    ev.GatePassed: _gate_passed,
 }

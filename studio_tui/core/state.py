@@ -128,6 +128,8 @@ class AgentState(_Model):
     replans: int = 0
     steps_completed: list[int] = []
     steps_skipped: list[int] = []
+    gates_passed: list[str] = []
+    """Quality gates passed in the current attempt since its last step: a resume does not run them again."""
     input: dict[str, Any] = {}
     tokens: dict[str, int] = {}
     """Tokens this agent holds per pool (released when it finishes; Context7 docs in use)."""

@@ -29,6 +29,8 @@ class AgentTask:
     attempt: int = 1
     completed_steps: frozenset[int] = frozenset()
     """Steps already done (earlier attempt, or before a resume): do not run them again."""
+    gates_passed: frozenset[str] = frozenset()
+    """Quality gates that passed in this attempt after its last step, before a resume: not run again."""
     skip_steps: frozenset[int] = frozenset()
     """Steps the person chose to skip after an escalation."""
     plan_path: Path | None = None
@@ -122,6 +124,9 @@ class Reporter(Protocol):
     # async def record(self, event: type[events._Event], **fields) -> None:
     #     """An event of this agent beyond the calls above (ACP tool calls, terminal output, stderr
     #     streams, session info); `agent` is filled in."""
+    #
+    # async def gate_passed(self, gate: str, command: str) -> None:
+    #     """A quality gate passed (events.GatePassed), so that a resume does not run it again."""
     #
     # def files_dir(self) -> Path | None:
     #     """The orchestration's folder, where an agent keeps streams and blobs beside the log."""

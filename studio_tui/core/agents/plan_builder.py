@@ -90,6 +90,7 @@ class PlanBuilderAgent:
         logs = LogThrottle(reporter)
         steps_completed: list[int] = []
         steps_skipped: list[int] = []
+        ran_step = False
         for step in plan.steps:
             if step.id in task.completed_steps:
                 steps_completed.append(step.id)
@@ -98,12 +99,19 @@ class PlanBuilderAgent:
                 await reporter.step_skipped(step.id)
                 steps_skipped.append(step.id)
                 continue
+            ran_step = True
             failure = await self._run_step(step, len(plan.steps), task.project_root, reporter, logs)
             if failure is not None:
                 return failure
             steps_completed.append(step.id)
+        # gates that passed before an interruption count only when no step ran since (the code is the same)
+        passed_before = frozenset() if ran_step else task.gates_passed
         gates: dict[str, str] = {}
         for gate in plan.quality_gates:
+            if gate.name in passed_before:
+                await reporter.log(f"quality gate {gate.name} passed before the interruption: not run again")
+                gates[gate.name] = "passed"
+                continue
             failure = await self._run_gate(gate, task.project_root, reporter, logs)
             if failure is not None:
                 return failure
@@ -182,6 +190,9 @@ async def run_gate(gate: QualityGate, root: Path, default_timeout: float, report
             "code_error", f"quality gate {gate.name} failed: {run.describe_end()}", details=run.tail
         )
     await reporter.log(f"quality gate {gate.name}: passed")
+    passed = getattr(reporter, "gate_passed", None)
+    if passed is not None:
+        await passed(gate.name, describe_command(gate.command))
     return None
 
 

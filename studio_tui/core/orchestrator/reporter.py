@@ -38,6 +38,10 @@ class SlotReporter:
     async def step_skipped(self, step: int) -> None:
         self.orchestrator.emit(ev.AgentStep, agent=self.key, step=step, status="skipped")
 
+    async def gate_passed(self, gate: str, command: str) -> None:
+        agent = self.orchestrator.state.agent(self.key)
+        self.orchestrator.emit(ev.GatePassed, agent=self.key, gate=gate, command=command, attempt=agent.attempts if agent else 0)
+
     async def tokens(self, pool: str, tokens: int, *, estimated: bool = False) -> None:
         await self.orchestrator.add_tokens(self.key, pool, tokens, estimated=estimated)
 

@@ -82,6 +82,7 @@ class Slots(OrchestratorBase):
             context=context,
             attempt=agent.attempts + 1,
             completed_steps=frozenset(agent.steps_completed),
+            gates_passed=frozenset(agent.gates_passed),
             skip_steps=frozenset(slot.skip_steps),
             plan_path=plan_path,
             step_failures=self._step_failures(key),

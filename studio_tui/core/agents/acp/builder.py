@@ -31,6 +31,7 @@ async def build_plan(session: Session, plan: Plan, first: str) -> Outcome:
     completed: list[int] = []
     skipped: list[int] = []
     last: dict[str, Any] = {}
+    ran_step = False
 
     def opening(text: str) -> str:
         nonlocal intro
@@ -46,6 +47,7 @@ async def build_plan(session: Session, plan: Plan, first: str) -> Outcome:
             skipped.append(step.id)
             continue
         await reporter.step(step.id, total, step.description, risky=step.risky)
+        ran_step = True
         outcome = await session.turn(opening(step_prompt(step, total)))
         if not outcome.ok:
             assert outcome.failure is not None
@@ -54,10 +56,15 @@ async def build_plan(session: Session, plan: Plan, first: str) -> Outcome:
         await reporter.step_done(step.id)
         completed.append(step.id)
     logs = LogThrottle(reporter)
+    # gates that passed before an interruption count only when no step ran since (the code is the same)
+    passed_before = set() if ran_step else set(task.gates_passed)
     while True:
         failure: Failure | None = None
         with session.clock.paused():  # the gates have their own timeouts
             for gate in plan.quality_gates:
+                if gate.name in passed_before:
+                    await reporter.log(f"quality gate {gate.name} passed before the interruption: not run again")
+                    continue
                 result = await run_gate(gate, task.project_root, session.config.gate_timeout, reporter, logs)
                 if result is not None:
                     failure = result.failure
@@ -73,6 +80,7 @@ async def build_plan(session: Session, plan: Plan, first: str) -> Outcome:
                     "quality_gates": {gate.name: "passed" for gate in plan.quality_gates},
                 }
             )
+        passed_before = set()  # the agent changes the code to fix the gate: every gate runs again
         if not await _retry_in_session(reporter, failure):
             return Outcome(failure=failure)
         outcome = await session.turn(opening(gate_prompt(failure, plan.quality_gates)))
