@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shlex
 import sys
 import time
 from typing import Literal
@@ -369,19 +368,3 @@ def budget_view(state: OrchestrationState) -> Table:
         level = status.split(" ")[0]
         table.add_row(name, str(used), str(soft), Text(status, style=LEVEL_STYLE.get(level, "")), end_section=index == len(rows) - 2)
     return table
-
-
-def outcome_lines(workspace_root: object, state: OrchestrationState, events_path: object) -> list[Text]:
-    """What a run ended as and how to pick it up again: printed after a headless run and when the dashboard exits."""
-    if not state.id:
-        return []
-    root = shlex.quote(str(workspace_root))
-    lines = [Text(f"{state.id}: {state.status}", style="bold") + (Text(" · ") + Text(sanitize(state.summary, keep_newlines=False)) if state.summary else Text())]
-    last = state.checkpoints[-1] if state.checkpoints else None
-    if state.status == "interrupted" and last is not None:
-        lines.append(Text(f"interrupted: resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
-    elif state.status in ("aborted", "halted", "failed", "cancelled") and last is not None:
-        name = sanitize(last.name, keep_newlines=False)
-        lines.append(Text(f"last checkpoint: {last.id} ({name}); resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
-    lines.append(Text(f"log: {events_path}", style="dim"))
-    return lines
