@@ -24,12 +24,12 @@ from .core.config import StudioConfig
 from .core.decider import PolicyDecider
 from .core.errors import InputError, NotFound, StudioError, WorkspaceBusy
 from .core.example import make_demo_workspace
-from .core.safefile import DiskError
 from .core.orchestrator import Orchestrator, preflight
 from .core.reducer import fold
+from .core.safefile import DiskError
 from .core.state import OrchestrationState
-from .core.text import command_hint, sanitize
 from .core.store import ORCH_ID_RE, Workspace, read_log
+from .core.text import command_hint, sanitize
 from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

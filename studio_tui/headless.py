@@ -224,12 +224,12 @@ class TerminalDecider:
         self.console.print(render_request(request))
         keys = option_keys(request)
         while True:
-            hint = "/".join(f"[{key}] {option}" for key, option in zip(keys, request.options)) if request.options else ""
+            hint = "/".join(f"[{key}] {option}" for key, option in zip(keys, request.options, strict=False)) if request.options else ""
             prompt = f"{hint} > " if hint else f"answer{f' [{request.default}]' if request.default else ''} > "
             reply = (await _read_line(prompt)).strip()
             if not request.options:
                 return Answer(reply or request.default)
-            for key, option in zip(keys, request.options):
+            for key, option in zip(keys, request.options, strict=False):
                 if reply == option or reply.lower() == key:
                     return Answer(option)
             if request.kind in ("routing", "confidence") and reply.lower() in ("y", "yes"):
@@ -314,7 +314,7 @@ def permission_rows(table: Table, request: DecisionRequest) -> None:
     if d.get("outside_root"):
         table.add_row("Careful", literal("the request names paths outside the project root", "bold red"))
     names = {str(o.get("id")): o for o in d.get("options", []) if isinstance(o, dict)}
-    for key, option in zip(option_keys(request), request.options):
+    for key, option in zip(option_keys(request), request.options, strict=False):
         offered = names.get(option)
         label = f"{offered.get('name')} ({offered.get('kind')})" if offered else "withdraw the request (cancel the agent's turn)" if option == PERMISSION_CANCELLED else option
         table.add_row(Text(f"[{key}]", style="bold"), literal(label))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,7 +34,7 @@ class BudgetConfig(_Strict):
     """Tokens the reserved pool holds from the start (system prompts, tool schemas)."""
 
     @model_validator(mode="after")
-    def _thresholds_ordered(self) -> "BudgetConfig":
+    def _thresholds_ordered(self) -> BudgetConfig:
         if self.warning >= self.critical:
             raise ValueError(f"warning ({self.warning}) must be below critical ({self.critical})")
         return self
@@ -155,7 +155,7 @@ class McpRemoteServer(_Strict):
     headers: dict[str, str] = {}
 
 
-McpServerConfig = Union[McpStdioServer, McpRemoteServer]
+McpServerConfig = McpStdioServer | McpRemoteServer
 
 
 class PermissionsConfig(_Strict):
@@ -201,7 +201,7 @@ class AcpAgentConfig(_Strict):
     """An auth method id the agent advertises at `initialize`; studio-tui calls `authenticate` with it."""
 
     @model_validator(mode="after")
-    def _checked(self) -> "AcpAgentConfig":
+    def _checked(self) -> AcpAgentConfig:
         import shlex
         import string
 
@@ -223,7 +223,7 @@ class AcpAgentConfig(_Strict):
 
 
 AgentConfig = Annotated[
-    Union[ScriptedAgentConfig, CommandAgentConfig, PlanBuilderConfig, AcpAgentConfig], Field(discriminator="kind")
+    ScriptedAgentConfig | CommandAgentConfig | PlanBuilderConfig | AcpAgentConfig, Field(discriminator="kind")
 ]
 
 

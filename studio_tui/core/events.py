@@ -410,7 +410,8 @@ _KNOWN_CLASSES = (
     TaskDispatched,
     TaskMerged,
 )
-KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
+# Union over a tuple of classes has no PEP 604 spelling, hence Union[...] here.
+KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
 Event = _Event
 """Any event, known or `UnknownEvent`; narrow with isinstance."""
 

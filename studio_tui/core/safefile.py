@@ -19,6 +19,7 @@ Every problem is a `StudioError` whose message names the file and the problem (e
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -452,10 +453,8 @@ def write_atomic(path: Path, data: str | bytes, kind: Kind, *, root: Path | None
 
 
 def _unlink_quietly(path: str | Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def open_append(path: Path, kind: Kind, *, root: Path | None = None) -> int:

@@ -74,15 +74,15 @@ def find_by_key(index: KeyIndex | None, items: Sequence[_T], wanted: str, key: C
     return index, entry
 
 
-def _agent_key(entry: "AgentState") -> str:
+def _agent_key(entry: AgentState) -> str:
     return entry.agent
 
 
-def _sequence_key(entry: "SequenceEntry") -> str:
+def _sequence_key(entry: SequenceEntry) -> str:
     return entry.key
 
 
-def _checkpoint_key(entry: "Checkpoint") -> str:
+def _checkpoint_key(entry: Checkpoint) -> str:
     return entry.id
 
 
@@ -350,7 +350,7 @@ class OrchestrationState(_Model):
         )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OrchestrationState":
+    def from_dict(cls, data: dict[str, Any]) -> OrchestrationState:
         if "orchestration_state" in data and len(data) == 1:
             data = data["orchestration_state"]
         return cls.model_validate(data)

@@ -766,8 +766,8 @@ class StudioApp(App[int]):
         yield SystemCommand("Help: keys", "List every key binding", self.action_help)
         yield SystemCommand("Inbox: who needs me", "Every decision waiting in any run of this workspace; answer one", self.action_inbox)
         yield SystemCommand("Command line", "The : command line (checkpoints, replay ID, theme NAME, fork CP, inbox, export)", self.action_command_line)
-        for fmt in FORMATS:
-            yield SystemCommand(f"Export report: {fmt}", f"Write the shown run's report as {fmt} beside its log and preview it", lambda f=fmt: self.action_export(f))
+        for name in FORMATS:
+            yield SystemCommand(f"Export report: {name}", f"Write the shown run's report as {name} beside its log and preview it", lambda f=name: self.action_export(f))
         for orch_id in reversed(self.workspace.orchestrations()):
             yield SystemCommand(f"Open replay: {orch_id}", "Replay that orchestration read-only: play, step, jump to failures", lambda o=orch_id: self.open_replay(o))
         for name in STUDIO_THEMES:

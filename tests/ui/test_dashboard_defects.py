@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
-from textual.widgets import Button, DataTable
+from textual.widgets import Button
 from textual.widgets._toast import Toast
 
 from studio_tui.core.agents import agent_factory

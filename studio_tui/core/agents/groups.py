@@ -9,6 +9,7 @@ the step again, and says so.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import ctypes
 import ctypes.util
@@ -146,10 +147,8 @@ def end_survivors(folder: Path) -> list[str]:
     ended: list[str] = []
     for pgid, (command, members) in survivors(folder).items():
         for pid in members:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         deadline = time.monotonic() + END_WAIT_SECONDS
         while _members(pgid, None) and time.monotonic() < deadline:
             time.sleep(0.01)

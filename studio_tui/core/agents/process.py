@@ -396,10 +396,8 @@ class ChildProcess:
         pgid = self._proc.pid
         exited = self._protocol.exited
         if _signal_group(pgid, signal.SIGTERM):
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(exited), KILL_GRACE_SECONDS)
-            except asyncio.TimeoutError:
-                pass
             _signal_group(pgid, signal.SIGKILL)
         await exited
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from .. import budget as budget_mod
 from .. import events as ev
 from .. import safefile

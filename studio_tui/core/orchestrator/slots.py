@@ -129,7 +129,7 @@ class Slots(OrchestratorBase):
         role = agent_state.role
         # A resumed agent works in the mode it was last started in (an interrupted replan stays a replan).
         mode = mode or agent_state.mode or {"planner": "plan", "architect": "decompose"}.get(role, "build")
-        slot = self._slot(key)
+        self._slot(key)
         while True:
             task = self._task(key, mode=mode)
             self.emit(
@@ -164,7 +164,7 @@ class Slots(OrchestratorBase):
         return 0
 
     async def _succeeded(self, key: str, role: str, mode: str, outcome: Outcome) -> None:
-        slot = self._slot(key)
+        self._slot(key)
         output = dict(outcome.output)
         if role == "planner":
             plan = self._validated_plan(output)

@@ -27,7 +27,7 @@ def sequence_for(decision: RoutingDecision, backlog: Backlog, ws: Workspace) -> 
     elif decision.workflow == "multi_task" and decision.items:
         sequence = [
             ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t, title=item)
-            for t, item in zip(decision.task_ids, decision.items)
+            for t, item in zip(decision.task_ids, decision.items, strict=False)
         ]
     elif decision.workflow == "multi_task":
         task_ids = decision.task_ids or [t.id for t in backlog.pending()]

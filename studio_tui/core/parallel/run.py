@@ -61,7 +61,7 @@ def task_of(entry: Any) -> str | None:
 class ParallelBuilders:
     """Runs the task slots of the routed sequence N at a time; implements the scheduler's TaskRunner."""
 
-    def __init__(self, orch: "Orchestrator") -> None:
+    def __init__(self, orch: Orchestrator) -> None:
         self.orch = orch
         self.execution = orch.config.execution
         self.repo = require_repo(orch.workspace.project_root)

@@ -7,6 +7,7 @@ kernel's own table of locks when the holder has not written its record yet)."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -64,7 +65,7 @@ class WorkspaceLock:
             who += f" ({str(info['command'])[:200]})"
         return who
 
-    def acquire(self) -> "WorkspaceLock":
+    def acquire(self) -> WorkspaceLock:
         fd = safefile.open_lock_file(self.path, root=self.root)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -120,17 +121,15 @@ class WorkspaceLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        try:
+        with contextlib.suppress(OSError):  # a read-only or full disk: the kernel still drops the flock below
             os.ftruncate(self._fd, 0)
-        except OSError:
-            pass  # a read-only or full disk: the kernel still drops the flock below
         try:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "WorkspaceLock":
+    def __enter__(self) -> WorkspaceLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
