@@ -140,6 +140,7 @@ class _Session:
             return
         if not line.text.strip():
             return
+        message: AgentMessage | str | None
         if line.truncated:
             message = f"longer than {MAX_LINE_BYTES} bytes" if line.text.lstrip().startswith("{") else None
         else:

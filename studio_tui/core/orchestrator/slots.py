@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import events as ev
 from ..agents.base import Agent, AgentTask, Failure, Outcome
@@ -14,6 +14,9 @@ from ..recovery import RecoveryTracker
 from ..state import AgentState
 from .base import OrchestratorBase
 from .reporter import SlotReporter
+
+if TYPE_CHECKING:
+    from .engine import Orchestrator
 
 
 @dataclass
@@ -147,7 +150,7 @@ class Slots(OrchestratorBase):
                 self.emit(ev.StatusChanged, status="planning")
             elif role == "builder":
                 self.emit(ev.StatusChanged, status="executing")
-            outcome = await self._agent_for(role).run(task, SlotReporter(self, key))
+            outcome = await self._agent_for(role).run(task, SlotReporter(cast("Orchestrator", self), key))  # self is always the whole Orchestrator
             if outcome.ok:
                 await self._succeeded(key, role, mode, outcome)
                 return

@@ -75,7 +75,7 @@ class Workflow(OrchestratorBase):
     def sessions_dir(self) -> Path:
         return self.workspace.sessions_dir / self.state.id
 
-    def _route(self):
+    def _route(self) -> RoutingDecision:
         ws = self.workspace
         backlog, pending_plans = preflight(ws)
         decision = route(
@@ -171,5 +171,6 @@ class Workflow(OrchestratorBase):
             if latest and latest[-1].context == context:
                 return None
         tokens = budget_mod.estimate_tokens(len(json.dumps(context, sort_keys=True).encode()))
-        return self.emit(ev.HandoffRecorded, **{"from": from_key, "to": to_key}, context=context, tokens=tokens)
+        ends: dict[str, Any] = {"from": from_key, "to": to_key}  # the field aliases are Python keywords
+        return self.emit(ev.HandoffRecorded, **ends, context=context, tokens=tokens)
 

@@ -172,7 +172,7 @@ class DaskEngine:
         elif kind == "step_skipped":
             await reporter.step_skipped(message["step"])
         elif kind == "tokens":
-            await reporter.tokens(message["pool"], message["tokens"])
+            await reporter.tokens(message["pool"], message["tokens"], estimated=bool(message.get("estimated", False)))
         elif kind == "log":
             await reporter.log(str(message.get("message", "")), str(message.get("level", "info")))
         return worker
@@ -187,7 +187,8 @@ class DaskEngine:
         if task.plan_path is not None and task.plan_path.exists():
             plan = f"tasks/{task.task_id}/plan.json"
             files[plan] = task.plan_path.read_text(encoding="utf-8")
-        title = orch._goal_for(orch.state.agent(task.key)) if orch.state.agent(task.key) else task.goal
+        agent = orch.state.agent(task.key)
+        title = orch._goal_for(agent) if agent is not None else task.goal
         return {
             "queue": queue_name,
             "source": self.source,

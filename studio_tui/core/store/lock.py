@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .. import safefile
 from ..errors import StudioError, WorkspaceBusy
@@ -31,7 +32,7 @@ class WorkspaceLock:
         self.root = root
         self._fd: int | None = None
 
-    def holder(self) -> dict:
+    def holder(self) -> dict[str, Any]:
         """What the lock file says about its holder (may be stale if nobody holds the flock)."""
         try:
             data = safefile.parse_json(safefile.read_bytes(self.path, safefile.LOCK, root=self.root) or b"{}", self.path)
@@ -91,7 +92,7 @@ class WorkspaceLock:
             safefile.clean_stale_tmp([Path(folder) for folder, _, _ in os.walk(self.root)])
         return self
 
-    def _write_record(self, record: dict, fd: int | None = None) -> None:
+    def _write_record(self, record: dict[str, Any], fd: int | None = None) -> None:
         """Write the record in place, then cut the file to its length (no moment with an empty file
         once a record was there)."""
         fd = self._fd if fd is None else fd
