@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -16,6 +16,9 @@ from .core.budget import budget_table
 from .core.decider import PERMISSION_CANCELLED, Answer, DecisionRequest, PolicyDecider, option_keys
 from .core.state import OrchestrationState
 from .core.text import STATUS_GLYPHS, sanitize, step_count
+
+PermissionPolicy = Literal["ask", "allow", "deny"]
+"""How a terminal run answers an agent's permission request (`--permissions`)."""
 
 LEVEL_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red"}
 STATUS_STYLE = {
@@ -205,7 +208,7 @@ class TerminalDecider:
         console: Console,
         *,
         on_escalation: Literal["ask", "retry", "skip", "abort"] = "ask",
-        permissions: Literal["ask", "allow", "deny"] = "ask",
+        permissions: PermissionPolicy = "ask",
     ) -> None:
         self.console = console
         self.on_escalation = on_escalation
@@ -246,7 +249,12 @@ async def _read_line(prompt: str) -> str:
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
     fd = sys.stdin.fileno()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
     try:
         await ready
     finally:
@@ -289,7 +297,8 @@ def render_request(request: DecisionRequest) -> Table:
 def permission_rows(table: Table, request: DecisionRequest) -> None:
     """What a person needs to judge a permission: the tool call, literally, then numbered options."""
     d = request.details
-    tool = d.get("tool_call") if isinstance(d.get("tool_call"), dict) else {}
+    raw_tool = d.get("tool_call")
+    tool: dict[str, Any] = raw_tool if isinstance(raw_tool, dict) else {}
     if request.agent:
         table.add_row("Agent", literal(request.agent))
     if tool.get("kind"):

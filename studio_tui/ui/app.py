@@ -383,7 +383,7 @@ class StudioApp(App[int]):
 
     # ── watching a run another process drives ────────────────────────────
 
-    def watch(self, orch_id: str | None, *, follow_latest: bool = False) -> None:
+    def watch(self, orch_id: str | None, *, follow_latest: bool = False) -> None:  # type: ignore[override]  # `studio-tui watch`; Textual's watch(obj, attr, cb) is not used on the app
         """Follow an orchestration's log read-only (never the workspace lock), as it is written."""
         self._stop_following()
         self.watch_note = "◌ watching (read-only)"
