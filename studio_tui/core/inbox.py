@@ -20,8 +20,10 @@ from typing import Any
 from . import safefile
 from .decider import Answer, Decider, DecisionRequest
 from .errors import InputError, NotFound, StudioError
-from .reducer import fold
-from .store import Workspace, read_log
+from . import events as ev
+from .replay.codec import _decode_raw
+from .replay.stream import events_backwards, iter_file_lines
+from .store import Workspace
 from .store.atomic import atomic_write
 from .text import sanitize
 
@@ -58,25 +60,54 @@ class Inbox:
     problems: list[str] = field(default_factory=list)
 
 
+INBOX_TAIL_BYTES = 8 << 20
+"""How far back from a log's end a waiting question is looked for: a run that waits writes little
+after asking, and the inbox is counted every few seconds, so a huge log must cost only its tail."""
+
+
+def _waiting_request(path: Path) -> ev.DecisionRequested | None:
+    """The newest question of a log that has no answer yet, unless the run finished (or was resumed) since."""
+    answered: set[str] = set()
+    events = events_backwards(path, max_bytes=INBOX_TAIL_BYTES)
+    try:
+        for event in events:
+            if isinstance(event, (ev.OrchestrationFinished, ev.Resumed)):
+                return None
+            if isinstance(event, ev.DecisionAnswered):
+                answered.add(event.decision_id)
+            elif isinstance(event, ev.DecisionRequested):
+                return None if event.decision_id in answered else event
+        return None
+    finally:
+        events.close()
+
+
+def _goal(path: Path) -> str:
+    """The goal from the log's first line (`orchestration_started`), or "" when it is not there."""
+    for _index, raw, _tail in iter_file_lines(path):
+        first = _decode_raw(raw, False)
+        return first.goal if isinstance(first, ev.OrchestrationStarted) else ""
+    return ""
+
+
 def waiting_decisions(workspace: Workspace) -> Inbox:
-    """Every run's pending decision, oldest first; a run whose state cannot be read is a problem line, not a crash."""
+    """Every run's pending decision, oldest first, read from the end of each log (never a whole
+    log); a run whose log cannot be read is a problem line, not a crash."""
     inbox = Inbox()
     for orch_id in workspace.orchestrations():
-        try:  # the log is the truth (state.yaml may lag it by a moment)
-            path = workspace.events_path(orch_id)
-            events = read_log(path).events if path.exists() else []
-            state = fold(events) if events else workspace.load_state(orch_id)
-        except Exception as exc:  # damaged log and state: reported, the others still listed
+        path = workspace.events_path(orch_id)
+        try:
+            request = _waiting_request(path) if path.exists() else None
+            goal = _goal(path) if request is not None else ""
+        except Exception as exc:  # a damaged log: reported, the others still listed
             inbox.problems.append(f"{orch_id}: unreadable ({type(exc).__name__})")
             continue
-        if state.finished or state.pending_decision is None:
+        if request is None:
             continue
-        decision = state.decision(state.pending_decision)
-        if decision is None or decision.answer is not None:
-            continue
-        options = list(decision.options) or [str(o.get("id")) for o in decision.details.get("options", []) if isinstance(o, dict) and o.get("id")]
+        offered = request.details.get("options", [])
+        options = list(request.options) or [str(o.get("id")) for o in offered if isinstance(o, dict) and o.get("id")]
         inbox.items.append(
-            InboxItem(orch_id, decision.id, decision.kind, decision.prompt, decision.agent, options, decision.asked_ts, state.goal, dict(decision.details))
+            InboxItem(orch_id, request.decision_id, request.kind, request.prompt, request.agent, options, request.ts, goal, dict(request.details))
         )
     inbox.items.sort(key=lambda item: item.asked_ts)
     return inbox

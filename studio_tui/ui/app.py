@@ -274,7 +274,9 @@ class StudioApp(App[int]):
 
     @work(thread=True, group="inbox-count", exit_on_error=False)
     def _inbox_worker(self) -> None:
-        count = len(waiting_decisions(self.workspace).items)
+        # the run this dashboard drives asks in its own dialog: the header counts what waits elsewhere
+        own = self.feed.state.id if self.active_run is not None else None
+        count = sum(1 for item in waiting_decisions(self.workspace).items if item.orch_id != own)
         self.call_from_thread(self._inbox_counted, count)
 
     def _inbox_counted(self, count: int) -> None:

@@ -240,15 +240,20 @@ class TestLaunch:
         full = path.read_bytes()
         dash.truncate_log(workspace, orch_id, 40)
         app = dash.make_app(workspace)
+        writer = workspace.lock().acquire()  # the other process holds the workspace while it writes
         async with app.run_test(size=(120, 40)) as pilot:
             await dash.until(pilot, lambda: app.feed.state.seq == 40, "the first 40 events")
             assert app._note() == "◌ following the log"
+            writer.release()  # its writer gone, the unfinished run says so instead of "following"
+            assert app._note().startswith("STOPPED (no writer since ")
+            writer.acquire()
             with open(path, "ab") as handle:
                 rest = full[len(path.read_bytes()) :]
                 handle.write(rest[: len(rest) // 2])  # stops mid-line: that line waits for its newline
                 handle.flush()
                 handle.write(rest[len(rest) // 2 :])
             await dash.until(pilot, lambda: app.feed.state.status == "completed", "the rest of the log", timeout=5)
+        writer.release()
         assert app.feed.state.seq == workspace.load_state(orch_id).seq
 
 

@@ -68,13 +68,15 @@ def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine
     return found
 
 
-def last_event(path: Path | str) -> ev.Event | None:
-    """The last valid event of a log, read from its end backwards (a torn or bad last line is skipped)."""
+def events_backwards(path: Path | str, *, max_bytes: int | None = None) -> Iterator[ev.Event]:
+    """The valid events of a log from its end backwards (torn or bad lines skipped), reading at most
+    the last `max_bytes` bytes when given: a look at a run's latest events costs what it reads."""
     with open_log(path) as handle:
         end = handle.seek(0, os.SEEK_END)
+        floor = 0 if max_bytes is None else max(0, end - max_bytes)
         carry = b""
-        while end > 0:
-            start = max(0, end - BACK_BLOCK_BYTES)
+        while end > floor:
+            start = max(floor, end - BACK_BLOCK_BYTES)
             handle.seek(start)
             data = handle.read(end - start) + carry
             lines = data.split(b"\n")
@@ -83,10 +85,14 @@ def last_event(path: Path | str) -> ev.Event | None:
             for raw in reversed(lines):
                 found = _decode_raw(raw, False) if raw.strip() else None
                 if isinstance(found, ev._Event):
-                    return found
+                    yield found
             end = start
-        if carry:
-            found = _decode_raw(carry, False)
-            if isinstance(found, ev._Event):
-                return found
-    return None
+
+
+def last_event(path: Path | str) -> ev.Event | None:
+    """The last valid event of a log, read from its end backwards (a torn or bad last line is skipped)."""
+    events = events_backwards(path)
+    try:
+        return next(events, None)
+    finally:
+        events.close()
