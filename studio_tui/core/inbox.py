@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import events as ev
 from . import safefile
 from .decider import Answer, Decider, DecisionRequest
 from .errors import InputError, NotFound, StudioError
-from . import events as ev
 from .replay.codec import _decode_raw
 from .replay.stream import events_backwards, iter_file_lines
 from .store import Workspace

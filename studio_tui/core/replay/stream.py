@@ -8,7 +8,7 @@ the longest line.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -68,7 +68,7 @@ def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine
     return found
 
 
-def events_backwards(path: Path | str, *, max_bytes: int | None = None) -> Iterator[ev.Event]:
+def events_backwards(path: Path | str, *, max_bytes: int | None = None) -> Generator[ev.Event, None, None]:  # a generator: callers close it
     """The valid events of a log from its end backwards (torn or bad lines skipped), reading at most
     the last `max_bytes` bytes when given: a look at a run's latest events costs what it reads."""
     with open_log(path) as handle:
