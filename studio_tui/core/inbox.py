@@ -68,7 +68,7 @@ after asking, and the inbox is counted every few seconds, so a huge log must cos
 def _waiting_request(path: Path) -> ev.DecisionRequested | None:
     """The newest question of a log that has no answer yet, unless the run finished (or was resumed) since."""
     answered: set[str] = set()
-    events = events_backwards(path, max_bytes=INBOX_TAIL_BYTES)
+    events = events_backwards(path, max_bytes=INBOX_TAIL_BYTES, kind=safefile.LOG)  # a workspace's own log: no link
     try:
         for event in events:
             if isinstance(event, (ev.OrchestrationFinished, ev.Resumed)):

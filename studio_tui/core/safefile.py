@@ -74,6 +74,16 @@ MAX_INT_DIGITS = 100
 """Longest integer accepted: far beyond any real count, far below Python's 4,300-digit limit."""
 
 
+class MissingFile(InputError, FileNotFoundError):
+    """No file at the path: an InputError for the CLI, still a FileNotFoundError for callers that wait for one."""
+
+    def __init__(self, message: str) -> None:
+        InputError.__init__(self, message)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class DiskError(StudioError):
     """A write failed for lack of space, a read-only filesystem, or another OS error."""
 
@@ -122,7 +132,7 @@ def _open_error(path: Path, kind: Kind, exc: OSError, *, writing: bool = False) 
             return InputError(f"{path}: a symbolic link to nothing ({target})")
         return InputError(f"{path}: too many levels of symbolic links")
     if exc.errno == errno.ENOENT:
-        return InputError(f"{path}: file not found")
+        return MissingFile(f"{path}: file not found")
     if exc.errno in (errno.EISDIR,):
         return InputError(f"{path}: is a folder, not a {kind.name} file")
     if exc.errno == errno.ENXIO:

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 from .. import events as ev
 from .. import reducer
 from ..state import OrchestrationState
-from ..store.eventlog import BadLine
+from ..store.eventlog import MAX_LINE_BYTES, TOO_LONG, BadLine
 
 _KNOWN_EVENT: TypeAdapter[Any] = TypeAdapter(ev.KnownEvent)
 _VALIDATE_JSON: Callable[[bytes], ev.Event] = _KNOWN_EVENT.validator.validate_json
@@ -29,6 +29,8 @@ def decode_line(raw: bytes) -> ev.Event:
 
 def _decode_raw(raw: bytes, torn: bool) -> ev.Event | BadLine | None:
     """The event on a line, a BadLine (line number 0: the caller sets it), or None for a blank line."""
+    if raw is TOO_LONG:
+        return BadLine(0, f"line longer than {MAX_LINE_BYTES >> 20} MB")
     try:
         return _VALIDATE_JSON(raw)  # the common case first: no copies, no checks
     except ValidationError:

@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from .. import events as ev
 from .. import safefile
-from ..store.eventlog import BadLine
+from ..store.eventlog import MAX_LINE_BYTES, TOO_LONG, BadLine
 from .codec import _decode_raw
 
 STREAM_BLOCK_BYTES = 1 << 20
@@ -27,18 +27,21 @@ BACK_BLOCK_BYTES = 64 << 10
 """Bytes read per step when looking for the last event from the end of the file."""
 
 
-def open_log(path: Path | str) -> BinaryIO:
-    """An unbuffered binary handle on a log: a regular file, never through a link, never a FIFO."""
-    return os.fdopen(safefile.open_read(Path(path), safefile.LOG), "rb", buffering=0)
+def open_log(path: Path | str, kind: safefile.Kind = safefile.NAMED_LOG) -> BinaryIO:
+    """An unbuffered binary handle on a log: a regular file, never a FIFO (a log the person named on
+    the command line may be reached through a link; a workspace's own logs are checked on the way in)."""
+    return os.fdopen(safefile.open_read(Path(path), kind), "rb", buffering=0)
 
 
 def iter_file_lines(path: Path | str, start: int = 0) -> Iterator[tuple[int, bytes, bool]]:
     """(0-based line index from `start`, bytes without newline, is_tail) for each line from byte `start`.
 
-    `is_tail` marks bytes after the last newline (a line being written, or torn by a crash)."""
+    `is_tail` marks bytes after the last newline (a line being written, or torn by a crash). A line
+    longer than MAX_LINE_BYTES comes as the `TOO_LONG` marker, never held in memory (as `read_log`)."""
     with open_log(path) as handle:
         handle.seek(start)
-        pending = b""
+        pending = bytearray()
+        skipping = False
         index = 0
         block = FIRST_STREAM_BLOCK_BYTES
         while True:
@@ -46,18 +49,34 @@ def iter_file_lines(path: Path | str, start: int = 0) -> Iterator[tuple[int, byt
             block = STREAM_BLOCK_BYTES
             if not data:
                 break
-            if pending:
-                data = pending + data
             end = data.rfind(b"\n")
             if end < 0:
-                pending = data  # a line longer than a block: read on
+                if not skipping:
+                    pending += data  # a line longer than a block: read on (appending, not re-copying)
+                    if len(pending) > MAX_LINE_BYTES:
+                        pending.clear()
+                        skipping = True
                 continue
-            pending = data[end + 1 :]
-            for raw in data[:end].split(b"\n"):
-                yield index, raw, False
+            first = data.find(b"\n")
+            if skipping or pending:
+                too_long = skipping or len(pending) + first > MAX_LINE_BYTES
+                yield index, TOO_LONG if too_long else bytes(pending + data[:first]), False
                 index += 1
-        if pending:
-            yield index, pending, True
+                pending.clear()
+                skipping = False
+                if first < end:
+                    for raw in data[first + 1 : end].split(b"\n"):
+                        yield index, raw, False
+                        index += 1
+            else:
+                for raw in data[:end].split(b"\n"):
+                    yield index, raw, False
+                    index += 1
+            pending += data[end + 1 :]
+        if skipping:
+            yield index, TOO_LONG, True
+        elif pending:
+            yield index, bytes(pending), True
 
 
 def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine | None:
@@ -68,29 +87,39 @@ def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine
     return found
 
 
-def events_backwards(path: Path | str, *, max_bytes: int | None = None) -> Generator[ev.Event, None, None]:  # a generator: callers close it
-    """The valid events of a log from its end backwards (torn or bad lines skipped), reading at most
-    the last `max_bytes` bytes when given: a look at a run's latest events costs what it reads."""
-    with open_log(path) as handle:
+def events_backwards(path: Path | str, *, max_bytes: int | None = None, kind: safefile.Kind = safefile.NAMED_LOG) -> Generator[ev.Event, None, None]:  # a generator: callers close it
+    """The valid events of a log from its end backwards (torn or bad lines skipped; a line longer than
+    MAX_LINE_BYTES is passed over, never held), reading at most the last `max_bytes` bytes when given:
+    a look at a run's latest events costs what it reads."""
+    with open_log(path, kind) as handle:
         end = handle.seek(0, os.SEEK_END)
         floor = 0 if max_bytes is None else max(0, end - max_bytes)
-        carry = b""
+        carry: list[bytes] = []
+        carried = 0
         while end > floor:
             start = max(floor, end - BACK_BLOCK_BYTES)
             handle.seek(start)
-            data = handle.read(end - start) + carry
-            lines = data.split(b"\n")
+            block = handle.read(end - start)
+            end = start
+            if b"\n" not in block and start > 0:
+                carried += len(block)
+                if carried <= MAX_LINE_BYTES:
+                    carry.append(block)
+                continue
+            lines = (block + b"".join(reversed(carry))).split(b"\n") if carried <= MAX_LINE_BYTES else [*block.split(b"\n")[:-1], b""]
+            carry, carried = [], 0
             # the first piece may be the end of a longer line: keep it for the next block (unless at 0)
-            carry = lines.pop(0) if start > 0 else b""
+            if start > 0:
+                first = lines.pop(0)
+                carry, carried = [first], len(first)
             for raw in reversed(lines):
                 found = _decode_raw(raw, False) if raw.strip() else None
                 if isinstance(found, ev._Event):
                     yield found
-            end = start
 
 
 def last_event(path: Path | str) -> ev.Event | None:
-    """The last valid event of a log, read from its end backwards (a torn or bad last line is skipped)."""
+    """The last valid event of a log, read from its end backwards (see `events_backwards`)."""
     events = events_backwards(path)
     try:
         return next(events, None)
