@@ -9,6 +9,7 @@ the recovery decisions and the final status.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -235,26 +236,35 @@ emit(type="result", output={})
 # ── floods ──────────────────────────────────────────────────────────────
 
 
+PEAK_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+"""Runs the command under a small fresh interpreter and writes its peak RSS: a child forked straight from
+pytest would count pytest's own memory (the high-water mark survives exec), so its peak would depend on
+which tests ran before."""
+
+
 def run_cli_measured(ws: Workspace, *args: str, deadline_s: float = 120.0) -> tuple[int, int, str]:
     """Run `studio-tui ARGS` on `ws`; (exit code, peak RSS in KiB of it and its descendants, stdout)."""
     env = dict(os.environ, CI="true", NO_COLOR="1", COLUMNS="160")
     out_path = ws.project_root / "cli.out"
+    peak_path = ws.project_root / "cli.peak"
+    command = [sys.executable, "-m", "studio_tui", "--workspace", str(ws.root), *args]
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "studio_tui", "--workspace", str(ws.root), *args],
-            cwd=ws.project_root, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-c", PEAK_WRAPPER, str(peak_path), *command],
+            cwd=ws.project_root, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    deadline = time.monotonic() + deadline_s
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage.ru_maxrss, out_path.read_text(errors="replace")
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"studio-tui did not finish in {deadline_s}s")
-        time.sleep(0.02)
+    try:
+        code = proc.wait(timeout=deadline_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise AssertionError(f"studio-tui did not finish in {deadline_s}s") from None
+    return code, int(peak_path.read_text()), out_path.read_text(errors="replace")
 
 
 FLOOD = """\
