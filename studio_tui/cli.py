@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from rich.console import Console
@@ -24,13 +24,13 @@ from .core.config import StudioConfig
 from .core.decider import PolicyDecider
 from .core.errors import InputError, NotFound, StudioError, WorkspaceBusy
 from .core.example import make_demo_workspace
-from .core.safefile import DiskError
 from .core.orchestrator import Orchestrator, preflight
 from .core.reducer import fold
+from .core.safefile import DiskError
 from .core.state import OrchestrationState
-from .core.text import command_hint, sanitize
 from .core.store import ORCH_ID_RE, Workspace, read_log
-from .headless import HeadlessPrinter, TerminalDecider, budget_view, literal, state_view
+from .core.text import command_hint, sanitize
+from .headless import HeadlessPrinter, PermissionPolicy, TerminalDecider, budget_view, literal, state_view
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 RUN_COMMANDS = ("demo", "build", "orchestrate", "resume", "run-backlog", "fork")
@@ -374,7 +374,7 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
     if permissions == "ask" and not _interactive():
         raise InputError("--permissions ask needs a terminal; use allow or deny when input is not a terminal")
     if _interactive():
-        decider: Any = TerminalDecider(console, on_escalation=policy, permissions=permissions)
+        decider: Any = TerminalDecider(console, on_escalation=policy, permissions=cast(PermissionPolicy, permissions))  # argparse choices
     else:
         decider = PolicyDecider(policy, permissions)  # type: ignore[arg-type]
     with workspace.lock():

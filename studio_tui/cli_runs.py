@@ -19,8 +19,8 @@ from .core.liveness import resume_hint, stopped_label, writer_alive
 from .core.orchestrator.resume_point import ResumePoint, find_resume_point
 from .core.route_preview import preview
 from .core.state import OrchestrationState
-from .core.text import command_hint
 from .core.store import CheckpointRecord, Workspace, snapshots
+from .core.text import command_hint
 from .headless import literal
 
 
@@ -184,7 +184,7 @@ class LivenessWatch:
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), LIVENESS_POLL_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     state = self.state()
                     if queue.empty() and (label := stopped_label(self.workspace, state)) is not None:
                         yield Stopped(label, resume_hint(self.workspace, state))

@@ -9,6 +9,7 @@ the step again, and says so.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import ctypes
 import ctypes.util
@@ -37,7 +38,7 @@ def _load_prctl() -> Callable[..., int] | None:
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl  # type: ignore[no-any-return]
+        return libc.prctl
     except (OSError, AttributeError):
         return None
 
@@ -146,10 +147,8 @@ def end_survivors(folder: Path) -> list[str]:
     ended: list[str] = []
     for pgid, (command, members) in survivors(folder).items():
         for pid in members:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         deadline = time.monotonic() + END_WAIT_SECONDS
         while _members(pgid, None) and time.monotonic() < deadline:
             time.sleep(0.01)
