@@ -46,15 +46,21 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: as little as possible, all of it bound beforehand."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
 def preexec() -> Callable[[], None] | None:
     """The preexec_fn for an agent child process (None where there is no parent-death signal)."""
-    return _die_with_parent if _PRCTL is not None else None
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        """Runs in the child between fork and exec: as little as possible, all of it bound beforehand.
+        A parent that died before the signal was set is noticed by the changed parent pid."""
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return die_with_parent
 
 
 def record_groups_in(folder: Path | None) -> contextvars.Token[Path | None]:
