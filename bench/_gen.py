@@ -171,7 +171,7 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
                  sequence=[ev.SlotSpec(key="architect", agent="architect")])
         out.emit(ev.BudgetAllocated, pools={name: ev.PoolSpec(used=0, soft=soft) for name, soft in POOLS.items()})
         out.emit(ev.StatusChanged, status="executing")
-        used = {name: 0 for name in POOLS}
+        used = dict.fromkeys(POOLS, 0)
         _run_agent(out, rng, "architect", "architect", "arch", 4, used)
         task = 0
         while out.room > 2 * RESERVE:

@@ -23,9 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from studio_tui.core import events as ev  # noqa: E402
-from studio_tui.core.reducer import apply  # noqa: E402
-from studio_tui.core.state import OrchestrationState  # noqa: E402
+from studio_tui.core import events as ev
+from studio_tui.core.reducer import apply
+from studio_tui.core.state import OrchestrationState
 
 SEED = 20261130
 START_TS = 1_796_000_000.0

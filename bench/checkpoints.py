@@ -110,8 +110,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     shapes = {
-        "one_run": dict(orchestrations=1, per_run=COUNT, steps=5, extra=0),
-        "many_runs": dict(orchestrations=50, per_run=COUNT // 50, steps=300, extra=20),
+        "one_run": {"orchestrations": 1, "per_run": COUNT, "steps": 5, "extra": 0},
+        "many_runs": {"orchestrations": 50, "per_run": COUNT // 50, "steps": 300, "extra": 20},
     }
     out: dict[str, object] = {"checkpoints": COUNT, "rounds": args.rounds, "target_s": TARGET_S}
     ok = True
@@ -124,9 +124,9 @@ def main() -> None:
             times: dict[str, list[float]] = {"indexed": [], "baseline": [], "command": [], "startup": []}
             for r in range(args.rounds):
                 print(f"{name}: round {r + 1}/{args.rounds}", file=sys.stderr)
-                times["indexed"].append(_time(lambda: indexed(ws)))
-                times["baseline"].append(_time(lambda: baseline(ws)))
-                times["command"].append(_time(lambda: command(ws)))
+                times["indexed"].append(_time(lambda ws=ws: indexed(ws)))
+                times["baseline"].append(_time(lambda ws=ws: baseline(ws)))
+                times["command"].append(_time(lambda ws=ws: command(ws)))
                 times["startup"].append(_time(startup))
             ratio = statistics.median(times["indexed"]) / statistics.median(times["baseline"])
             passed = max(times["indexed"]) < TARGET_S

@@ -32,13 +32,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _gen import load_events  # noqa: E402
+from _gen import load_events
 
-from studio_tui.core import events as ev  # noqa: E402
-from studio_tui.core.example import make_demo_workspace  # noqa: E402
-from studio_tui.core.reducer import apply  # noqa: E402
-from studio_tui.core.state import OrchestrationState  # noqa: E402
-from studio_tui.core.store import Workspace  # noqa: E402
+from studio_tui.core import events as ev
+from studio_tui.core.example import make_demo_workspace
+from studio_tui.core.reducer import apply
+from studio_tui.core.state import OrchestrationState
+from studio_tui.core.store import Workspace
 
 TARGET_RATIO = 0.70
 FRAME_RATE = 20
@@ -78,7 +78,7 @@ async def dashboard(events: list[ev.Event], workspace: Workspace, slice_size: in
             for event in events[start : start + slice_size]:
                 feed.apply(event)
             await asyncio.sleep(0)
-        while feed.dirty:  # the frame that shows the last event
+        while feed.dirty:  # noqa: ASYNC110 - no event fires on a repaint: yield until the feed is clean; the frame that shows the last event
             await asyncio.sleep(0)
         await pilot.pause()
         elapsed = time.perf_counter() - started

@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _gen import load_events  # noqa: E402
+from _gen import load_events
 
-from studio_tui.core import events as ev  # noqa: E402
-from studio_tui.core.store import EventLogWriter  # noqa: E402
+from studio_tui.core import events as ev
+from studio_tui.core.store import EventLogWriter
 
 TARGET_EVENTS_PER_S = 50_000
 _SYNC_AFTER = (ev.CheckpointSaved, ev.DecisionRequested, ev.OrchestrationFinished)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runs import RUNS, load_note, logs, spread, timed_child  # noqa: E402
+from _runs import RUNS, load_note, logs, spread, timed_child
 
 TARGET_S = 15.0
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runs import load_note, logs, spread  # noqa: E402
+from _runs import load_note, logs, spread
 
 TARGETS = {"first_frame_s": 1.0, "full_index_s": 3.0, "seek_median_ms": 20.0, "peak_rss_mb": 400.0}
 FIRST_FRAME_LINES = 200

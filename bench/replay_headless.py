@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runs import RUNS, baseline_wc, load_note, logs, spread, timed_child  # noqa: E402
+from _runs import RUNS, baseline_wc, load_note, logs, spread, timed_child
 
 TARGETS = {"to_1": (0.5, 150.0), "to_n": (10.0, 400.0)}
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runs import RUNS, baseline_wc, load_note, logs, spread, timed_child  # noqa: E402
+from _runs import RUNS, baseline_wc, load_note, logs, spread, timed_child
 
 TARGET_S, TARGET_MB = 3.0, 400.0
 

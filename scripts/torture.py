@@ -243,7 +243,7 @@ def check_after_kill(ws: Workspace, known_bad: dict[str, set[int]]) -> KillCheck
             try:
                 data = yaml.safe_load(state_path.read_text(encoding="utf-8"))
                 state = OrchestrationState.from_dict(data)
-            except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
+            except Exception as exc:  # any failure to load is the finding
                 check.problems.append(f"{orch_id}: state.yaml does not load: {type(exc).__name__}: {exc}")
             else:
                 if state.seq > last_seq and not simulated_tail:
@@ -375,7 +375,7 @@ def differences(expected: Any, got: Any, where: str = "") -> list[str]:
         return out
     if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
         out = []
-        for index, (a, b) in enumerate(zip(expected, got)):
+        for index, (a, b) in enumerate(zip(expected, got, strict=False)):
             out += differences(a, b, f"{where}[{index}]")
         return out
     if expected != got:
@@ -558,7 +558,7 @@ def torture_run(index: int, run_seed: int, base: Path, ref: Reference, *, speed:
             result.notes.append(f"progress checkpoints {progress_names(state)} (uninterrupted: {ref.progress})")
             if strict:
                 result.mismatches += differences(ref.strict_view["checkpoints"], comparable(ws, state, strict=True)["checkpoints"], ".checkpoints(strict)")
-    except Exception as exc:  # noqa: BLE001 - a harness error is reported as a problem of this run
+    except Exception as exc:  # a harness error is reported as a problem of this run
         result.problems.append(f"{type(exc).__name__}: {exc}")
     finally:
         result.seconds = round(time.monotonic() - started, 2)

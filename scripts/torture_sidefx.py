@@ -187,7 +187,6 @@ def run_args() -> tuple[str, ...]:
 def reference(base: Path, workflow: str) -> Reference:
     t = _torture()
     ws, goal = make_workspace(base, f"reference_{workflow}", workflow)
-    started = time.monotonic()
     code = run_to_end(ws, ("build", goal, *run_args()), base / f"reference_{workflow}.out")
     if code != 0:
         raise RuntimeError(f"uninterrupted {workflow} run exited {code}; see {base / f'reference_{workflow}.out'}")
@@ -274,7 +273,7 @@ def torture_run(index: int, seed: int, base: Path, refs: dict[str, Reference], *
     done_at_kill: dict[str, int] = {}
     """step -> lines it had when a kill found it completed."""
     try:
-        for n in range(rng.randint(1, max_kills)):
+        for _ in range(rng.randint(1, max_kills)):
             moments = [m for m in MOMENTS if (m != "replan" or workflow == "plan_then_build") and (m != "resume_start" or args[0] == "resume")]
             moment = rng.choice(moments)
             proc = t.spawn(ws, args, out)
@@ -326,7 +325,7 @@ def torture_run(index: int, seed: int, base: Path, refs: dict[str, Reference], *
         result.mismatches += t.differences(ref.view, t.comparable(ws, state))
         if sorted(final) != ref.lines:
             result.mismatches.append(f"sidefx.log steps {sorted(final)} != {ref.lines}")
-    except Exception as exc:  # noqa: BLE001 - a harness error is a problem of this run
+    except Exception as exc:  # a harness error is a problem of this run
         result.problems.append(f"{type(exc).__name__}: {exc}")
     finally:
         result.seconds = round(time.monotonic() - started, 2)

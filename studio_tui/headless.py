@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import shlex
 import sys
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +16,9 @@ from .core.budget import budget_table
 from .core.decider import PERMISSION_CANCELLED, Answer, DecisionRequest, PolicyDecider, option_keys
 from .core.state import OrchestrationState
 from .core.text import STATUS_GLYPHS, sanitize, step_count
+
+PermissionPolicy = Literal["ask", "allow", "deny"]
+"""How a terminal run answers an agent's permission request (`--permissions`)."""
 
 LEVEL_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red"}
 STATUS_STYLE = {
@@ -206,7 +208,7 @@ class TerminalDecider:
         console: Console,
         *,
         on_escalation: Literal["ask", "retry", "skip", "abort"] = "ask",
-        permissions: Literal["ask", "allow", "deny"] = "ask",
+        permissions: PermissionPolicy = "ask",
     ) -> None:
         self.console = console
         self.on_escalation = on_escalation
@@ -225,12 +227,12 @@ class TerminalDecider:
         self.console.print(render_request(request))
         keys = option_keys(request)
         while True:
-            hint = "/".join(f"[{key}] {option}" for key, option in zip(keys, request.options)) if request.options else ""
+            hint = "/".join(f"[{key}] {option}" for key, option in zip(keys, request.options, strict=False)) if request.options else ""
             prompt = f"{hint} > " if hint else f"answer{f' [{request.default}]' if request.default else ''} > "
             reply = (await _read_line(prompt)).strip()
             if not request.options:
                 return Answer(reply or request.default)
-            for key, option in zip(keys, request.options):
+            for key, option in zip(keys, request.options, strict=False):
                 if reply == option or reply.lower() == key:
                     return Answer(option)
             if request.kind in ("routing", "confidence") and reply.lower() in ("y", "yes"):
@@ -247,7 +249,12 @@ async def _read_line(prompt: str) -> str:
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
     fd = sys.stdin.fileno()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
     try:
         await ready
     finally:
@@ -290,7 +297,8 @@ def render_request(request: DecisionRequest) -> Table:
 def permission_rows(table: Table, request: DecisionRequest) -> None:
     """What a person needs to judge a permission: the tool call, literally, then numbered options."""
     d = request.details
-    tool = d.get("tool_call") if isinstance(d.get("tool_call"), dict) else {}
+    raw_tool = d.get("tool_call")
+    tool: dict[str, Any] = raw_tool if isinstance(raw_tool, dict) else {}
     if request.agent:
         table.add_row("Agent", literal(request.agent))
     if tool.get("kind"):
@@ -315,7 +323,7 @@ def permission_rows(table: Table, request: DecisionRequest) -> None:
     if d.get("outside_root"):
         table.add_row("Careful", literal("the request names paths outside the project root", "bold red"))
     names = {str(o.get("id")): o for o in d.get("options", []) if isinstance(o, dict)}
-    for key, option in zip(option_keys(request), request.options):
+    for key, option in zip(option_keys(request), request.options, strict=False):
         offered = names.get(option)
         label = f"{offered.get('name')} ({offered.get('kind')})" if offered else "withdraw the request (cancel the agent's turn)" if option == PERMISSION_CANCELLED else option
         table.add_row(Text(f"[{key}]", style="bold"), literal(label))
@@ -369,19 +377,3 @@ def budget_view(state: OrchestrationState) -> Table:
         level = status.split(" ")[0]
         table.add_row(name, str(used), str(soft), Text(status, style=LEVEL_STYLE.get(level, "")), end_section=index == len(rows) - 2)
     return table
-
-
-def outcome_lines(workspace_root: object, state: OrchestrationState, events_path: object) -> list[Text]:
-    """What a run ended as and how to pick it up again: printed after a headless run and when the dashboard exits."""
-    if not state.id:
-        return []
-    root = shlex.quote(str(workspace_root))
-    lines = [Text(f"{state.id}: {state.status}", style="bold") + (Text(" · ") + Text(sanitize(state.summary, keep_newlines=False)) if state.summary else Text())]
-    last = state.checkpoints[-1] if state.checkpoints else None
-    if state.status == "interrupted" and last is not None:
-        lines.append(Text(f"interrupted: resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
-    elif state.status in ("aborted", "halted", "failed", "cancelled") and last is not None:
-        name = sanitize(last.name, keep_newlines=False)
-        lines.append(Text(f"last checkpoint: {last.id} ({name}); resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
-    lines.append(Text(f"log: {events_path}", style="dim"))
-    return lines

@@ -100,15 +100,15 @@ class RecordingReporter:
 
 def make_task(root: Path, **overrides: Any) -> AgentTask:
     """A builder task rooted at `root`, with any field overridden."""
-    fields: dict[str, Any] = dict(
-        key="builder:T1",
-        role="builder",
-        mode="build",
-        goal="build the thing",
-        project_root=root,
-        workspace_root=root / ".studio",
-        task_id="T1",
-    )
+    fields: dict[str, Any] = {
+        "key": "builder:T1",
+        "role": "builder",
+        "mode": "build",
+        "goal": "build the thing",
+        "project_root": root,
+        "workspace_root": root / ".studio",
+        "task_id": "T1",
+    }
     fields.update(overrides)
     return AgentTask(**fields)
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
-
 from agent_helpers import RecordingReporter, make_task, process_gone
+
 from studio_tui.core import events as ev
-from studio_tui.core.agents.acp import process as acp_process
 from studio_tui.core.agents import agent_factory
 from studio_tui.core.agents.acp import AcpAgent, agent_argv, agent_cwd, confine, render_prompt
+from studio_tui.core.agents.acp import process as acp_process
 from studio_tui.core.agents.base import PermissionOption
 from studio_tui.core.agents.process import RunClock
 from studio_tui.core.config import AcpAgentConfig
@@ -131,7 +131,7 @@ async def test_good_agent_streams_plan_tools_usage_and_permission_into_the_repor
         ("step_done", 2),
         ("step_done", 3),
     ]
-    title, options, details = reporter.permissions[0]
+    _title, options, details = reporter.permissions[0]
     assert options == OFFERED
     assert details == {
         "tool_call": {"id": "t2", "title": "Write notes.txt", "kind": "edit", "input": '{\n  "path": "notes.txt"\n}'}
@@ -198,7 +198,7 @@ async def test_stop_reasons_map_to_failure_categories(tmp_path):
 
     outcomes = await asyncio.gather(*(run(reason) for reason in reasons))
 
-    for (reason, category), outcome in zip(reasons.items(), outcomes):
+    for (reason, category), outcome in zip(reasons.items(), outcomes, strict=False):
         assert outcome.failure is not None, reason
         assert outcome.failure.category == category, reason
         assert f"stop reason: {reason}" in outcome.failure.message

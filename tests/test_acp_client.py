@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
+from agent_helpers import RecordingReporter, make_task, process_gone
 from rich.console import Console
 
-from agent_helpers import RecordingReporter, make_task, process_gone
 from studio_tui.core import events as ev
 from studio_tui.core.agents import agent_factory
 from studio_tui.core.agents.acp import AcpAgent
@@ -89,7 +89,7 @@ def pick(kind: str) -> Callable[[list[PermissionOption]], str | None]:
 def request_from(title: str, options: list[PermissionOption], details: dict[str, Any]) -> DecisionRequest:
     """The DecisionRequest the orchestrator's reporter makes of a permission call."""
     offered = {"options": [{"id": o.id, "name": o.name, "kind": o.kind} for o in options], **details}
-    return DecisionRequest("d1", "permission", title, "builder:T1", tuple(o.id for o in options) + ("cancelled",), offered)
+    return DecisionRequest("d1", "permission", title, "builder:T1", (*tuple(o.id for o in options), "cancelled"), offered)
 
 
 # ── 1. permissions a person can judge ─────────────────────────────────────

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from agent_helpers import RecordingReporter, make_task
+
 from studio_tui.core import events as ev
 from studio_tui.core.agents import agent_factory
 from studio_tui.core.agents.acp import AcpAgent
@@ -125,7 +125,7 @@ async def test_planner_bad_plan_goes_back_in_the_same_session_with_the_error(tmp
 
     assert outcome.ok, outcome.failure
     assert outcome.output["plan_id"] == "bp_T7"
-    first, second = agent.prompts()
+    _first, second = agent.prompts()
     assert "step ids must be 1..1 in order" in second and str(path) in second
     # One process, one session: the follow-up went to the same session.
     assert len(agent.records("initialize")) == 1
@@ -420,7 +420,7 @@ async def test_decompose_first_with_every_role_acp(tmp_path):
     builder = Agent(tmp_path, "builder", [[{"say": "built"}]])
     workspace = workspace_with(root, {"planner": planner, "builder": builder, "architect": architect})
 
-    state, events = await run_build(workspace, "Build a new platform project system")
+    state, _events = await run_build(workspace, "Build a new platform project system")
 
     assert state.routing.workflow == "decompose_first"
     assert state.status == "completed", state.summary
@@ -450,7 +450,7 @@ async def test_builder_retry_after_a_crash_continues_the_same_session(tmp_path):
     builder = Agent(tmp_path, "builder", [[{"say": "part 1"}], [{"exit": 3}], [{"say": "part 2 again"}]], "--load-session")
     workspace = workspace_with(root, {"planner": planner, "builder": builder, "architect": planner}, recovery={"backoff": {"initial": 0}})
 
-    state, events = await run_build(workspace, "Add a login page")
+    state, _events = await run_build(workspace, "Add a login page")
 
     assert state.status == "completed", state.summary
     [first_session] = [r["session_id"] for r in builder.records("new_session")]

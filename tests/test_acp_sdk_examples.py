@@ -12,8 +12,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-
 from agent_helpers import RecordingReporter, make_task
+
 from studio_tui.core.agents.acp import AcpAgent
 from studio_tui.core.config import AcpAgentConfig, PlannerConfig
 

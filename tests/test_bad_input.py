@@ -190,7 +190,7 @@ def results(tmp_path_factory, doubles, _subprocess_bytecode_cache):
         prepared[name] = (ws, needles, snapshot(ws.project_root))
         commands.append(("--workspace", str(ws.root), *args))
     done = doubles.run_cli_many(commands, cwd=base)
-    return {name: (*prepared[name], result) for name, result in zip(SUBPROCESS, done)}
+    return {name: (*prepared[name], result) for name, result in zip(SUBPROCESS, done, strict=False)}
 
 
 def check_clean_failure(ws, needles, before, done):
@@ -271,7 +271,7 @@ def test_damaged_checkpoint_files_exit_2(with_checkpoints, doubles, capsys, _sub
         field: [f"{field}.yaml", "checkpoint.seq", f"line {_line_of(paths[field], 'many')}"],
         shape: [f"{shape}.yaml", "not a checkpoint file"],
     }
-    for cp, done in zip((syntax, field, shape), results):
+    for cp, done in zip((syntax, field, shape), results, strict=False):
         assert done.returncode == 2, (cp, done.stderr)
         assert "Traceback" not in done.stderr
         message = flat(done.stderr)

@@ -18,7 +18,6 @@ from studio_tui.core.config import DEFAULT_POOLS, BudgetConfig
 from studio_tui.core.reducer import apply
 from studio_tui.core.state import Budget, OrchestrationState, Pool
 
-
 # ── thresholds ──────────────────────────────────────────────────────────
 
 
@@ -117,7 +116,7 @@ def test_budget_table_rows_and_total_like_the_seed():
     assert [r[:3] for r in rows[:-1]] == seed
     assert rows[-1] == ("TOTAL", 63000, 150000, "OK (42%)")
     # per-pool status uses the same thresholds (reserved is at 93%)
-    assert dict((r[0], r[3]) for r in rows[:-1]) == {
+    assert {r[0]: r[3] for r in rows[:-1]} == {
         "reserved": "WARNING", "learnings": "OK", "backlog": "OK", "plans": "OK", "context7": "OK", "working": "OK",
     }
 

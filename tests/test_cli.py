@@ -81,7 +81,7 @@ class Batch:
 
     def run(self, doubles, names=None):
         names = list(names or [n for n in self.commands if n not in self.results])
-        for name, done in zip(names, doubles.run_cli_many([self.commands[n] for n in names], cwd=self.base)):
+        for name, done in zip(names, doubles.run_cli_many([self.commands[n] for n in names], cwd=self.base), strict=False):
             self.results[name] = done
 
 

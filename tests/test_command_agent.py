@@ -9,11 +9,11 @@ import sys
 import time
 
 import pytest
-
 from agent_helpers import RecordingReporter, make_task, process_gone, python_agent
+
 from studio_tui.core.agents import process
-from studio_tui.core.agents.command import CommandAgent
 from studio_tui.core.agents.base import Failure
+from studio_tui.core.agents.command import CommandAgent
 from studio_tui.core.config import CommandAgentConfig
 
 

@@ -12,7 +12,7 @@ from studio_tui.core.parallel import git
 
 pytest.importorskip("distributed", reason="the dask extra (dask[distributed]) is not installed")
 
-from test_parallel_builders import Project, _tasks  # noqa: E402  (the same project and agent as the local tests)
+from test_parallel_builders import Project, _tasks
 
 pytestmark = pytest.mark.dask
 

@@ -86,7 +86,7 @@ def test_a_full_disk_stops_the_run_cleanly_and_resume_works_once_space_is_back(l
         state = fold(read.events)
         for cp in state.checkpoints:  # every checkpoint the log names is on disk and loads
             assert ws.find_checkpoint(cp.id).meta.id == cp.id
-    assert not [p for p in ws.root.rglob("*.tmp")]  # no temporary file left behind
+    assert not list(ws.root.rglob("*.tmp"))  # no temporary file left behind
     # space is back: resume from the checkpoint the message names (or build again if none was saved)
     filler.unlink()
     hint = [line for line in done.stderr.splitlines() if "resume with" in line]
@@ -112,7 +112,7 @@ def test_a_read_only_disk_gives_one_message_per_command_and_reading_still_works(
                    ("checkpoint", "x"), ("handoff", "planner", "builder", "{}")]
         readers = [("status",), ("checkpoints",), ("budget",), ("replay", ws.latest(), "--headless")]
         results = doubles.run_cli_many([*writers, *readers], cwd=ws.project_root)
-        for args, done in zip([*writers, *readers], results):
+        for args, done in zip([*writers, *readers], results, strict=False):
             _no_traceback(done)
             if args in readers:
                 assert done.returncode == 0, (args, done.stderr)

@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 import yaml
 from acp import PROTOCOL_VERSION
+from agent_helpers import process_gone
 
 from studio_tui.core.doctor import diagnose
 from studio_tui.core.store import Workspace
-
-from agent_helpers import process_gone
 
 AGENTS = Path(__file__).resolve().parent / "acp_agents"
 PROBE = [sys.executable, str(AGENTS / "probe_agent.py")]
@@ -68,7 +67,7 @@ def test_an_agent_that_answers_reports_version_capabilities_auth_methods_and_mod
 
 def test_auth_required_and_not_on_path_fail_with_their_fix(tmp_path):
     ws = workspace_with(tmp_path, {
-        "planner": {"kind": "acp", "command": PROBE + ["--auth-required"]},
+        "planner": {"kind": "acp", "command": [*PROBE, "--auth-required"]},
         "builder": {"kind": "acp", "command": ["studio-test-no-such-agent", "--acp"]},
         "architect": {"kind": "plan_builder"},
     })
@@ -91,7 +90,7 @@ def test_auth_required_and_not_on_path_fail_with_their_fix(tmp_path):
 def test_an_agent_that_never_answers_initialize_times_out_and_its_process_group_is_ended(tmp_path):
     pid_file = tmp_path / "pids"
     # no --timeout: the agent's own init_timeout bounds the probe
-    ws = workspace_with(tmp_path, {"architect": {"kind": "acp", "command": PROBE + ["--silent", "--pid-file", str(pid_file)], "init_timeout": 2}})
+    ws = workspace_with(tmp_path, {"architect": {"kind": "acp", "command": [*PROBE, "--silent", "--pid-file", str(pid_file)], "init_timeout": 2}})
     report = asyncio.run(diagnose(ws, ws.config()))
     assert not report.ok
     architect = by_role(report)["architect"]
@@ -172,7 +171,7 @@ def test_doctor_json_and_plain_output_and_exit_codes(tmp_path, doctor_cli):
     assert [c["role"] for c in data["checks"]] == ["planner", "builder", "architect"]
     assert data["checks"][0]["acp"]["modes"] == ["ask", "code"]
 
-    bad = workspace_with(tmp_path / "bad", {"planner": {"kind": "acp", "command": PROBE + ["--auth-required"]}})
+    bad = workspace_with(tmp_path / "bad", {"planner": {"kind": "acp", "command": [*PROBE, "--auth-required"]}})
     plain = doctor_cli(bad, "--timeout", "30")
     assert plain.returncode == 1
     assert "auth required" in plain.stdout and "fix: set PROBE_API_KEY" in plain.stdout

@@ -208,7 +208,7 @@ def test_resume_after_sigterm_in_a_replan_builds_the_replanned_plan(example_ws, 
     try:
         wait_until(lambda: log_has(ws, '"mode":"replan"'), "the replan to start", proc)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=DEADLINE_S)
+        _out, err = proc.communicate(timeout=DEADLINE_S)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -7,12 +7,11 @@ import signal
 import subprocess
 
 import pytest
+from test_fork_route_liveness import DEADLINE_S, log_has, newest_cp, plan_with, studio, use_plan_builder, wait_until
 
 from studio_tui.core import events as ev
 from studio_tui.core.reducer import fold
 from studio_tui.core.store import read_log
-
-from test_fork_route_liveness import DEADLINE_S, log_has, newest_cp, plan_with, studio, use_plan_builder, wait_until
 
 
 @pytest.fixture

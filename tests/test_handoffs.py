@@ -49,7 +49,6 @@ def test_handoffs_in_the_example_run(example_completed):
 
 def test_handoff_token_counts(example_completed):
     run = example_completed
-    example_ws = run.workspace
     for h in run.of(ev.HandoffRecorded):
         assert h.tokens > 0
         assert h.tokens == estimate_tokens(len(json.dumps(h.context, sort_keys=True).encode()))
@@ -57,7 +56,6 @@ def test_handoff_token_counts(example_completed):
 
 def test_handoffs_in_state_yaml_use_from_and_to(example_completed):
     run = example_completed
-    example_ws = run.workspace
     data = yaml.safe_load(run.state_path.read_text())
     handoffs = data["orchestration_state"]["handoffs"]
     assert [(h["from"], h["to"]) for h in handoffs] == [("planner", "builder"), ("builder", "planner"), ("planner", "builder")]
@@ -74,7 +72,7 @@ def test_agents_receive_the_handoff_as_their_context(example_completed):
     handoffs = run.of(ev.HandoffRecorded)
     started = run.of(ev.AgentStarted)
     assert len(started) == len(run.tasks)
-    for task, start in zip(run.tasks, started):
+    for task, start in zip(run.tasks, started, strict=False):
         assert task.key == start.agent
         # the latest handoff to this agent recorded before it started
         earlier = [h for h in handoffs if h.to_agent == task.key and h.seq < start.seq]
@@ -92,7 +90,6 @@ def test_agents_receive_the_handoff_as_their_context(example_completed):
 
 def test_builder_agent_state_keeps_its_input(example_completed):
     run = example_completed
-    example_ws = run.workspace
     builder = run.state.agent("builder")
     assert builder.input == run.state.handoffs[-1].context
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import CLI_TIMEOUT, cli_env
 
 from studio_tui.core.agents import check_agents
-from studio_tui.core.agents.builtin import detect_test_command, run as run_builtin, task_slug
+from studio_tui.core.agents.builtin import detect_test_command, task_slug
+from studio_tui.core.agents.builtin import run as run_builtin
 from studio_tui.core.config import StudioConfig, load_config
 from studio_tui.core.errors import InputError
 from studio_tui.core.init import AGENT_CHOICES, ignore_lines, init_workspace, render_config
 from studio_tui.core.store import Workspace, read_log
-
-from conftest import CLI_TIMEOUT, cli_env
 
 FAILING_TEST = "def test_addition():\n    assert 1 + 1 == 3\n"
 PASSING_TEST = "def test_addition():\n    assert 1 + 1 == 2\n"
@@ -102,10 +102,11 @@ def test_builtin_planner_and_architect_drive_plan_then_build_and_decompose_first
     init_workspace(workspace, "command")
     config = workspace.config()
 
+    import asyncio
+
     from studio_tui.core.agents import agent_factory
     from studio_tui.core.decider import PolicyDecider
     from studio_tui.core.orchestrator import Orchestrator
-    import asyncio
 
     # `pytest` must be on PATH for the gate, as in an activated venv.
     monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
@@ -180,9 +181,7 @@ def test_acp_presets_name_their_launch_command_for_every_role(tmp_path):
         path = tmp_path / f"{choice}.yaml"
         path.write_text(render_config(choice))
         config = load_config(path)
-        assert {role: (config.agent(role).kind, config.agent(role).command) for role in ("planner", "builder", "architect")} == {
-            role: ("acp", argv) for role in ("planner", "builder", "architect")
-        }
+        assert {role: (config.agent(role).kind, config.agent(role).command) for role in ("planner", "builder", "architect")} == dict.fromkeys(("planner", "builder", "architect"), ("acp", argv))
         # real agents only: no scenario needed
         assert check_agents(Workspace(tmp_path / "ws"), config) == {}
 
@@ -281,12 +280,13 @@ def test_builtin_agent_refuses_the_builder_role_and_bad_input():
 
 
 def test_builder_without_a_plan_or_gates_is_a_blocker_that_says_what_to_do(tmp_path):
-    from studio_tui.core.agents.plan_builder import PlanBuilderAgent
-    from studio_tui.core.agents.base import AgentTask
-    from studio_tui.core.config import PlanBuilderConfig
     import asyncio
 
     from agent_helpers import RecordingReporter
+
+    from studio_tui.core.agents.base import AgentTask
+    from studio_tui.core.agents.plan_builder import PlanBuilderAgent
+    from studio_tui.core.config import PlanBuilderConfig
 
     task = AgentTask(key="builder", role="builder", mode="build", goal="Fix it", project_root=tmp_path, workspace_root=tmp_path / ".studio")
     outcome = asyncio.run(PlanBuilderAgent(PlanBuilderConfig(kind="plan_builder")).run(task, RecordingReporter()))

@@ -8,7 +8,6 @@ the recovery decisions and the final status.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

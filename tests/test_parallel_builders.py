@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -100,7 +101,7 @@ class Project:
         )
 
     def events(self) -> list[ev.Event]:
-        (orch,) = [p for p in (self.studio / "orchestration").iterdir()]
+        (orch,) = list((self.studio / "orchestration").iterdir())
         return read_log(orch / "events.jsonl").events
 
     def started(self, task: str) -> list[str]:
@@ -255,10 +256,8 @@ def test_kill_9_mid_parallel_run_then_resume_does_not_redo_merged_tasks(tmp_path
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     for marker in project.started("T3") + project.started("T4"):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(marker.rsplit("-", 1)[1]), signal.SIGKILL)  # the killed run's agents (their own sessions)
-        except ProcessLookupError:
-            pass
     assert project.task_commits() == ["T1: Task T1", "T2: Task T2"]
     for held in ("T3", "T4"):
         (project.shared / f"hold-{held}").unlink()

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from agent_helpers import RecordingReporter, make_task, process_gone
+
 from studio_tui.core.agents.plan_builder import PlanBuilderAgent
 from studio_tui.core.config import PlanBuilderConfig
 

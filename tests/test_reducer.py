@@ -12,11 +12,11 @@ from studio_tui.core.reducer import apply, fold, reduce
 from studio_tui.core.state import OrchestrationState
 from studio_tui.core.store import read_log
 
-O = "orch_20270115_080000_abcd"
+ORCH = "orch_20270115_080000_abcd"
 
 
 def E(cls, seq, **kw):
-    return cls(seq=seq, ts=1000.0 + seq, orch_id=O, **kw)
+    return cls(seq=seq, ts=1000.0 + seq, orch_id=ORCH, **kw)
 
 
 def _basic_events():
@@ -66,7 +66,7 @@ def test_fold_equals_stepwise_reduce_and_does_not_mutate_a_start_state():
 
 def test_what_the_basic_events_do():
     s = fold(_basic_events())
-    assert (s.id, s.goal, s.status, s.summary, s.seq) == (O, "Add OAuth", "completed", "ok", 17)
+    assert (s.id, s.goal, s.status, s.summary, s.seq) == (ORCH, "Add OAuth", "completed", "ok", 17)
     assert [(a.agent, a.status) for a in s.agent_states] == [("planner", "completed"), ("builder", "active")]
     assert [(e.key, e.status) for e in s.routing.agent_sequence] == [("planner", "completed"), ("builder", "active")]
     planner = s.agent("planner")
@@ -203,7 +203,7 @@ EVENT_FIELDS = st.one_of(
 
 
 def _materialise(specs):
-    return [cls(seq=i, ts=float(i), orch_id=O, **fields) for i, (cls, fields) in enumerate(specs, start=1)]
+    return [cls(seq=i, ts=float(i), orch_id=ORCH, **fields) for i, (cls, fields) in enumerate(specs, start=1)]
 
 
 @settings(max_examples=75, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -242,11 +242,11 @@ def test_fold_from_a_keyframe_equals_fold_from_the_start(specs, cut):
 def test_resumed_snapshot_then_more_events_matches_folding_from_the_snapshot(before, after):
     prefix = _materialise(before)
     snapshot = fold(prefix)
-    resumed = ev.Resumed(seq=len(prefix) + 1, ts=0.0, orch_id=O, checkpoint_id="cp_9", snapshot=snapshot.to_dict())
-    rest = [cls(seq=len(prefix) + 1 + i, ts=float(i), orch_id=O, **f) for i, (cls, f) in enumerate(after, start=1)]
+    resumed = ev.Resumed(seq=len(prefix) + 1, ts=0.0, orch_id=ORCH, checkpoint_id="cp_9", snapshot=snapshot.to_dict())
+    rest = [cls(seq=len(prefix) + 1 + i, ts=float(i), orch_id=ORCH, **f) for i, (cls, f) in enumerate(after, start=1)]
     whole = fold([*prefix, resumed, *rest])
     # the same as a fresh state that only saw the Resumed event and what followed
-    fresh = fold([resumed, *rest], OrchestrationState(id=O))
+    fresh = fold([resumed, *rest], OrchestrationState(id=ORCH))
     assert whole == fresh
 
 

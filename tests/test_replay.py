@@ -386,7 +386,7 @@ def test_position_of_seq_and_headless_state_at_seq(tmp_path):
     assert model.position_of_seq(5) == 5
     assert model.position_of_seq(6) == 7  # the bad line sits before seq 6
     assert model.position_of_seq(999) == len(lines)
-    for seq in range(0, 18):
+    for seq in range(18):
         state, report = state_at_seq(path, seq)
         assert state == fold([e for e in events if e.seq <= seq]), seq
         assert state == model.state_at(model.position_of_seq(seq))

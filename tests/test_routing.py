@@ -8,7 +8,6 @@ from studio_tui.core import events as ev
 from studio_tui.core.decider import PolicyDecider
 from studio_tui.core.routing import BASE_CONFIDENCE, SIGNAL_WORDS, route
 
-
 # ── the signal table ────────────────────────────────────────────────────
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from studio_tui.serve import served_command
 from studio_tui.core.errors import InputError
+from studio_tui.serve import served_command
 
 SERVE_START_S = 60.0
 """Deadline for the server to answer its first request on a loaded machine."""

@@ -255,7 +255,7 @@ def test_plan_builder_kills_never_rerun_a_completed_step_nor_leave_orphans():
     import torture_sidefx
 
     summary = torture_sidefx.torture(4, 3, max_kills=2, jobs=2)
-    assert summary["runs_per_workflow"] == {w: 1 for w in torture_sidefx.WORKFLOWS}
+    assert summary["runs_per_workflow"] == dict.fromkeys(torture_sidefx.WORKFLOWS, 1)
     assert summary["failures"] == []
     assert summary["re_executed_completed_steps"] == 0
     assert summary["orphans_after_kill"] == 0 and summary["leftover_after_resume"] == 0

@@ -283,7 +283,7 @@ async def test_a_followed_log_folds_to_the_writers_state(tmp_path):
             for e in events[start : start + 25]:
                 writer.append(e)
             async with caught_up:  # a live writer goes on while the follower reads: take turns
-                await caught_up.wait_for(lambda: len(got) >= min(start + 25, len(events)))
+                await caught_up.wait_for(lambda start=start: len(got) >= min(start + 25, len(events)))
 
     async def read() -> None:
         async for item in follow(ws, FIRST):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from test_watch import FIRST, SECOND, next_item, start_orch, workspace
 
 from studio_tui.core import events as ev
 from studio_tui.core.reducer import apply, fold
 from studio_tui.core.replay.catchup import CatchUp
 from studio_tui.core.state import OrchestrationState
 from studio_tui.core.watch import Attached, Batch, CatchingUp, CaughtUp, Finished, follow
-
-from test_watch import FIRST, SECOND, next_item, start_orch, workspace
 
 ORCH = FIRST
 

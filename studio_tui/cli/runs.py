@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 from rich.text import Text
 
@@ -22,6 +22,7 @@ from ..core.store import Workspace
 from ..core.text import command_hint
 from ..headless import (
     HeadlessPrinter,
+    PermissionPolicy,
     TerminalDecider,
     budget_view,
     literal,
@@ -88,7 +89,7 @@ def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callabl
     if permissions == "ask" and not _interactive():
         raise InputError("--permissions ask needs a terminal; use allow or deny when input is not a terminal")
     if _interactive():
-        decider: Any = TerminalDecider(console, on_escalation=policy, permissions=permissions)
+        decider: Any = TerminalDecider(console, on_escalation=policy, permissions=cast(PermissionPolicy, permissions))  # argparse choices
     else:
         decider = PolicyDecider(policy, permissions)  # type: ignore[arg-type]
     with workspace.lock():

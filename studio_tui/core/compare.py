@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .budget import budget_table
+from .state import AgentState
 from .store import CheckpointRecord
 from .text import sanitize, step_count
 
@@ -49,7 +50,7 @@ def compare(a: CheckpointRecord, b: CheckpointRecord) -> list[Section]:
     for key in keys:
         left, right = sa.agent(key), sb.agent(key)
 
-        def show(agent) -> str:  # type: ignore[no-untyped-def]
+        def show(agent: AgentState | None) -> str:
             if agent is None:
                 return "-"
             steps = step_count(agent.steps_completed, agent.steps_skipped, agent.total_steps)
@@ -60,12 +61,12 @@ def compare(a: CheckpointRecord, b: CheckpointRecord) -> list[Section]:
     failures.rows.append(Row("count", str(len(sa.failures)), str(len(sb.failures))))
     seen = {(f.agent, f.step, f.category): f for f in sa.failures}
     other = {(f.agent, f.step, f.category): f for f in sb.failures}
-    for key in dict.fromkeys([*seen, *other]):
-        agent, step, category = key
-        label = f"{_plain(agent, 30)} step {step if step is not None else '-'} {category}"
-        left = f"{seen[key].action or '…'}: {_plain(seen[key].message, 60)}" if key in seen else "-"
-        right = f"{other[key].action or '…'}: {_plain(other[key].message, 60)}" if key in other else "-"
-        failures.rows.append(Row(label, left, right))
+    for failure_key in dict.fromkeys([*seen, *other]):
+        who, step, category = failure_key
+        label = f"{_plain(who, 30)} step {step if step is not None else '-'} {category}"
+        in_a = f"{seen[failure_key].action or '…'}: {_plain(seen[failure_key].message, 60)}" if failure_key in seen else "-"
+        in_b = f"{other[failure_key].action or '…'}: {_plain(other[failure_key].message, 60)}" if failure_key in other else "-"
+        failures.rows.append(Row(label, in_a, in_b))
     budget = Section("Budget")
     rows_a = {name: (used, soft, level) for name, used, soft, level in budget_table(sa)}
     rows_b = {name: (used, soft, level) for name, used, soft, level in budget_table(sb)}
@@ -75,11 +76,11 @@ def compare(a: CheckpointRecord, b: CheckpointRecord) -> list[Section]:
         )
     files = Section("Files")
     for path in sorted(set(a.meta.files) | set(b.meta.files)):
-        left, right = a.meta.files.get(path), b.meta.files.get(path)
-        if left == right:
+        hash_a, hash_b = a.meta.files.get(path), b.meta.files.get(path)
+        if hash_a == hash_b:
             files.same += 1
             continue
-        files.rows.append(Row(_plain(path, 80), left[:12] if left else "absent", right[:12] if right else "absent"))
+        files.rows.append(Row(_plain(path, 80), hash_a[:12] if hash_a else "absent", hash_b[:12] if hash_b else "absent"))
     if a.meta.code_commit or b.meta.code_commit:
         files.rows.append(Row("code commit", (a.meta.code_commit or "-")[:12], (b.meta.code_commit or "-")[:12]))
     return [overview, agents, failures, budget, files]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,7 +34,7 @@ class BudgetConfig(_Strict):
     """Tokens the reserved pool holds from the start (system prompts, tool schemas)."""
 
     @model_validator(mode="after")
-    def _thresholds_ordered(self) -> "BudgetConfig":
+    def _thresholds_ordered(self) -> BudgetConfig:
         if self.warning >= self.critical:
             raise ValueError(f"warning ({self.warning}) must be below critical ({self.critical})")
         return self
@@ -155,7 +155,7 @@ class McpRemoteServer(_Strict):
     headers: dict[str, str] = {}
 
 
-McpServerConfig = Union[McpStdioServer, McpRemoteServer]
+McpServerConfig = McpStdioServer | McpRemoteServer
 
 
 class PermissionsConfig(_Strict):
@@ -201,7 +201,7 @@ class AcpAgentConfig(_Strict):
     """An auth method id the agent advertises at `initialize`; studio-tui calls `authenticate` with it."""
 
     @model_validator(mode="after")
-    def _checked(self) -> "AcpAgentConfig":
+    def _checked(self) -> AcpAgentConfig:
         import shlex
         import string
 
@@ -223,7 +223,7 @@ class AcpAgentConfig(_Strict):
 
 
 AgentConfig = Annotated[
-    Union[ScriptedAgentConfig, CommandAgentConfig, PlanBuilderConfig, AcpAgentConfig], Field(discriminator="kind")
+    ScriptedAgentConfig | CommandAgentConfig | PlanBuilderConfig | AcpAgentConfig, Field(discriminator="kind")
 ]
 
 
@@ -232,7 +232,10 @@ BUILTIN_AGENT_COMMAND = ["studio-tui", "agent"]
 is `studio-tui` runs this very installation (`python -m studio_tui`), whatever PATH says."""
 
 
-def _default_agents() -> dict[str, AgentConfig]:
+AgentRole = Literal["planner", "builder", "architect"]
+
+
+def _default_agents() -> dict[AgentRole, AgentConfig]:
     """What a role is when config.yaml does not name it: no role needs a scenario.yaml unless the
     config itself says `kind: scripted`."""
     return {
@@ -270,14 +273,15 @@ class StudioConfig(_Strict):
     checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
-    agents: dict[Literal["planner", "builder", "architect"], AgentConfig] = Field(
+    agents: dict[AgentRole, AgentConfig] = Field(
         default_factory=_default_agents
     )
     theme: str = "studio-dark"
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
     def agent(self, role: str) -> AgentConfig:
-        return self.agents.get(role) or _default_agents()[role]  # type: ignore[index]
+        wanted = cast(AgentRole, role)  # another role is a KeyError below, as it always was
+        return self.agents.get(wanted) or _default_agents()[wanted]
 
 
 def load_config(path: Path, *, root: Path | None = None) -> StudioConfig:

@@ -185,9 +185,7 @@ def _capabilities(init: Any) -> list[str]:
             for key, item in value.items():
                 if key != "_meta":
                     walk(f"{prefix}.{key}" if prefix else key, item)
-        elif value is True:
-            found.append(prefix)
-        elif value not in (None, False, [], {}):
+        elif value is True or value not in (None, False, [], {}):
             found.append(prefix)
 
     data = caps.model_dump(by_alias=True, exclude_none=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
@@ -20,6 +20,11 @@ class _Event(BaseModel):
     seq: int = 0
     ts: float = 0.0
     orch_id: str = ""
+
+    if TYPE_CHECKING:
+        # Every concrete event declares `type` as a Literal field; the base only promises there is one
+        # (declared for the type checker only, so the base model's fields and their order stay as they are).
+        type: str
 
 
 class SlotSpec(BaseModel):
@@ -421,11 +426,12 @@ _KNOWN_CLASSES = (
     TaskMerged,
     GatePassed,
 )
-KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]
+# Union over a tuple of classes has no PEP 604 spelling, hence Union[...] here.
+KnownEvent = Annotated[Union[_KNOWN_CLASSES], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
 Event = _Event
 """Any event, known or `UnknownEvent`; narrow with isinstance."""
 
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(KnownEvent)
+_ADAPTER: TypeAdapter[_Event] = TypeAdapter(KnownEvent)
 KNOWN_TYPES: frozenset[str] = frozenset(cls.model_fields["type"].default for cls in _KNOWN_CLASSES)
 
 

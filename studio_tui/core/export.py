@@ -71,15 +71,15 @@ def timeline(events: list[ev.Event]) -> list[tuple[float, str, str]]:
         data = event.model_dump(by_alias=True)
         who = str(data.get("agent") or "orchestrator")
         detail = {
-            "routing_decided": lambda: f"workflow {data.get('workflow')} ({data.get('complexity')})",
-            "agent_failed": lambda: f"step {data.get('step')} {data.get('category')}: {data.get('message', '')}",
-            "recovery_decided": lambda: f"→ {data.get('action', '')}",
-            "decision_requested": lambda: f"{data.get('kind')}: {data.get('prompt', '')}",
-            "decision_answered": lambda: f"{data.get('answer')} (by {data.get('by')})",
-            "checkpoint_saved": lambda: f"{data.get('checkpoint_id')} {data.get('name')}",
-            "resumed": lambda: f"from {data.get('checkpoint_id')}",
-            "orchestration_finished": lambda: f"{data.get('status')}: {data.get('summary', '')}",
-        }.get(event.type, lambda: "")()
+            "routing_decided": lambda d: f"workflow {d.get('workflow')} ({d.get('complexity')})",
+            "agent_failed": lambda d: f"step {d.get('step')} {d.get('category')}: {d.get('message', '')}",
+            "recovery_decided": lambda d: f"→ {d.get('action', '')}",
+            "decision_requested": lambda d: f"{d.get('kind')}: {d.get('prompt', '')}",
+            "decision_answered": lambda d: f"{d.get('answer')} (by {d.get('by')})",
+            "checkpoint_saved": lambda d: f"{d.get('checkpoint_id')} {d.get('name')}",
+            "resumed": lambda d: f"from {d.get('checkpoint_id')}",
+            "orchestration_finished": lambda d: f"{d.get('status')}: {d.get('summary', '')}",
+        }.get(event.type, lambda d: "")(data)
         rows.append((event.ts, who, f"{event.type.replace('_', ' ')} {detail}".strip()))
     return rows
 

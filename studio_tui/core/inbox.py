@@ -8,6 +8,7 @@ against its own prompt or dialog (`InboxDecider`) and records whichever answers 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -16,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .decider import Answer, Decider, DecisionRequest
-from . import safefile
-from .errors import InputError, NotFound, StudioError
 from . import events as ev
+from . import safefile
+from .decider import Answer, Decider, DecisionRequest
+from .errors import InputError, NotFound, StudioError
 from .replay.codec import _decode_raw
 from .replay.stream import events_backwards, iter_file_lines
 from .store import Workspace
@@ -174,10 +175,8 @@ class InboxDecider:
         if own in done and not own.cancelled():
             return own.result()
         value = remote.result()
-        try:
+        with contextlib.suppress(OSError):
             path.unlink()
-        except OSError:
-            pass
         return Answer(value, "person")
 
     async def _watch(self, path: Path, request: DecisionRequest) -> str:

@@ -181,10 +181,10 @@ def _render_model(model: BaseModel, indent: str, path: str) -> list[str]:
 def _render_value(name: str, value: Any, note: str, indent: str, path: str) -> list[str]:
     lines = _comment(note, indent) if note else []
     if isinstance(value, BaseModel):
-        return lines + [f"{indent}{name}:"] + _render_model(value, indent + "  ", f"{path}.")
+        return [*lines, f"{indent}{name}:", *_render_model(value, indent + "  ", f"{path}.")]
     if isinstance(value, str) and "\n" in value:
         # A long text default (an ACP prompt): left to the code, so a newer default reaches this workspace.
-        return lines + [f"{indent}# {name}: (the built-in text; write your own to replace it)"]
+        return [*lines, f"{indent}# {name}: (the built-in text; write your own to replace it)"]
     if isinstance(value, list) and value and isinstance(value[0], BaseModel):
         lines.append(f"{indent}{name}:")
         for item in value:
@@ -194,7 +194,7 @@ def _render_value(name: str, value: Any, note: str, indent: str, path: str) -> l
         lines.append(f"{indent}{name}:")
         lines += [f"{indent}  {_scalar(key)}: {_scalar(item)}" for key, item in value.items()]
         return lines
-    return lines + [f"{indent}{name}: {_scalar(value)}"]
+    return [*lines, f"{indent}{name}: {_scalar(value)}"]
 
 
 def _agents(choice: str, test_command: str | None) -> dict[str, Any]:
@@ -221,7 +221,7 @@ ROLE_NOTES: dict[str, dict[str, str]] = {
         "(a fix goal routes straight to the builder) it runs the quality_gates below.",
         "architect": "The built-in architect: adds the goal to backlog.yaml as one task.",
     },
-    "scripted": {role: "Plays its part of scenario.yaml (a rehearsal: nothing in the project changes)." for role in ROLES},
+    "scripted": dict.fromkeys(ROLES, "Plays its part of scenario.yaml (a rehearsal: nothing in the project changes)."),
 }
 
 

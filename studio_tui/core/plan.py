@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .events import FailureCategory
 from . import safefile
+from .events import FailureCategory
 from .loading import load_json_model, load_yaml_model
 from .store.workspace import TASK_ID_RE
 
 TaskId = Annotated[str, Field(pattern=TASK_ID_RE.pattern)]
-Command = Union[Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)], Annotated[str, Field(min_length=1)]]
+Command = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | Annotated[str, Field(min_length=1)]
 """A list is exec'd as is; a string goes to `sh -c`. Neither may be empty."""
 
 

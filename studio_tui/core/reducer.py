@@ -17,8 +17,8 @@ from .state import (
     Decision,
     Failure,
     Handoff,
-    OrchestrationState,
     Optimization,
+    OrchestrationState,
     Pool,
     SequenceEntry,
 )

@@ -98,7 +98,7 @@ def route(
 
     hits: dict[str, list[str]] = {wf: [] for wf in SIGNAL_WORDS}
     for workflow, patterns in _PATTERNS.items():
-        for word, pattern in patterns:
+        for _word, pattern in patterns:
             for match in pattern.finditer(goal):
                 hits[workflow].append(match.group(0).lower())
     total = sum(len(v) for v in hits.values())

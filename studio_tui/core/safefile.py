@@ -19,6 +19,7 @@ Every problem is a `StudioError` whose message names the file and the problem (e
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -234,20 +235,20 @@ class BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+    def compose_node(self, parent: Any, index: Any) -> Any:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
-            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             try:
                 first = seen.setdefault(key, key_node.start_mark.line + 1)
             except TypeError:
@@ -265,7 +266,7 @@ class BoundedLoader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(
                 None, None, f"an integer of {digits} digits (at most {MAX_INT_DIGITS})", node.start_mark
             )
-        return super().construct_yaml_int(node)  # type: ignore[no-untyped-call]
+        return super().construct_yaml_int(node)
 
 
 BoundedLoader.add_constructor("tag:yaml.org,2002:int", BoundedLoader.construct_bounded_int)
@@ -462,10 +463,8 @@ def write_atomic(path: Path, data: str | bytes, kind: Kind, *, root: Path | None
 
 
 def _unlink_quietly(path: str | Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def open_append(path: Path, kind: Kind, *, root: Path | None = None) -> int:

@@ -74,15 +74,15 @@ def find_by_key(index: KeyIndex | None, items: Sequence[_T], wanted: str, key: C
     return index, entry
 
 
-def _agent_key(entry: "AgentState") -> str:
+def _agent_key(entry: AgentState) -> str:
     return entry.agent
 
 
-def _sequence_key(entry: "SequenceEntry") -> str:
+def _sequence_key(entry: SequenceEntry) -> str:
     return entry.key
 
 
-def _checkpoint_key(entry: "Checkpoint") -> str:
+def _checkpoint_key(entry: Checkpoint) -> str:
     return entry.id
 
 
@@ -104,7 +104,8 @@ class Routing(_Model):
 
     def entry(self, key: str) -> SequenceEntry | None:
         """The sequence entry for a key (`builder:T2`), if any: found through a key index, not a scan."""
-        self._sequence_index, found = find_by_key(self._sequence_index, self.agent_sequence, key, _sequence_key)
+        looked_up = find_by_key(self._sequence_index, self.agent_sequence, key, _sequence_key)  # two steps: mypy infers the entry type from the call alone
+        self._sequence_index, found = looked_up
         return found
 
     def __eq__(self, other: object) -> bool:
@@ -283,12 +284,14 @@ class OrchestrationState(_Model):
         """The agent state for a sequence key (`builder`, `builder:T2`), if routed.
 
         A dict probe through a key index, not a scan: a run with thousands of agents folds in linear time."""
-        self._agent_index, found = find_by_key(self._agent_index, self.agent_states, key, _agent_key)
+        looked_up = find_by_key(self._agent_index, self.agent_states, key, _agent_key)  # two steps: mypy infers the entry type from the call alone
+        self._agent_index, found = looked_up
         return found
 
     def checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint with this id, if the state holds it (found by key)."""
-        self._checkpoint_index, found = find_by_key(self._checkpoint_index, self.checkpoints, checkpoint_id, _checkpoint_key)
+        looked_up = find_by_key(self._checkpoint_index, self.checkpoints, checkpoint_id, _checkpoint_key)  # two steps: mypy infers the entry type from the call alone
+        self._checkpoint_index, found = looked_up
         return found
 
     def decision(self, decision_id: str | None) -> Decision | None:
@@ -352,7 +355,7 @@ class OrchestrationState(_Model):
         )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "OrchestrationState":
+    def from_dict(cls, data: dict[str, Any]) -> OrchestrationState:
         if "orchestration_state" in data and len(data) == 1:
             data = data["orchestration_state"]
         return cls.model_validate(data)

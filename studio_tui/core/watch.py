@@ -303,10 +303,7 @@ async def follow(
         raise NotFound(f"{workspace.root}: no workspace here")
     stop = stop_event if stop_event is not None else asyncio.Event()
     current: str | None
-    if orch_id is None and follow_latest:
-        current = workspace.latest()
-    else:
-        current = workspace.resolve_orch(orch_id)
+    current = workspace.latest() if orch_id is None and follow_latest else workspace.resolve_orch(orch_id)
 
     tail: LogTail | None = None
     finished: Finished | None = None

@@ -28,12 +28,12 @@ from studio_tui.core.export import FORMATS
 from studio_tui.core.inbox import InboxDecider, waiting_decisions
 from studio_tui.core.liveness import resume_hint, stopped_label
 from studio_tui.core.orchestrator import Orchestrator
+from studio_tui.core.outcome import outcome_lines
 from studio_tui.core.replay import MAX_GAP_S
 from studio_tui.core.state import OrchestrationState
 from studio_tui.core.store import CheckpointRecord, Workspace, WorkspaceLock
 from studio_tui.core.text import command_hint
 from studio_tui.core.watch import Attached, Batch, CatchingUp, CaughtUp, Finished, Switched, Waiting, WatchItem, follow
-from studio_tui.headless import outcome_lines
 from studio_tui.ui import fmt
 from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
 from studio_tui.ui.feed import TAIL_CHUNK, Feed, LogTail
@@ -42,8 +42,6 @@ from studio_tui.ui.screens.checkpoints import CheckpointBrowser, Fork
 from studio_tui.ui.screens.command_line import COMMANDS, Command, CommandLine, completions
 from studio_tui.ui.screens.compare import CompareScreen
 from studio_tui.ui.screens.confirm import ConfirmScreen
-from studio_tui.ui.screens.export import ExportScreen
-from studio_tui.ui.screens.inbox import InboxScreen
 from studio_tui.ui.screens.dashboard import PANES, DashboardScreen
 from studio_tui.ui.screens.decisions import (
     ConfidenceScreen,
@@ -53,8 +51,10 @@ from studio_tui.ui.screens.decisions import (
     RoutingScreen,
     decision_screen,
 )
+from studio_tui.ui.screens.export import ExportScreen
 from studio_tui.ui.screens.handoffs import HandoffScreen
 from studio_tui.ui.screens.help import HelpScreen
+from studio_tui.ui.screens.inbox import InboxScreen
 from studio_tui.ui.screens.replay import BadLinesScreen, ReplayScreen
 from studio_tui.ui.themes import choose_theme, load_themes
 from studio_tui.ui.widgets.agents.agent_table import AgentTable
@@ -385,7 +385,7 @@ class StudioApp(App[int]):
 
     # ── watching a run another process drives ────────────────────────────
 
-    def watch(self, orch_id: str | None, *, follow_latest: bool = False) -> None:
+    def watch(self, orch_id: str | None, *, follow_latest: bool = False) -> None:  # type: ignore[override]  # `studio-tui watch`; Textual's watch(obj, attr, cb) is not used on the app
         """Follow an orchestration's log read-only (never the workspace lock), as it is written."""
         self._stop_following()
         self.watch_note = "◌ watching (read-only)"
@@ -768,8 +768,8 @@ class StudioApp(App[int]):
         yield SystemCommand("Help: keys", "List every key binding", self.action_help)
         yield SystemCommand("Inbox: who needs me", "Every decision waiting in any run of this workspace; answer one", self.action_inbox)
         yield SystemCommand("Command line", "The : command line (checkpoints, replay ID, theme NAME, fork CP, inbox, export)", self.action_command_line)
-        for fmt in FORMATS:
-            yield SystemCommand(f"Export report: {fmt}", f"Write the shown run's report as {fmt} beside its log and preview it", lambda f=fmt: self.action_export(f))
+        for name in FORMATS:
+            yield SystemCommand(f"Export report: {name}", f"Write the shown run's report as {name} beside its log and preview it", lambda f=name: self.action_export(f))
         for orch_id in reversed(self.workspace.orchestrations()):
             yield SystemCommand(f"Open replay: {orch_id}", "Replay that orchestration read-only: play, step, jump to failures", lambda o=orch_id: self.open_replay(o))
         for name in STUDIO_THEMES:

@@ -11,8 +11,8 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 import studio_tui
-from studio_tui.core.errors import InputError
 from studio_tui.core import safefile
+from studio_tui.core.errors import InputError
 from studio_tui.core.loading import load_yaml_model
 
 DEFAULT_THEME = "studio-dark"

@@ -33,6 +33,7 @@ from acp import (
     update_agent_message_text,
     update_tool_call,
 )
+from acp.helpers import update_available_commands, update_current_mode
 from acp.schema import (
     AgentCapabilities,
     AuthMethodAgent,
@@ -47,9 +48,6 @@ from acp.schema import (
     ToolCallLocation,
     ToolCallUpdate,
 )
-
-from acp.helpers import update_available_commands, update_current_mode
-
 from agent_base import SESSION_ID, BaseAgent, main, parser
 
 CLAUDE_OPTIONS = [

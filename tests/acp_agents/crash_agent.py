@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from acp import update_agent_message_text
-
 from agent_base import BaseAgent, main, parser
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from acp import RequestError, update_agent_message_text
 from acp.schema import PromptResponse
-
 from agent_base import BaseAgent, main, parser
 
 

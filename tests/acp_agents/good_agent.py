@@ -19,7 +19,6 @@ from acp import (
     update_tool_call,
 )
 from acp.schema import PermissionOption, PromptResponse, ToolCallUpdate, UsageUpdate
-
 from agent_base import BaseAgent, main, parser
 
 OPTIONS = [
@@ -41,7 +40,7 @@ class GoodAgent(BaseAgent):
 
         async def plan(*statuses: str) -> None:
             if use_plan:
-                await self.say(session_id, update_plan(plan_entry(c, status=s) for c, s in zip(PLAN, statuses)))
+                await self.say(session_id, update_plan(plan_entry(c, status=s) for c, s in zip(PLAN, statuses, strict=False)))
 
         for chunk in ("Considering", " the goal", " carefully"):
             await self.say(session_id, update_agent_thought_text(chunk))

@@ -11,7 +11,6 @@ from typing import Any
 
 from acp import update_agent_message_text
 from acp.schema import PromptResponse
-
 from agent_base import BaseAgent, main, parser
 
 
@@ -25,7 +24,7 @@ class HangAgent(BaseAgent):
             await self.cancelled.wait()
             self.trace("ending the turn as cancelled")
             return PromptResponse(stop_reason="cancelled")
-        time.sleep(600)  # blocks the event loop: cancel and end of input go unanswered
+        time.sleep(600)  # noqa: ASYNC251 - on purpose: blocks the event loop: cancel and end of input go unanswered
         return PromptResponse(stop_reason="end_turn")
 
 

@@ -42,7 +42,6 @@ from acp.schema import (
     SessionMode,
     SessionModeState,
 )
-
 from agent_base import BaseAgent, main, parser
 
 

@@ -36,7 +36,6 @@ from acp.schema import (
     PromptResponse,
     UsageUpdate,
 )
-
 from agent_base import BaseAgent, main, parser
 
 

@@ -243,7 +243,7 @@ async def test_agent_detail_in_a_replay(dash, copy_run):
         app.screen.query_one("AgentTable").focus()
         await pilot.press("enter")
         await dash.until(pilot, lambda: isinstance(app.screen, AgentScreen), "the agent detail over the replay")
-        state, events = app.screen.source()
+        state, _events = app.screen.source()
         assert state is app.screen_stack[-2].feed.state, "it reads the replay's own state, not the dashboard's"
 
 

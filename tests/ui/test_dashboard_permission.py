@@ -22,7 +22,7 @@ def _request() -> DecisionRequest:
         kind="permission",
         prompt="Edit src/auth.py [bold]now[/]",
         agent="builder",
-        options=tuple(o["id"] for o in OFFERED) + ("cancelled",),
+        options=(*tuple(o["id"] for o in OFFERED), "cancelled"),
         details={"options": OFFERED, "tool": "edit"},
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from studio_tui.core import events as ev
 from studio_tui.core.decider import DecisionRequest
 from studio_tui.core.store import EventLogWriter, Workspace
@@ -131,7 +130,7 @@ class TestSizes:
                 await pilot.resize_terminal(*size)
                 app.draw()
                 # the compositor takes the new size on a later frame: wait for it, then every line is drawn
-                await dash.until(pilot, lambda: len(dash.screen_text(app).splitlines()) == size[1], f"{size} to be drawn")
+                await dash.until(pilot, lambda size=size: len(dash.screen_text(app).splitlines()) == size[1], f"{size} to be drawn")
                 assert all(len(line) == size[0] for line in dash.screen_text(app).splitlines())
 
     async def test_keys_at_the_smallest_size(self, dash, copy_run):

@@ -34,7 +34,7 @@ def request() -> DecisionRequest:
         kind="permission",
         prompt="Edit ~/.bashrc and run the tests",
         agent="builder:T2",
-        options=tuple(o["id"] for o in OFFERED) + ("cancelled",),
+        options=(*tuple(o["id"] for o in OFFERED), "cancelled"),
         details={
             "options": OFFERED,
             "tool_call": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from ..config import AcpAgentConfig, CommandAgentConfig, PlanBuilderConfig, ScriptedAgentConfig, StudioConfig
 from ..errors import InputError
@@ -37,7 +38,7 @@ def check_agents(workspace: Workspace, config: StudioConfig) -> dict[str, Scenar
     return scenarios
 
 
-def agent_factory(workspace: Workspace, config: StudioConfig, *, speed: float = 1.0):
+def agent_factory(workspace: Workspace, config: StudioConfig, *, speed: float = 1.0) -> Callable[[str], Agent]:
     """role -> Agent, as config.yaml says; scripted agents share their loaded scenario."""
     scenarios = check_agents(workspace, config)
 

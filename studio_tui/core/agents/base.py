@@ -69,7 +69,7 @@ class Outcome:
         return self.failure is None
 
     @classmethod
-    def failed(cls, category: FailureCategory, message: str, **kw: Any) -> "Outcome":
+    def failed(cls, category: FailureCategory, message: str, **kw: Any) -> Outcome:
         return cls(failure=Failure(category=category, message=message, **kw))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -74,7 +74,7 @@ class FailureMessage(_Message):
 
 
 AgentMessage = Annotated[
-    Union[ProgressMessage, TokensMessage, LogMessage, QuestionMessage, ResultMessage, FailureMessage],
+    ProgressMessage | TokensMessage | LogMessage | QuestionMessage | ResultMessage | FailureMessage,
     Field(discriminator="type"),
 ]
 _MESSAGE = TypeAdapter(AgentMessage)
@@ -140,6 +140,7 @@ class _Session:
             return
         if not line.text.strip():
             return
+        message: AgentMessage | str | None
         if line.truncated:
             message = f"longer than {MAX_LINE_BYTES} bytes" if line.text.lstrip().startswith("{") else None
         else:

@@ -9,6 +9,7 @@ the step again, and says so.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import ctypes
 import ctypes.util
@@ -37,7 +38,7 @@ def _load_prctl() -> Callable[..., int] | None:
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl  # type: ignore[no-any-return]
+        return libc.prctl
     except (OSError, AttributeError):
         return None
 
@@ -45,15 +46,21 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: as little as possible, all of it bound beforehand."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
 def preexec() -> Callable[[], None] | None:
     """The preexec_fn for an agent child process (None where there is no parent-death signal)."""
-    return _die_with_parent if _PRCTL is not None else None
+    prctl = _PRCTL
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        """Runs in the child between fork and exec: as little as possible, all of it bound beforehand.
+        A parent that died before the signal was set is noticed by the changed parent pid."""
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return die_with_parent
 
 
 def record_groups_in(folder: Path | None) -> contextvars.Token[Path | None]:
@@ -146,10 +153,8 @@ def end_survivors(folder: Path) -> list[str]:
     ended: list[str] = []
     for pgid, (command, members) in survivors(folder).items():
         for pid in members:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         deadline = time.monotonic() + END_WAIT_SECONDS
         while _members(pgid, None) and time.monotonic() < deadline:
             time.sleep(0.01)

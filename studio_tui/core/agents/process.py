@@ -8,10 +8,10 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from . import groups
 from .base import Reporter
@@ -223,7 +223,7 @@ class RunClock:
                 self._running_since = time.monotonic()
                 self._changed.set()
 
-    async def guard(self, task: asyncio.Future[object]) -> bool:
+    async def guard(self, task: asyncio.Future[Any]) -> bool:
         """Wait for `task`; False when the clock ran out first (the task is left running)."""
         while not task.done():
             remaining = self.remaining()
@@ -340,7 +340,7 @@ class ChildProcess:
             asyncio.ensure_future(self._read("stdout", self._proc.stdout, on_line)),
             asyncio.ensure_future(self._read("stderr", self._proc.stderr, on_line)),
         ]
-        helpers: list[asyncio.Future[object]] = []
+        helpers: list[asyncio.Future[Any]] = []
         if first_line is not None:
             helpers.append(asyncio.ensure_future(self.send_line(first_line)))
         exited = asyncio.ensure_future(self._until_exit(readers))
@@ -375,11 +375,11 @@ class ChildProcess:
         self._transport.close()
         groups.forget(self._transport.get_pid())
 
-    async def _until_exit(self, readers: list[asyncio.Future[None]]) -> None:
+    async def _until_exit(self, readers: Sequence[asyncio.Future[None]]) -> None:
         """Finish when the process exits; raise at once if a line handler fails."""
         assert self._protocol is not None
         exited = self._protocol.exited
-        pending: set[asyncio.Future[object]] = {exited, *readers}
+        pending: set[asyncio.Future[Any]] = {exited, *readers}
         while exited in pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -396,14 +396,12 @@ class ChildProcess:
         pgid = self._proc.pid
         exited = self._protocol.exited
         if _signal_group(pgid, signal.SIGTERM):
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(exited), KILL_GRACE_SECONDS)
-            except asyncio.TimeoutError:
-                pass
             _signal_group(pgid, signal.SIGKILL)
         await exited
 
-    async def _end_leftovers(self, readers: list[asyncio.Future[None]]) -> None:
+    async def _end_leftovers(self, readers: Sequence[asyncio.Future[None]]) -> None:
         """End what the exited process left running in its group, so no orphan outlives the run."""
         assert self._proc is not None
         pgid = self._proc.pid

@@ -11,8 +11,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..events import FailureCategory, TerminalOutput, ToolCallRecorded, ToolContent
 from .. import safefile
+from ..events import FailureCategory, TerminalOutput, ToolCallRecorded, ToolContent
 from ..loading import load_yaml_model
 from ..plan import Backlog, Plan, PlanStep, load_plan
 from ..store.atomic import atomic_write

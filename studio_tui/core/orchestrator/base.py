@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import events as ev
 from ..agents import groups
@@ -19,7 +19,12 @@ from ..store import EventLogWriter, Workspace, read_log
 from .common import AgentFactory, Subscriber
 
 if TYPE_CHECKING:
+    from ..agents.base import Outcome
+    from ..plan import Plan
+    from ..routing import RoutingDecision
     from .slots import _Slot
+
+E = TypeVar("E", bound=ev._Event)
 
 STATE_WRITE_INTERVAL = 0.25
 """Seconds between non-essential state.yaml rewrites: a reader is never more than this behind, and a
@@ -83,12 +88,33 @@ class OrchestratorBase:
         self._pending_replans: dict[str, Any] = {}
         """Builder -> failure whose replan a resume must still run."""
 
+    if TYPE_CHECKING:
+        # The other parts of the Orchestrator (engine.Orchestrator combines them all) call one
+        # another through self: their signatures, for the type checker only.
+        @property
+        def sessions_dir(self) -> Path: ...
+        def _route(self) -> RoutingDecision: ...
+        def checkpoint(self, name: str, *, after_agent: str | None = None, reason: str = "manual", again: bool = False) -> str: ...
+        def _take_requests(self) -> None: ...
+        def _slot(self, key: str) -> _Slot: ...
+        def _handoff(self, from_key: str, to_key: str, context: dict[str, Any], *, once: bool = False) -> ev.HandoffRecorded | None: ...
+        def _after_decompose(self, output: dict[str, Any]) -> None: ...
+        async def _after_plan(self, key: str, plan: Plan, mode: str) -> None: ...
+        async def _ask(
+            self, kind: str, prompt: str, *, agent: str | None = None, options: tuple[str, ...] = (), details: dict[str, Any] | None = None, default: str = ""
+        ) -> str: ...
+        async def _recover(self, key: str, role: str, outcome: Outcome) -> bool: ...
+        async def _replan(self, builder_key: str, failure: Any) -> None: ...
+        async def _run_slot(self, key: str, *, mode: str | None = None) -> None: ...
+        async def _settle(self, key: str) -> None: ...
+        async def _finalize(self) -> None: ...
+
     # ── events ────────────────────────────────────────────────────────────
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.append(subscriber)
 
-    def emit(self, cls: type[ev._Event], *, ts: float | None = None, **fields: Any) -> ev.Event:
+    def emit(self, cls: type[E], *, ts: float | None = None, **fields: Any) -> E:
         """Append an event to the log, reduce it into the state, write state.yaml, tell subscribers."""
         when = round(self.clock(), 3) if ts is None else ts
         event = cls(seq=self.state.seq + 1, ts=when, orch_id=self._orch_id, **fields)

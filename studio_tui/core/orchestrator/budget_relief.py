@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from .. import budget as budget_mod
 from .. import events as ev
 from .. import safefile
@@ -49,7 +47,7 @@ class BudgetRelief(OrchestratorBase):
             done = self.state.budget.optimizations
             inputs = budget_mod.OptimizationInputs(
                 root=self.workspace.root,
-                context7_in_use=self.state.agent(key).tokens.get("context7", 0) if self.state.agent(key) else 0,
+                context7_in_use=agent.tokens.get("context7", 0) if (agent := self.state.agent(key)) else 0,
                 completed_tasks=completed,
                 done_steps=frozenset(o.step for o in done),
                 pruned_tasks=frozenset(self._pruned_tasks),
@@ -78,12 +76,11 @@ class BudgetRelief(OrchestratorBase):
         self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"still CRITICAL after every optimisation step: {still}")
 
     def _completed_tasks(self) -> set[str]:
-        done = {
-            a.task_id or a.output.get("task_id")
-            for a in self.state.agent_states
-            if a.role == "builder" and a.status == "completed"
-        }
-        done.discard(None)
+        done: set[str] = set()
+        for a in self.state.agent_states:
+            task_id = a.task_id or a.output.get("task_id")
+            if a.role == "builder" and a.status == "completed" and task_id is not None:
+                done.add(str(task_id))
         for path in budget_mod.plan_files(self.workspace.tasks_dir):
             try:
                 data = safefile.load_json(path, safefile.PLAN, root=self.workspace.root)

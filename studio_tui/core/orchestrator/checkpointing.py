@@ -11,7 +11,6 @@ from ..errors import StudioError
 from ..store import CheckpointMeta, CheckpointRecord, snapshots
 from .base import OrchestratorBase
 
-
 _SIDE_REASONS = ("interrupt", "error", "on_demand")
 """Checkpoints saved whenever the run stops or someone asks: they do not make a step's checkpoint new."""
 

@@ -89,7 +89,7 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
         self.workspace.orch_dir(orch_id).mkdir(parents=True, exist_ok=False)
         self._open(orch_id)
         restored = self._restore_files(record)
-        parent = {"parent_orch_id": record.meta.orch_id, "parent_checkpoint_id": record.meta.id}
+        parent: dict[str, Any] = {"parent_orch_id": record.meta.orch_id, "parent_checkpoint_id": record.meta.id}
         self.emit(ev.OrchestrationStarted, goal=goal, mode=record.state.mode, workspace=str(self.workspace.root), **parent)
         snapshot = record.state.model_copy(deep=True, update={"id": orch_id, "goal": goal, **parent})
         self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=snapshot.to_dict(), rewind=True)
@@ -112,7 +112,9 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
 
     def record_handoff(self, from_key: str, to_key: str, context: dict[str, Any]) -> ev.HandoffRecorded:
         """A handoff given by hand (`studio-tui handoff FROM TO JSON`)."""
-        return self._handoff(from_key, to_key, context)
+        handoff = self._handoff(from_key, to_key, context)
+        assert handoff is not None, "without `once` a handoff is always recorded"
+        return handoff
 
     async def rerun_agent(self, orch_id: str, key: str) -> OrchestrationState:
         """Re-invoke one agent (same input, next attempt), then continue the run from there."""

@@ -17,7 +17,7 @@ from .base import OrchestratorBase
 
 class Finalize(OrchestratorBase):
     async def _finalize(self) -> None:
-        self._take_requests()  # type: ignore[attr-defined]  # Checkpointing: requests are saved before the end
+        self._take_requests()  # Checkpointing: requests are saved before the end
         self.emit(ev.StatusChanged, status="finalizing")
         learning = self._capture_learnings()
         self.emit(ev.LearningCaptured, path=str(learning.relative_to(self.workspace.root)), summary=f"{len(self.state.failures)} failure(s) recorded")
@@ -53,10 +53,10 @@ class Finalize(OrchestratorBase):
             for a in self.state.agent_states
             if a.role == "builder" and a.status == "completed"
         ]
-        built = [task_id for task_id in built if task_id]
-        if not built:
+        task_ids = [str(task_id) for task_id in built if task_id]
+        if not task_ids:
             return
-        for task_id in built:
+        for task_id in task_ids:
             plan_path = self.workspace.task_dir(task_id) / "plan.json"
             if plan_path.exists():
                 data = safefile.load_json(plan_path, safefile.PLAN, root=self.workspace.root)
@@ -67,7 +67,7 @@ class Finalize(OrchestratorBase):
         if not self.workspace.backlog_path.exists():
             return
         backlog = load_backlog(self.workspace.backlog_path, root=self.workspace.root)
-        changed = [task_id for task_id in built if backlog.set_status(task_id, "completed")]
+        changed = [task_id for task_id in task_ids if backlog.set_status(task_id, "completed")]
         if changed:
             atomic_write(self.workspace.backlog_path, yaml.safe_dump(backlog.model_dump(mode="json"), sort_keys=False), root=self.workspace.root)
             for task_id in changed:

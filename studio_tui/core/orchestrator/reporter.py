@@ -76,7 +76,7 @@ class SlotReporter:
             "permission",
             title,
             agent=self.key,
-            options=tuple(o.id for o in options) + (PERMISSION_CANCELLED,),
+            options=(*tuple(o.id for o in options), PERMISSION_CANCELLED),
             details=offered,
         )
         return None if answer == PERMISSION_CANCELLED else answer

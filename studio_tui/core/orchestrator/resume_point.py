@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .. import events as ev
 from ..reducer import fold
-from ..state import Failure, OrchestrationState
+from ..state import Checkpoint, Failure, OrchestrationState
 from ..store import CHECKPOINT_ID_RE, CheckpointRecord, Workspace, read_log
 
 
@@ -30,7 +30,7 @@ class ResumePoint:
     """Agents recorded complete whose handoff/checkpoint after completion was not written yet."""
     pending_replans: dict[str, Failure] = field(default_factory=dict)
     """Builder -> the failure whose replan was decided but whose Planner never started."""
-    history: list = field(default_factory=list)
+    history: list[Checkpoint] = field(default_factory=list)
     """The checkpoints the state had at `record` (from the log: a checkpoint file leaves them out)."""
 
     @property
@@ -116,8 +116,8 @@ def _scan(point: ResumePoint, events: list[ev.Event], state: OrchestrationState)
             if step not in agent.steps_completed and step not in agent.steps_skipped:
                 point.in_flight.append((agent.agent, step))
     for builder, seq in replan_at.items():
-        agent = state.agent(builder)
-        if agent is None or agent.status != "failed":
+        failed = state.agent(builder)
+        if failed is None or failed.status != "failed":
             continue
         if started_at.get(_planner_for(builder), -1) > seq:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import events as ev
 from ..agents.base import Agent, AgentTask, Failure, Outcome
@@ -14,6 +14,9 @@ from ..recovery import RecoveryTracker
 from ..state import AgentState
 from .base import OrchestratorBase
 from .reporter import SlotReporter
+
+if TYPE_CHECKING:
+    from .engine import Orchestrator
 
 
 @dataclass
@@ -130,7 +133,7 @@ class Slots(OrchestratorBase):
         role = agent_state.role
         # A resumed agent works in the mode it was last started in (an interrupted replan stays a replan).
         mode = mode or agent_state.mode or {"planner": "plan", "architect": "decompose"}.get(role, "build")
-        slot = self._slot(key)
+        self._slot(key)
         while True:
             task = self._task(key, mode=mode)
             self.emit(
@@ -148,7 +151,7 @@ class Slots(OrchestratorBase):
                 self.emit(ev.StatusChanged, status="planning")
             elif role == "builder":
                 self.emit(ev.StatusChanged, status="executing")
-            outcome = await self._agent_for(role).run(task, SlotReporter(self, key))
+            outcome = await self._agent_for(role).run(task, SlotReporter(cast("Orchestrator", self), key))  # self is always the whole Orchestrator
             if outcome.ok:
                 await self._succeeded(key, role, mode, outcome)
                 return
@@ -165,7 +168,7 @@ class Slots(OrchestratorBase):
         return 0
 
     async def _succeeded(self, key: str, role: str, mode: str, outcome: Outcome) -> None:
-        slot = self._slot(key)
+        self._slot(key)
         output = dict(outcome.output)
         if role == "planner":
             plan = self._validated_plan(output)

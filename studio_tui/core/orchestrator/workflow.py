@@ -27,7 +27,7 @@ def sequence_for(decision: RoutingDecision, backlog: Backlog, ws: Workspace) -> 
     elif decision.workflow == "multi_task" and decision.items:
         sequence = [
             ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t, title=item)
-            for t, item in zip(decision.task_ids, decision.items)
+            for t, item in zip(decision.task_ids, decision.items, strict=False)
         ]
     elif decision.workflow == "multi_task":
         task_ids = decision.task_ids or [t.id for t in backlog.pending()]
@@ -75,7 +75,7 @@ class Workflow(OrchestratorBase):
     def sessions_dir(self) -> Path:
         return self.workspace.sessions_dir / self.state.id
 
-    def _route(self):
+    def _route(self) -> RoutingDecision:
         ws = self.workspace
         backlog, pending_plans = preflight(ws)
         decision = route(
@@ -171,5 +171,6 @@ class Workflow(OrchestratorBase):
             if latest and latest[-1].context == context:
                 return None
         tokens = budget_mod.estimate_tokens(len(json.dumps(context, sort_keys=True).encode()))
-        return self.emit(ev.HandoffRecorded, **{"from": from_key, "to": to_key}, context=context, tokens=tokens)
+        ends: dict[str, Any] = {"from": from_key, "to": to_key}  # the field aliases are Python keywords
+        return self.emit(ev.HandoffRecorded, **ends, context=context, tokens=tokens)
 

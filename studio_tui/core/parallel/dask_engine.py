@@ -29,7 +29,7 @@ class DaskEngine:
     resumes_steps = False
     """Each attempt starts from a fresh clone: the steps an earlier attempt did are not in it."""
 
-    def __init__(self, orch: "Orchestrator", execution: ExecutionConfig, worktrees: Worktrees, repo: Path, client: Any, cluster: Any) -> None:
+    def __init__(self, orch: Orchestrator, execution: ExecutionConfig, worktrees: Worktrees, repo: Path, client: Any, cluster: Any) -> None:
         self.orch = orch
         self.execution = execution
         self.worktrees = worktrees
@@ -47,7 +47,7 @@ class DaskEngine:
         """Tasks the cluster runs at once (its worker threads), known after `describe`."""
 
     @classmethod
-    async def start(cls, orch: "Orchestrator", execution: ExecutionConfig, worktrees: Worktrees, repo: Path) -> "DaskEngine":
+    async def start(cls, orch: Orchestrator, execution: ExecutionConfig, worktrees: Worktrees, repo: Path) -> DaskEngine:
         try:
             import dask
             from distributed import Client, LocalCluster
@@ -60,7 +60,7 @@ class DaskEngine:
             if execution.address:
                 try:
                     client = await asyncio.wait_for(Client(execution.address, asynchronous=True), CONNECT_TIMEOUT_S)
-                except (OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, OSError) as exc:
                     raise InputError(f"cannot reach the Dask scheduler at {execution.address}: {exc}") from None
             else:
                 cluster = await LocalCluster(
@@ -172,7 +172,7 @@ class DaskEngine:
         elif kind == "step_skipped":
             await reporter.step_skipped(message["step"])
         elif kind == "tokens":
-            await reporter.tokens(message["pool"], message["tokens"])
+            await reporter.tokens(message["pool"], message["tokens"], estimated=bool(message.get("estimated", False)))
         elif kind == "log":
             await reporter.log(str(message.get("message", "")), str(message.get("level", "info")))
         return worker
@@ -187,7 +187,8 @@ class DaskEngine:
         if task.plan_path is not None and task.plan_path.exists():
             plan = f"tasks/{task.task_id}/plan.json"
             files[plan] = task.plan_path.read_text(encoding="utf-8")
-        title = orch._goal_for(orch.state.agent(task.key)) if orch.state.agent(task.key) else task.goal
+        agent = orch.state.agent(task.key)
+        title = orch._goal_for(agent) if agent is not None else task.goal
         return {
             "queue": queue_name,
             "source": self.source,
@@ -225,8 +226,8 @@ async def _settled(future: Any) -> BaseException | None:
 
 
 def _warm_up() -> bool:
-    from . import dask_worker  # noqa: F401
     from ..agents import command, plan_builder  # noqa: F401
+    from . import dask_worker  # noqa: F401
 
     return True
 

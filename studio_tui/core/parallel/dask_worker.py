@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ..agents.base import AgentTask, PermissionOption
+from ..agents.base import AgentTask, Failure, PermissionOption
 from ..config import AgentConfig, StudioConfig
 from ..store import Workspace
 from .worktrees import git
@@ -38,8 +38,8 @@ class QueueReporter:
     async def step_skipped(self, step: int) -> None:
         self._put(type="step_skipped", step=step)
 
-    async def tokens(self, pool: str, tokens: int) -> None:
-        self._put(type="tokens", pool=pool, tokens=tokens)
+    async def tokens(self, pool: str, tokens: int, *, estimated: bool = False) -> None:
+        self._put(type="tokens", pool=pool, tokens=tokens, estimated=estimated)
 
     async def log(self, message: str, level: str = "info") -> None:
         self._put(type="log", message=message, level=level)
@@ -51,6 +51,13 @@ class QueueReporter:
     async def ask(self, question: str, *, default: str = "") -> str:
         self._put(type="log", level="warning", message=f"question asked on a Dask worker, answered with its default {default!r}: {question}")
         return default
+
+    async def retry_in_session(self, failure: Failure) -> bool:
+        """No recovery policy on a worker: the failure goes back and the orchestrator's recovery decides."""
+        return False
+
+    async def session(self, session_id: str | None, **info: Any) -> None:
+        """Not kept: a session on a worker's clone cannot be continued elsewhere."""
 
 
 def run_builder_task(spec: dict[str, Any]) -> dict[str, Any]:

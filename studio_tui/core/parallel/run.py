@@ -21,6 +21,7 @@ from .worktrees import Worktrees, require_repo
 
 if TYPE_CHECKING:
     from ..orchestrator import Orchestrator
+    from .dask_engine import DaskEngine
 
 DONE = ("completed", "skipped")
 
@@ -32,7 +33,7 @@ class TaskAgent:
     local (Dask) runs it on a worker instead.
     """
 
-    def __init__(self, make: Callable[[], Agent], roots: dict[str, Path], engine: Any = None) -> None:
+    def __init__(self, make: Callable[[], Agent], roots: dict[str, Path], engine: DaskEngine | None = None) -> None:
         self._make = make
         self._inner: dict[str, Agent] = {}
         self.roots = roots
@@ -52,8 +53,9 @@ class TaskAgent:
 
 def task_of(entry: Any) -> str | None:
     """The backlog task a sequence slot works on (`planner:T2`, `builder:T2`), or None (the architect)."""
-    if getattr(entry, "task_id", None):
-        return entry.task_id
+    task_id: str | None = getattr(entry, "task_id", None)
+    if task_id:
+        return task_id
     _, _, suffix = entry.key.partition(":")
     return suffix or None
 
@@ -61,7 +63,7 @@ def task_of(entry: Any) -> str | None:
 class ParallelBuilders:
     """Runs the task slots of the routed sequence N at a time; implements the scheduler's TaskRunner."""
 
-    def __init__(self, orch: "Orchestrator") -> None:
+    def __init__(self, orch: Orchestrator) -> None:
         self.orch = orch
         self.execution = orch.config.execution
         self.repo = require_repo(orch.workspace.project_root)
@@ -73,7 +75,7 @@ class ParallelBuilders:
         self.worktrees = Worktrees(self.repo, orch.state.id, folder / orch.state.id)
         self.roots: dict[str, Path] = {}
         self.groups: dict[str, list[str]] = {}
-        self.engine: Any = None
+        self.engine: DaskEngine | None = None
         self.scheduler: Scheduler | None = None
         self._git_lock = asyncio.Lock()
         self.unchanged: set[str] = set()
@@ -128,7 +130,7 @@ class ParallelBuilders:
             if self.engine is not None:
                 await self.engine.close()
 
-    async def _start_engine(self) -> Any:
+    async def _start_engine(self) -> DaskEngine | None:
         if self.execution.engine != "dask":
             return None
         from .dask_engine import DaskEngine

@@ -119,7 +119,7 @@ class CatchUp:
                     found.line = self.lines + 1
                     self.bad_lines.append(found)
                 elif type(found) is ev.OrchestrationFinished or type(found) is ev.Resumed:
-                    self._take(found)  # type: ignore[arg-type]
+                    self._take(found)
                     self.lines += 1
                     continue
                 else:

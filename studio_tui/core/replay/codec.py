@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
 from .. import events as ev
 from .. import reducer
+from ..state import OrchestrationState
 from ..store.eventlog import MAX_LINE_BYTES, TOO_LONG, BadLine
 
 _KNOWN_EVENT: TypeAdapter[Any] = TypeAdapter(ev.KnownEvent)
-_VALIDATE_JSON = _KNOWN_EVENT.validator.validate_json
+_VALIDATE_JSON: Callable[[bytes], ev.Event] = _KNOWN_EVENT.validator.validate_json
 
 
 def decode_line(raw: bytes) -> ev.Event:
@@ -112,7 +114,7 @@ class Folder:
 
     __slots__ = ("_light", "state")
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: OrchestrationState) -> None:
         self.state = state
         self._light: LightLog | None = None
 
@@ -122,9 +124,9 @@ class Folder:
             return
         if self._light is not None:
             self.flush()
-        reducer.apply(self.state, found)
+        reducer.apply(self.state, cast(ev.Event, found))  # not a LightLog: that returned above
 
-    def flush(self) -> Any:
+    def flush(self) -> OrchestrationState:
         """Write the pending seq and time; return the state."""
         light = self._light
         if light is not None:

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 from .. import events as ev
-from .. import safefile
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
 from .codec import Folder, decode_for_fold

@@ -6,6 +6,7 @@ Nothing is decoded here; lines are read back by byte range (`os.pread`), a block
 from __future__ import annotations
 
 import bisect
+import contextlib
 import mmap
 import os
 import re
@@ -137,10 +138,8 @@ class LogIndex:
         if self._map is None or not hasattr(mmap, "MADV_DONTNEED"):
             return
         first = start - start % mmap.PAGESIZE
-        try:
+        with contextlib.suppress(OSError, ValueError):
             self._map.madvise(mmap.MADV_DONTNEED, first, end - first)
-        except (OSError, ValueError):
-            pass
 
     def build(self, progress_cb: Callable[[int, int], None] | None = None, *, max_bytes: int = INDEX_CHUNK_BYTES) -> int:
         """Scan to the end of the file, calling `progress_cb(bytes_scanned, size)` after each chunk."""

@@ -68,7 +68,7 @@ class ReplayModel:
         self.unknown_events = 0
         self.events_decoded = 0
         self._marks: list[Mark] = []
-        self._checked: dict[bytes, int] = {pattern: 0 for pattern in self.index.candidates}
+        self._checked: dict[bytes, int] = dict.fromkeys(self.index.candidates, 0)
 
     @classmethod
     def open(cls, path: Path | str, **kw: Any) -> ReplayModel:

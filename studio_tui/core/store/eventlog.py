@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,10 +62,8 @@ class EventLogWriter:
         try:
             safefile.write_all(self._fd, data)
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, before)  # no torn line: the event is not in the log at all
-            except OSError:
-                pass
             raise safefile.disk_error(self.path, exc) from None
 
     def sync(self) -> None:
@@ -83,10 +82,8 @@ class EventLogWriter:
 
     def close(self) -> None:
         if self._fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._fd)
-            except OSError:
-                pass
             self._fd = None
 
     @property

@@ -7,12 +7,14 @@ kernel's own table of locks when the holder has not written its record yet)."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .. import safefile
 from ..errors import StudioError, WorkspaceBusy
@@ -30,7 +32,7 @@ class WorkspaceLock:
         self.root = root
         self._fd: int | None = None
 
-    def holder(self) -> dict:
+    def holder(self) -> dict[str, Any]:
         """What the lock file says about its holder (may be stale if nobody holds the flock)."""
         try:
             data = safefile.parse_json(safefile.read_bytes(self.path, safefile.LOCK, root=self.root) or b"{}", self.path)
@@ -64,7 +66,7 @@ class WorkspaceLock:
             who += f" ({str(info['command'])[:200]})"
         return who
 
-    def acquire(self) -> "WorkspaceLock":
+    def acquire(self) -> WorkspaceLock:
         fd = safefile.open_lock_file(self.path, root=self.root)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -90,7 +92,7 @@ class WorkspaceLock:
             safefile.clean_stale_tmp([Path(folder) for folder, _, _ in os.walk(self.root)])
         return self
 
-    def _write_record(self, record: dict, fd: int | None = None) -> None:
+    def _write_record(self, record: dict[str, Any], fd: int | None = None) -> None:
         """Write the record in place, then cut the file to its length (no moment with an empty file
         once a record was there)."""
         fd = self._fd if fd is None else fd
@@ -120,17 +122,15 @@ class WorkspaceLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        try:
+        with contextlib.suppress(OSError):  # a read-only or full disk: the kernel still drops the flock below
             os.ftruncate(self._fd, 0)
-        except OSError:
-            pass  # a read-only or full disk: the kernel still drops the flock below
         try:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "WorkspaceLock":
+    def __enter__(self) -> WorkspaceLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

@@ -152,7 +152,7 @@ class DashboardScreen(Screen):
         for name in PANES:
             self.query_one(f"#{name}-pane").display = name in visible
         shown_rows = [row for row, members in ROWS.items() if any(m in visible for m in members)]
-        for row, members in ROWS.items():
+        for row in ROWS:
             widget = self.query_one("#log-pane") if row == "bottom" else self.query_one(f"#{row}")
             widget.display = row in shown_rows
             widget.set_class(bool(shown_rows) and row == shown_rows[-1], "-fill")

@@ -74,9 +74,7 @@ class DecisionScreen(ModalScreen[str]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """An answer the request does not offer (skip on a critical step) has no key and no footer entry."""
-        if action == "answer" and parameters and parameters[0] not in self.request.options:
-            return False
-        return True
+        return not (action == "answer" and parameters and parameters[0] not in self.request.options)
 
     def action_answer(self, answer: str) -> None:
         if answer in self.request.options:

@@ -77,7 +77,8 @@ class PermissionScreen(ChoiceScreen):
 
     def body(self) -> ComposeResult:
         details = self.request.details
-        tool: dict[str, Any] = details.get("tool_call") if isinstance(details.get("tool_call"), dict) else {}
+        raw_tool = details.get("tool_call")
+        tool: dict[str, Any] = raw_tool if isinstance(raw_tool, dict) else {}
         yield Static(Text(fmt.literal(self.request.prompt, max_chars=500), "bold"), classes="prompt")
         if details.get("outside_root"):
             yield Static(Text("⚠ This request names paths OUTSIDE the project root."), classes="outside-warning")

@@ -323,7 +323,7 @@ class ReplayScreen(DashboardScreen):
             return self.closable
         return True
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # the "toggle" key action (play/pause), not DOMNode's toggle(attribute)
         if self.ready and self.pending_seek is None:
             before = self.player.position
             self.player.toggle()

@@ -73,7 +73,7 @@ class StateTable(DataTable):
         old_keys = [k for k, _ in self._shown]
         if keys[: len(old_keys)] == old_keys:
             # Same rows, maybe more at the end: change the cells that differ, add the new rows.
-            for (key, cells), (_, new), (_, old) in zip(rows, signed, self._shown):
+            for (key, cells), (_, new), (_, old) in zip(rows, signed, self._shown, strict=False):
                 if new == old:
                     continue
                 for index, cell in enumerate(cells):

@@ -16,7 +16,6 @@ from acp.schema import (
     FileSystemCapabilities,
     Implementation,
     KillTerminalResponse,
-    PermissionOption as AcpPermissionOption,
     ReadTextFileResponse,
     ReleaseTerminalResponse,
     RequestPermissionResponse,
@@ -24,6 +23,9 @@ from acp.schema import (
     ToolCallUpdate,
     WaitForTerminalExitResponse,
     WriteTextFileResponse,
+)
+from acp.schema import (
+    PermissionOption as AcpPermissionOption,
 )
 
 from .... import __version__

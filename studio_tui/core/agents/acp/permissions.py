@@ -11,9 +11,11 @@ from acp.schema import (
     AllowedOutcome,
     DeniedOutcome,
     FileEditToolCallContent,
-    PermissionOption as AcpPermissionOption,
     RequestPermissionResponse,
     ToolCallUpdate,
+)
+from acp.schema import (
+    PermissionOption as AcpPermissionOption,
 )
 
 from ..base import PermissionOption
@@ -55,7 +57,7 @@ def diff_preview(old: str | None, new: str | None, shown_path: str) -> str:
         )
     )
     if len(lines) > DIFF_PREVIEW_MAX_LINES:
-        lines = lines[:DIFF_PREVIEW_MAX_LINES] + [f"… {len(lines) - DIFF_PREVIEW_MAX_LINES} more diff lines"]
+        lines = [*lines[:DIFF_PREVIEW_MAX_LINES], f"… {len(lines) - DIFF_PREVIEW_MAX_LINES} more diff lines"]
     return clip("\n".join(lines), DIFF_PREVIEW_MAX_CHARS)
 
 

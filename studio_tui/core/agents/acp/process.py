@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 import json
 import shlex
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from acp import PROTOCOL_VERSION, RequestError, connect_to_agent, text_block
+from acp import PROTOCOL_VERSION, Client, RequestError, connect_to_agent, text_block
 from acp.schema import InitializeResponse, NewSessionResponse, PromptResponse
 from pydantic import ValidationError
 
@@ -67,7 +67,7 @@ class AgentProcess(ChildProcess):
         assert self._protocol is not None, "start() first"
         return self._protocol.exited
 
-    async def end_leftovers(self, readers: list[asyncio.Future[None]]) -> None:
+    async def end_leftovers(self, readers: Sequence[asyncio.Future[None]]) -> None:
         """The leader exited: end whatever it left running in its group."""
         await self._end_leftovers(readers)
 
@@ -114,7 +114,9 @@ class Session:
         )
         self._stderr_logs = LogThrottle(reporter, what="lines of the agent's stderr")
         self.stderr_reader: asyncio.Future[None] = asyncio.ensure_future(self._read_stderr(stderr))
-        self.conn = connect_to_agent(self.client, self.stdin, stdout, observers=[self.client.extras.observe])
+        # acp's router calls each handler by keyword and treats terminal/* and elicitation/* as optional,
+        # which its Client protocol (every method, positional order) cannot say.
+        self.conn = connect_to_agent(cast(Client, self.client), self.stdin, stdout, observers=[self.client.extras.observe])
         self.prompt_task: asyncio.Future[PromptResponse] | None = None
         self.agent_name = ""
         self._unresponsive = False
@@ -273,9 +275,8 @@ class Session:
         call: asyncio.Future[T] = asyncio.ensure_future(request)
         if keep:
             self.prompt_task = call  # type: ignore[assignment]
-        watch = asyncio.ensure_future(
-            asyncio.wait({call, self.child.exited, self.client.failed}, return_when=asyncio.FIRST_COMPLETED)
-        )
+        ends: set[asyncio.Future[Any]] = {call, self.child.exited, self.client.failed}
+        watch = asyncio.ensure_future(asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED))
         try:
             in_time = await clock.guard(watch)
         except BaseException:
@@ -413,9 +414,8 @@ class Session:
         await self.client.send_cancel()
         await self.client.cancel_permissions()
         if self.prompt_task is not None and not self.prompt_task.done():
-            await asyncio.wait(
-                {self.prompt_task, self.child.exited}, timeout=CANCEL_GRACE_SECONDS, return_when=asyncio.FIRST_COMPLETED
-            )
+            turn_or_exit: set[asyncio.Future[Any]] = {self.prompt_task, self.child.exited}
+            await asyncio.wait(turn_or_exit, timeout=CANCEL_GRACE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
 
     async def close(self) -> None:
         """End the connection and the process group, whatever happened before; safe to call twice."""

@@ -3,6 +3,7 @@ them), content blobs and the agent's stderr stream, both in the orchestration's 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -94,7 +95,7 @@ class StderrStream:
     def _open(self) -> None:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a", encoding="utf-8", errors="replace")
+        self._handle = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115 - held open across writes, closed by close()
         self._size = self.path.stat().st_size
         self._write(f"--- {self._header} ---")
 
@@ -107,7 +108,7 @@ class StderrStream:
             os.replace(self.path, self.path.with_name(self.path.name + ".1"))
             self.dropped += self._in_old
             self._in_old, self._in_current = self._in_current, 0
-            self._handle = open(self.path, "w", encoding="utf-8", errors="replace")
+            self._handle = open(self.path, "w", encoding="utf-8", errors="replace")  # noqa: SIM115 - held open across writes, closed by close()
             self._size = 0
         self._handle.write(data)
         self._size += size
@@ -131,9 +132,7 @@ class StderrStream:
 
     async def close(self) -> None:
         if self._handle is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._handle.close()
-            except OSError:
-                pass
             self._handle = None
             await self._records.emit(ev.AgentStderr, path=self.relative, lines=self.lines, dropped=self.dropped)

@@ -78,8 +78,10 @@ def mcp_servers_of(config: AcpAgentConfig) -> list[Any]:
     for server in config.mcp_servers:
         if isinstance(server, McpRemoteServer):
             headers = [HttpHeader(name=k, value=v) for k, v in server.headers.items()]
-            cls = HttpMcpServer if server.type == "http" else SseMcpServer
-            servers.append(cls(type=server.type, name=server.name, url=server.url, headers=headers))
+            if server.type == "http":
+                servers.append(HttpMcpServer(type="http", name=server.name, url=server.url, headers=headers))
+            else:
+                servers.append(SseMcpServer(type="sse", name=server.name, url=server.url, headers=headers))
         else:
             env = [EnvVariable(name=k, value=v) for k, v in server.env.items()]
             servers.append(McpServerStdio(name=server.name, command=server.command, args=list(server.args), env=env))

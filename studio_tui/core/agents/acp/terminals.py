@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -146,13 +147,11 @@ class Terminal:
             try:
                 await asyncio.wait_for(asyncio.shield(proc.wait()), KILL_GRACE_SECONDS)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
         # Whatever the leader left behind in its group goes too.
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     async def close(self) -> None:
         await self.kill()

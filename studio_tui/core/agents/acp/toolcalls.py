@@ -98,8 +98,8 @@ def _inline_or_blob(records: Records, kind: str, fields: dict[str, Any], **kept:
     if size > BLOB_INLINE_MAX_CHARS:
         digest = records.blob(fields)
         if digest is not None:
-            return ToolContent(kind=kind, blob=digest, **kept)  # type: ignore[arg-type]
-    return ToolContent(kind=kind, **kept, **fields)  # type: ignore[arg-type]
+            return ToolContent(kind=kind, blob=digest, **kept)
+    return ToolContent(kind=kind, **kept, **fields)
 
 
 def convert_content(root: Path, records: Records, content: list[Any], raw: list[Any] | None) -> list[ToolContent]:

@@ -220,11 +220,10 @@ class UpdateMapper:
         elif isinstance(update, AvailableCommandsUpdate):
             self.session.commands = [command.name for command in update.available_commands][:200]
             await self.record_session()
-        elif isinstance(update, CurrentModeUpdate):
-            if update.current_mode_id != self.session.current_mode:
-                self.session.current_mode = update.current_mode_id
-                await self._logs.log(clip(f"session mode is now {update.current_mode_id}"), "info")
-                await self.record_session()
+        elif isinstance(update, CurrentModeUpdate) and update.current_mode_id != self.session.current_mode:
+            self.session.current_mode = update.current_mode_id
+            await self._logs.log(clip(f"session mode is now {update.current_mode_id}"), "info")
+            await self.record_session()
         # Anything else (user message replays, config options, session info) has nothing to show.
 
     def discard(self, update: Any) -> None:
@@ -251,9 +250,7 @@ class UpdateMapper:
         if update.content is not None:
             tool.content = convert_content(self.root, self.records, list(update.content), raw)
         raw_input = tool.raw_input
-        if raw_input is not None and not isinstance(raw_input, (dict, list, str, int, float, bool)):
-            raw_input = input_text(raw_input)
-        elif raw_input is not None and len(input_text(raw_input) or "") >= INPUT_INLINE_MAX_CHARS:
+        if (raw_input is not None and not isinstance(raw_input, (dict, list, str, int, float, bool))) or (raw_input is not None and len(input_text(raw_input) or "") >= INPUT_INLINE_MAX_CHARS):
             raw_input = input_text(raw_input)
         snapshot = (tool.title, tool.kind, tool.status, input_text(raw_input), tuple(tool.locations), tuple(tool.content))
         if snapshot == tool.recorded:

@@ -9,8 +9,8 @@ from textual.message import Message
 from studio_tui.core.state import AgentState, OrchestrationState
 from studio_tui.core.text import step_count
 from studio_tui.ui import fmt
-from studio_tui.ui.widgets.tones import tone
 from studio_tui.ui.widgets.table import Rows, StateTable
+from studio_tui.ui.widgets.tones import tone
 
 BAR_WIDTH = 10
 """Cells of the per-agent progress bar: six plan steps still read as distinct blocks."""
@@ -84,10 +84,7 @@ class AgentTable(StateTable):
         style = tone(self, f"agents--{status}")
         done = len(set(agent.steps_completed) | set(agent.steps_skipped))
         total = agent.total_steps
-        if agent.status == "completed":
-            fraction = 1.0
-        else:
-            fraction = done / total if total else 0.0
+        fraction = 1.0 if agent.status == "completed" else done / total if total else 0.0
         filled, empty = fmt.bar(fraction, BAR_WIDTH)
         progress = Text(filled, style)
         progress.append(empty, tone(self, "agents--bar-empty"))

@@ -167,9 +167,9 @@ class BudgetPane(Vertical):
             detail = fmt.literal(f"{opt.step} {opt.pool} {fmt.tokens(opt.before)}→{fmt.tokens(opt.after)}: {opt.detail}")
             lines.append(fmt.crop(detail, width - 2), muted)
         optimisations = self.query_one("#budget-optimisations", Static)
-        signature = (lines.plain, tuple(lines.spans))
-        if signature != self._optimisations_shown:
-            self._optimisations_shown = signature
+        drawn = (lines.plain, tuple(lines.spans))
+        if drawn != self._optimisations_shown:
+            self._optimisations_shown = drawn
             optimisations.update(lines)  # height: auto: a new text may change it
         if optimisations.display != bool(budget.optimizations):
             optimisations.display = bool(budget.optimizations)

@@ -6,9 +6,8 @@ from rich.text import Text
 
 from studio_tui.core.state import OrchestrationState
 from studio_tui.ui import fmt
-from studio_tui.ui.widgets.tones import tones
 from studio_tui.ui.widgets.table import Rows, StateTable
-
+from studio_tui.ui.widgets.tones import tones
 
 
 class FailureTable(StateTable):
