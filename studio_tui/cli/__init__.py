@@ -55,9 +55,23 @@ from .serve import cmd_serve
 from .setup import cmd_agent, cmd_doctor, cmd_init
 
 __all__ = [
-    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "RUN_COMMANDS",
-    "_current_state", "_exit_for", "_interactive", "_print_json", "_run_async", "_want_dashboard",
-    "build_parser", "console", "dispatch", "err_console", "main", "resume_hint",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "RUN_COMMANDS",
+    "_current_state",
+    "_exit_for",
+    "_interactive",
+    "_print_json",
+    "_run_async",
+    "_want_dashboard",
+    "build_parser",
+    "console",
+    "dispatch",
+    "err_console",
+    "main",
+    "resume_hint",
 ]
 
 

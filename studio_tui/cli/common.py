@@ -69,13 +69,21 @@ def _current_state(workspace: Workspace, orch_id: str | None = None) -> Orchestr
         except StudioError as exc:
             good = workspace.last_good_checkpoint(orch_id)
             offer = f"; last good checkpoint: {good.meta.id} ({good.meta.name})" if good else ""
-            err_console.print(Text(f"warning: {exc}\nthe damaged file is kept as it is; showing the state from the event log{offer}", style="yellow"))
+            err_console.print(
+                Text(f"warning: {exc}\nthe damaged file is kept as it is; showing the state from the event log{offer}", style="yellow")
+            )
     path = workspace.events_path(orch_id)
     if path.exists():
         read = read_log(path)
         if read.events:
             if read.bad_lines:
-                err_console.print(Text(f"{path}: skipped {len(read.bad_lines)} bad line(s): " + ", ".join(f"line {b.line} ({b.reason})" for b in read.bad_lines[:3]), style="yellow"))
+                err_console.print(
+                    Text(
+                        f"{path}: skipped {len(read.bad_lines)} bad line(s): "
+                        + ", ".join(f"line {b.line} ({b.reason})" for b in read.bad_lines[:3]),
+                        style="yellow",
+                    )
+                )
             return fold(read.events)
     return workspace.load_state(orch_id)
 

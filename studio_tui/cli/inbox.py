@@ -26,7 +26,15 @@ def cmd_inbox(args: argparse.Namespace, workspace: Workspace) -> int:
         table.add_column(column)
     for item in found.items:
         age = int(item.age(now))
-        table.add_row(f"{age // 60}m{age % 60:02d}s", item.orch_id, literal(item.decision_id), literal(item.kind), literal(item.agent or "-"), literal(item.prompt), literal(" / ".join(item.options) or "(free text)"))
+        table.add_row(
+            f"{age // 60}m{age % 60:02d}s",
+            item.orch_id,
+            literal(item.decision_id),
+            literal(item.kind),
+            literal(item.agent or "-"),
+            literal(item.prompt),
+            literal(" / ".join(item.options) or "(free text)"),
+        )
     console.print(table if found.items else Text("nothing is waiting for you", style="dim"))
     for problem in found.problems:
         err_console.print(Text(problem, style="yellow"))

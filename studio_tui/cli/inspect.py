@@ -85,7 +85,11 @@ def cmd_budget(args: argparse.Namespace, workspace: Workspace) -> int:
             for n, u, s, st in rows[:-1]
         ]
         _, used, soft, status = rows[-1]
-        payload = {"orch_id": state.id, "pools": pools, "total": {"used": used, "soft": soft, "status": status.split(" ")[0], "percent": round(100 * used / soft) if soft else 0}}
+        payload = {
+            "orch_id": state.id,
+            "pools": pools,
+            "total": {"used": used, "soft": soft, "status": status.split(" ")[0], "percent": round(100 * used / soft) if soft else 0},
+        }
         payload["optimizations"] = [o.model_dump(mode="json") for o in state.budget.optimizations]
         _print_json(payload)
     else:
@@ -134,7 +138,9 @@ def _request_checkpoint(workspace: Workspace, holder: dict, orch_id: str, name: 
     path = workspace.orch_dir(orch_id) / "requests" / f"checkpoint-{time.time_ns()}.json"
     safefile.write_atomic(path, json.dumps(request), safefile.REQUEST, root=workspace.root)
     who = f"pid {pid}" if pid is not None else "pid unknown"
-    console.print(literal(f"requested: the running build ({who}, {orch_id}) saves checkpoint {name!r} at its next step, or before it ends", "green"))
+    console.print(
+        literal(f"requested: the running build ({who}, {orch_id}) saves checkpoint {name!r} at its next step, or before it ends", "green")
+    )
     return EXIT_OK
 
 
@@ -155,12 +161,14 @@ def cmd_handoff(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_route(args: argparse.Namespace, workspace: Workspace, console: Console) -> int:
     if not args.goal.strip():
-        raise InputError("GOAL is empty: say what to route, e.g. studio-tui route \"Fix the login typo\"")
+        raise InputError('GOAL is empty: say what to route, e.g. studio-tui route "Fix the login typo"')
     decided = preview(workspace, args.goal, chosen_plan=args.plan)
     if args.json:
         console.print_json(json.dumps(decided))
         return 0
-    console.print(literal(f"{decided['workflow']} ({decided['complexity']}, confidence {decided['confidence']:.0%}): {decided['reason']}", "bold"))
+    console.print(
+        literal(f"{decided['workflow']} ({decided['complexity']}, confidence {decided['confidence']:.0%}): {decided['reason']}", "bold")
+    )
     for signal in decided["signals"] or ["no routing signal"]:
         console.print(literal(f"  signal: {signal}"))
     console.print(literal("  agents: " + " → ".join(a["key"] for a in decided["agents"])))

@@ -107,7 +107,12 @@ def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
             elif isinstance(item, Switched):
                 console.print(Text(f"a newer orchestration started: {item.to_id}", style="bold"))
             elif isinstance(item, Restarted):
-                console.print(Text(f"the log of {item.orch_id} was {item.reason} under watch; re-reading it (events up to seq {item.last_seq} are not shown again)", style="bold yellow"))
+                console.print(
+                    Text(
+                        f"the log of {item.orch_id} was {item.reason} under watch; re-reading it (events up to seq {item.last_seq} are not shown again)",
+                        style="bold yellow",
+                    )
+                )
             elif isinstance(item, Waiting):
                 console.print(Text(f"no orchestration in {item.workspace} yet; waiting for one to start", style="dim"))
         return final
@@ -125,7 +130,7 @@ def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
         state = _current_state(workspace)
     except StudioError as exc:
         console.print(Text(str(exc), style="yellow"))
-        console.print("Start one with: studio-tui build \"GOAL\"   or try: studio-tui demo")
+        console.print('Start one with: studio-tui build "GOAL"   or try: studio-tui demo')
         return EXIT_OK
     console.print(state_view(state))
     return EXIT_OK

@@ -32,9 +32,19 @@ def _add_run_options(parser: argparse.ArgumentParser, *, escalation_default: str
     )
     parser.add_argument("--speed", type=float, default=None, help="scripted agents' speed factor (0 = no waiting)")
     parser.add_argument("--yes", action="store_true", help="proceed at explicit-mode routing without asking")
-    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="multi_task / decompose_first: up to N Builder tasks at once, each in its own git worktree")
-    parser.add_argument("--engine", choices=("local", "dask"), default=None, help="where Builder tasks run (dask: on a Dask cluster; needs the dask extra)")
-    parser.add_argument("--address", default=None, metavar="URL", help="--engine dask: the scheduler (tcp://host:8786); none starts a LocalCluster")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        metavar="N",
+        help="multi_task / decompose_first: up to N Builder tasks at once, each in its own git worktree",
+    )
+    parser.add_argument(
+        "--engine", choices=("local", "dask"), default=None, help="where Builder tasks run (dask: on a Dask cluster; needs the dask extra)"
+    )
+    parser.add_argument(
+        "--address", default=None, metavar="URL", help="--engine dask: the scheduler (tcp://host:8786); none starts a LocalCluster"
+    )
     parser.add_argument(
         "--permissions",
         choices=("ask", "allow", "deny"),
@@ -82,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue an orchestration from checkpoint CP_ID")
     resume.add_argument("checkpoint_id", metavar="CP_ID")
-    resume.add_argument("--restore-code", action="store_true", help="on a rewind, also put the project's code back as the checkpoint saw it (git)")
+    resume.add_argument(
+        "--restore-code", action="store_true", help="on a rewind, also put the project's code back as the checkpoint saw it (git)"
+    )
     _add_run_options(resume)
 
     add_fork_parser(sub, _add_run_options)
@@ -135,7 +147,9 @@ def _add_setup_commands(sub: Any) -> None:
     init.add_argument("--force", action="store_true", help="overwrite an existing config.yaml (and scenario.yaml)")
     doctor = sub.add_parser("doctor", help="check that each role's agent can start, speaks ACP and is signed in")
     doctor.add_argument("--json", action="store_true")
-    doctor.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per ACP request (default: each agent's init_timeout)")
+    doctor.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS", help="per ACP request (default: each agent's init_timeout)"
+    )
     agent = sub.add_parser("agent", help="the built-in planner/architect (a command agent; config.yaml runs it)")
     agent.add_argument("--test-command", default=None, metavar="CMD", help="the planner's quality gate (default: detected)")
 
@@ -147,13 +161,22 @@ def _add_serve_parser(sub: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve.add_argument("--allow-control", action="store_true", help="let the browser drive a run and answer its decisions (needs the printed token)")
+    serve.add_argument(
+        "--allow-control", action="store_true", help="let the browser drive a run and answer its decisions (needs the printed token)"
+    )
     serve.add_argument("--public-url", default=None, help="the URL browsers use, when it is not http://HOST:PORT (a proxy)")
-    serve.add_argument("served", nargs=argparse.REMAINDER, metavar="COMMAND ...", help="watch (default) or replay ...; with --allow-control also build, resume, run-backlog, demo")
+    serve.add_argument(
+        "served",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND ...",
+        help="watch (default) or replay ...; with --allow-control also build, resume, run-backlog, demo",
+    )
 
 
 def _add_export_parser(sub: Any) -> None:
-    export = sub.add_parser("export", help="a shareable report of an orchestration (routing, timeline, agents, failures, decisions, budget)")
+    export = sub.add_parser(
+        "export", help="a shareable report of an orchestration (routing, timeline, agents, failures, decisions, budget)"
+    )
     export.add_argument("orch_id", nargs="?", metavar="ORCH_ID", help="default: the latest")
     export.add_argument("--format", choices=("md", "html"), default="md", help="md (default) or html (no script)")
     export.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="write here (atomically) instead of stdout")

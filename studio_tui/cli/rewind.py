@@ -29,7 +29,9 @@ def refuse_if_busy(workspace: Workspace) -> None:
         workspace.lock().acquire().release()
 
 
-def check_rewind(args: argparse.Namespace, record: CheckpointRecord, workspace: Workspace, console: Console, err: Console, *, interactive: bool) -> ResumePoint:
+def check_rewind(
+    args: argparse.Namespace, record: CheckpointRecord, workspace: Workspace, console: Console, err: Console, *, interactive: bool
+) -> ResumePoint:
     """Resume of an older checkpoint is a rewind: said so, and asked on a terminal (or `--yes`)."""
     point = find_resume_point(workspace, record)
     if not point.rewind:
@@ -42,11 +44,17 @@ def check_rewind(args: argparse.Namespace, record: CheckpointRecord, workspace: 
             return point
         raise InputError("rewind cancelled; nothing was changed")
     can_continue = point.log_state is not None and point.log_state.status != "completed"
-    newest = f"; to continue instead: {command_hint('--workspace', str(workspace.root), 'resume', point.newest_checkpoint or '')}" if can_continue and point.newest_checkpoint and point.newest_checkpoint != record.meta.id else ""
+    newest = (
+        f"; to continue instead: {command_hint('--workspace', str(workspace.root), 'resume', point.newest_checkpoint or '')}"
+        if can_continue and point.newest_checkpoint and point.newest_checkpoint != record.meta.id
+        else ""
+    )
     raise InputError(f"resuming {record.meta.id} rewinds {record.meta.orch_id}: pass --yes to rewind{newest}")
 
 
-def restore_code(args: argparse.Namespace, record: CheckpointRecord, workspace: Workspace, console: Console, *, interactive: bool, offer: bool) -> None:
+def restore_code(
+    args: argparse.Namespace, record: CheckpointRecord, workspace: Workspace, console: Console, *, interactive: bool, offer: bool
+) -> None:
     """`--restore-code` (or yes on a terminal): the working tree back as the checkpoint's git snapshot holds it."""
     commit = record.meta.code_commit
     wanted = getattr(args, "restore_code", False)

@@ -76,7 +76,13 @@ def _config_with_execution(workspace: Workspace, args: argparse.Namespace) -> St
     return config
 
 
-def _headless_run(args: argparse.Namespace, workspace: Workspace, start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]], *, demo: bool = False) -> int:
+def _headless_run(
+    args: argparse.Namespace,
+    workspace: Workspace,
+    start: Callable[[Orchestrator], Coroutine[Any, Any, OrchestrationState]],
+    *,
+    demo: bool = False,
+) -> int:
     config = _config_with_execution(workspace, args)
     speed = args.speed if args.speed is not None else 1.0
     factory = agent_factory(workspace, config, speed=speed)
@@ -151,7 +157,11 @@ def _dashboard(args: argparse.Namespace, workspace: Workspace, action: str, **la
     execution = _execution_overrides(args)
     if execution:
         _config_with_execution(workspace, args)  # refused here (no git, no dask) rather than in the dashboard
-    return run_dashboard(Launch(workspace=workspace, action=action, speed=speed, theme=args.theme, read_only=served_read_only(), execution=execution, **launch))  # type: ignore[arg-type]
+    return run_dashboard(
+        Launch(
+            workspace=workspace, action=action, speed=speed, theme=args.theme, read_only=served_read_only(), execution=execution, **launch
+        )
+    )  # type: ignore[arg-type]
 
 
 def _explicit_guard(args: argparse.Namespace) -> None:
@@ -177,7 +187,7 @@ def cmd_build(args: argparse.Namespace, workspace: Workspace, *, explicit: bool)
     check_agents(workspace, config)
     preflight(workspace)
     if not args.goal.strip():
-        raise InputError("GOAL is empty: say what to build, e.g. studio-tui build \"Fix the login typo\"")
+        raise InputError('GOAL is empty: say what to build, e.g. studio-tui build "Fix the login typo"')
     if _want_dashboard(args):
         return _dashboard(args, workspace, "build", goal=args.goal, mode=mode)
     if explicit:

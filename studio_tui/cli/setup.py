@@ -35,7 +35,7 @@ def cmd_init(args: argparse.Namespace, workspace: Workspace) -> int:
         found = result.test_command or "none found: edit the quality gates in config.yaml"
         console.print(literal(f"test command (the quality gate): {found}", "dim"))
     flag = "" if workspace.root == Path(".studio").absolute() else f"--workspace {workspace.root} "
-    console.print(literal(f"next: studio-tui {flag}doctor, then studio-tui {flag}build \"GOAL\"", "bold"))
+    console.print(literal(f'next: studio-tui {flag}doctor, then studio-tui {flag}build "GOAL"', "bold"))
     return EXIT_OK
 
 
@@ -60,8 +60,11 @@ def cmd_doctor(args: argparse.Namespace, workspace: Workspace) -> int:
             if check.acp:
                 found += "".join(f"\n{key}: {_doctor_value(value)}" for key, value in check.acp.items())
             table.add_row(
-                Text(check.role), Text(sanitize(check.subject)), Text(check.status, style="green" if check.ok else "red bold"),
-                Text(sanitize(found)), Text(sanitize(check.fix), style="yellow"),
+                Text(check.role),
+                Text(sanitize(check.subject)),
+                Text(check.status, style="green" if check.ok else "red bold"),
+                Text(sanitize(found)),
+                Text(sanitize(check.fix), style="yellow"),
             )
         console.print(table)
     else:
