@@ -44,8 +44,14 @@ LOG_LINES = (
 )
 MODULES = ("auth", "session", "routes", "models", "billing", "search", "cache", "queue", "mailer", "export", "admin", "api")
 STEP_DESCRIPTIONS = (
-    "Read the module and its tests", "Write the failing test", "Implement the change", "Wire the routes",
-    "Migrate the schema", "Update the fixtures", "Run the quality gates", "Refactor the helpers",
+    "Read the module and its tests",
+    "Write the failing test",
+    "Implement the change",
+    "Wire the routes",
+    "Migrate the schema",
+    "Update the fixtures",
+    "Run the quality gates",
+    "Refactor the helpers",
 )
 
 
@@ -93,8 +99,16 @@ def _log_line(rng: random.Random) -> str:
 def _run_agent(out: _Emitter, rng: random.Random, key: str, role: str, task_id: str, steps: int, used: dict[str, int]) -> None:
     """One agent from start to completion: steps of logs and tokens, failures and their recovery."""
     attempt = 1
-    out.emit(ev.AgentStarted, agent=key, role=role, attempt=attempt, task_id=task_id, total_steps=steps,
-             input={"task_id": task_id, "plan_id": f"bp_{task_id}"}, restart_steps=False)
+    out.emit(
+        ev.AgentStarted,
+        agent=key,
+        role=role,
+        attempt=attempt,
+        task_id=task_id,
+        total_steps=steps,
+        input={"task_id": task_id, "plan_id": f"bp_{task_id}"},
+        restart_steps=False,
+    )
     held = 0
     step = 1
     replans = retries = 0
@@ -117,35 +131,94 @@ def _run_agent(out: _Emitter, rng: random.Random, key: str, role: str, task_id: 
             if used[pool] > POOLS[pool] * 0.95:
                 before = used[pool]
                 used[pool] = int(before * 0.4)
-                out.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"context budget CRITICAL ({pool}): optimising before continuing")
+                out.emit(
+                    ev.AgentLog,
+                    agent="orchestrator",
+                    level="warning",
+                    message=f"context budget CRITICAL ({pool}): optimising before continuing",
+                )
                 step_name = "clear_context7" if pool == "context7" else "compact_working"
-                out.emit(ev.OptimizationApplied, step=step_name, pool=pool, before=before, after=used[pool],
-                         detail=f"{before - used[pool]} tokens freed", kept_agent=key if pool == "context7" else None)
+                out.emit(
+                    ev.OptimizationApplied,
+                    step=step_name,
+                    pool=pool,
+                    before=before,
+                    after=used[pool],
+                    detail=f"{before - used[pool]} tokens freed",
+                    kept_agent=key if pool == "context7" else None,
+                )
                 held = min(held, used["working"])
         roll = rng.random()
         if roll < 0.04:
             category = rng.choice(("transient", "transient", "code_error", "design_flaw", "blocker"))
-            out.emit(ev.AgentFailed, agent=key, step=step, category=category,
-                     message=f"step {step} failed: {_log_line(rng)}", details="Traceback (most recent call last): ...")
+            out.emit(
+                ev.AgentFailed,
+                agent=key,
+                step=step,
+                category=category,
+                message=f"step {step} failed: {_log_line(rng)}",
+                details="Traceback (most recent call last): ...",
+            )
             if category == "blocker" or (category == "design_flaw" and replans >= 1):
-                out.emit(ev.RecoveryDecided, agent=key, step=step, category=category, action="escalate",
-                         retries_used=retries, replans_used=replans, reason=f"{category}: a person must decide")
+                out.emit(
+                    ev.RecoveryDecided,
+                    agent=key,
+                    step=step,
+                    category=category,
+                    action="escalate",
+                    retries_used=retries,
+                    replans_used=replans,
+                    reason=f"{category}: a person must decide",
+                )
                 decision_id = f"d{out.seq + 1}"
-                out.emit(ev.DecisionRequested, decision_id=decision_id, kind="escalation", agent=key,
-                         prompt=f"{key} failed at step {step} after {retries} retries.",
-                         details={"agent": key, "step": step, "category": category}, options=["retry", "skip", "abort"])
-                out.emit(ev.DecisionAnswered, gap=rng.uniform(20, 600), decision_id=decision_id, kind="escalation", answer="retry", by="person")
+                out.emit(
+                    ev.DecisionRequested,
+                    decision_id=decision_id,
+                    kind="escalation",
+                    agent=key,
+                    prompt=f"{key} failed at step {step} after {retries} retries.",
+                    details={"agent": key, "step": step, "category": category},
+                    options=["retry", "skip", "abort"],
+                )
+                out.emit(
+                    ev.DecisionAnswered, gap=rng.uniform(20, 600), decision_id=decision_id, kind="escalation", answer="retry", by="person"
+                )
             elif category == "design_flaw":
                 replans += 1
-                out.emit(ev.RecoveryDecided, agent=key, step=step, category=category, action="replan",
-                         retries_used=retries, replans_used=replans, reason=f"design flaw: replan ({replans}/1)")
+                out.emit(
+                    ev.RecoveryDecided,
+                    agent=key,
+                    step=step,
+                    category=category,
+                    action="replan",
+                    retries_used=retries,
+                    replans_used=replans,
+                    reason=f"design flaw: replan ({replans}/1)",
+                )
             else:
                 retries += 1
-                out.emit(ev.RecoveryDecided, agent=key, step=step, category=category, action="retry",
-                         retries_used=retries, replans_used=replans, reason=f"{category}: retry ({retries}/5)")
+                out.emit(
+                    ev.RecoveryDecided,
+                    agent=key,
+                    step=step,
+                    category=category,
+                    action="retry",
+                    retries_used=retries,
+                    replans_used=replans,
+                    reason=f"{category}: retry ({retries}/5)",
+                )
             attempt += 1
-            out.emit(ev.AgentStarted, gap=rng.uniform(0.5, 10), agent=key, role=role, attempt=attempt, task_id=task_id,
-                     total_steps=steps, input={"task_id": task_id, "plan_id": f"bp_{task_id}"}, restart_steps=False)
+            out.emit(
+                ev.AgentStarted,
+                gap=rng.uniform(0.5, 10),
+                agent=key,
+                role=role,
+                attempt=attempt,
+                task_id=task_id,
+                total_steps=steps,
+                input={"task_id": task_id, "plan_id": f"bp_{task_id}"},
+                restart_steps=False,
+            )
             continue
         out.emit(ev.AgentStep, agent=key, step=step, status="completed")
         if step % 5 == 0:
@@ -164,11 +237,22 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", buffering=1 << 20) as handle:
         out = _Emitter(handle, total, rng)
-        out.emit(ev.OrchestrationStarted, goal="Split the monolith into services, one task at a time", mode="implicit", workspace="/srv/app/.studio")
+        out.emit(
+            ev.OrchestrationStarted,
+            goal="Split the monolith into services, one task at a time",
+            mode="implicit",
+            workspace="/srv/app/.studio",
+        )
         out.emit(ev.StatusChanged, status="analyzing")
-        out.emit(ev.RoutingDecided, workflow="decompose_first", complexity="complex", confidence=0.72,
-                 signals=['"split" -> decompose_first'], reason="1 signal for decompose_first",
-                 sequence=[ev.SlotSpec(key="architect", agent="architect")])
+        out.emit(
+            ev.RoutingDecided,
+            workflow="decompose_first",
+            complexity="complex",
+            confidence=0.72,
+            signals=['"split" -> decompose_first'],
+            reason="1 signal for decompose_first",
+            sequence=[ev.SlotSpec(key="architect", agent="architect")],
+        )
         out.emit(ev.BudgetAllocated, pools={name: ev.PoolSpec(used=0, soft=soft) for name, soft in POOLS.items()})
         out.emit(ev.StatusChanged, status="executing")
         used = dict.fromkeys(POOLS, 0)
@@ -177,12 +261,21 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
         while out.room > 2 * RESERVE:
             task += 1
             task_id = f"T{task}"
-            out.emit(ev.SequenceExtended, sequence=[ev.SlotSpec(key=f"planner:{task_id}", agent="planner", task_id=task_id),
-                                                    ev.SlotSpec(key=f"builder:{task_id}", agent="builder", task_id=task_id)])
+            out.emit(
+                ev.SequenceExtended,
+                sequence=[
+                    ev.SlotSpec(key=f"planner:{task_id}", agent="planner", task_id=task_id),
+                    ev.SlotSpec(key=f"builder:{task_id}", agent="builder", task_id=task_id),
+                ],
+            )
             _run_agent(out, rng, f"planner:{task_id}", "planner", task_id, rng.randint(2, 4), used)
-            out.emit(ev.HandoffRecorded, from_agent=f"planner:{task_id}", to_agent=f"builder:{task_id}",
-                     context={"task_id": task_id, "plan_id": f"bp_{task_id}", "plan_summary": f"{rng.randint(3, 9)} steps for {task_id}"},
-                     tokens=rng.randint(500, 3000))
+            out.emit(
+                ev.HandoffRecorded,
+                from_agent=f"planner:{task_id}",
+                to_agent=f"builder:{task_id}",
+                context={"task_id": task_id, "plan_id": f"bp_{task_id}", "plan_summary": f"{rng.randint(3, 9)} steps for {task_id}"},
+                tokens=rng.randint(500, 3000),
+            )
             _run_agent(out, rng, f"builder:{task_id}", "builder", task_id, rng.randint(20, 60), used)
             out.emit(ev.BacklogUpdated, task_id=task_id, status="done")
         while out.room > 0:

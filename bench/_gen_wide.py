@@ -38,12 +38,54 @@ EVENTS_PER_AGENT = 330
 
 POOLS = {"reserved": 300_000, "learnings": 200_000, "plans": 300_000, "context7": 250_000, "working": 900_000}
 WORDS = (
-    "données", "requête", "schéma", "déploiement", "naïve", "façade", "Straße", "Größe", "über",
-    "数据库", "迁移", "测试", "服务", "接口", "日志", "配置", "缓存", "队列",
-    "テスト", "サーバー", "設定", "移行", "エラー", "データ",
-    "проверка", "сервис", "ошибка", "данные", "ελέγχος", "σφάλμα", "מבחן", "اختبار",
-    "🚀", "✅", "❌", "🔥", "📦", "⚠️", "🧪", "🛠️",
-    "assert", "response", "status_code", "traceback", "line", "module", "expected", "got",
+    "données",
+    "requête",
+    "schéma",
+    "déploiement",
+    "naïve",
+    "façade",
+    "Straße",
+    "Größe",
+    "über",
+    "数据库",
+    "迁移",
+    "测试",
+    "服务",
+    "接口",
+    "日志",
+    "配置",
+    "缓存",
+    "队列",
+    "テスト",
+    "サーバー",
+    "設定",
+    "移行",
+    "エラー",
+    "データ",
+    "проверка",
+    "сервис",
+    "ошибка",
+    "данные",
+    "ελέγχος",
+    "σφάλμα",
+    "מבחן",
+    "اختبار",
+    "🚀",
+    "✅",
+    "❌",
+    "🔥",
+    "📦",
+    "⚠️",
+    "🧪",
+    "🛠️",
+    "assert",
+    "response",
+    "status_code",
+    "traceback",
+    "line",
+    "module",
+    "expected",
+    "got",
 )
 
 
@@ -103,8 +145,15 @@ class _Emitter:
 
 def _run_agent(out: _Emitter, rng: random.Random, key: str, role: str, task_id: str, budget: int) -> None:
     steps = rng.randint(6, 14)
-    out.emit(ev.AgentStarted, agent=key, role=role, attempt=1, task_id=task_id, total_steps=steps,
-             input={"task_id": task_id, "brief": _prose(rng, 100, 400)})
+    out.emit(
+        ev.AgentStarted,
+        agent=key,
+        role=role,
+        attempt=1,
+        task_id=task_id,
+        total_steps=steps,
+        input={"task_id": task_id, "brief": _prose(rng, 100, 400)},
+    )
     per_step = max(4, budget // steps)
     attempt = 1
     for step in range(1, steps + 1):
@@ -121,15 +170,22 @@ def _run_agent(out: _Emitter, rng: random.Random, key: str, role: str, task_id: 
                 out.emit(ev.AgentLog, agent=key, level=level, message=_prose(rng, 300, 1500))
         if rng.random() < 0.12:
             category = rng.choice(("transient", "code_error", "design_flaw", "blocker"))
-            out.emit(ev.AgentFailed, agent=key, step=step, category=category,
-                     message=_prose(rng, 60, 200), details=_prose(rng, 1000, 3000))
+            out.emit(ev.AgentFailed, agent=key, step=step, category=category, message=_prose(rng, 60, 200), details=_prose(rng, 1000, 3000))
             action = "escalate" if category == "blocker" else "replan" if category == "design_flaw" else "retry"
-            out.emit(ev.RecoveryDecided, agent=key, step=step, category=category, action=action,
-                     retries_used=attempt, reason=_prose(rng, 20, 80))
+            out.emit(
+                ev.RecoveryDecided, agent=key, step=step, category=category, action=action, retries_used=attempt, reason=_prose(rng, 20, 80)
+            )
             if action == "escalate":
                 decision_id = f"d{out.seq + 1}"
-                out.emit(ev.DecisionRequested, decision_id=decision_id, kind="escalation", agent=key,
-                         prompt=_prose(rng, 40, 120), details={"step": step}, options=["retry", "skip", "abort"])
+                out.emit(
+                    ev.DecisionRequested,
+                    decision_id=decision_id,
+                    kind="escalation",
+                    agent=key,
+                    prompt=_prose(rng, 40, 120),
+                    details={"step": step},
+                    options=["retry", "skip", "abort"],
+                )
                 out.emit(ev.DecisionAnswered, gap=rng.uniform(20, 400), decision_id=decision_id, kind="escalation", answer="retry")
             attempt += 1
             out.emit(ev.AgentStarted, agent=key, role=role, attempt=attempt, task_id=task_id, total_steps=steps)
@@ -147,9 +203,20 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", buffering=1 << 20) as handle:
         out = _Emitter(handle, total, rng)
-        out.emit(ev.OrchestrationStarted, goal="Port every service to the new platform — 全部迁移 🚀", mode="explicit", workspace="/srv/big/.studio")
-        out.emit(ev.RoutingDecided, workflow="decompose_first", complexity="complex", confidence=0.64, reason="many tasks",
-                 sequence=[ev.SlotSpec(key="architect", agent="architect")])
+        out.emit(
+            ev.OrchestrationStarted,
+            goal="Port every service to the new platform — 全部迁移 🚀",
+            mode="explicit",
+            workspace="/srv/big/.studio",
+        )
+        out.emit(
+            ev.RoutingDecided,
+            workflow="decompose_first",
+            complexity="complex",
+            confidence=0.64,
+            reason="many tasks",
+            sequence=[ev.SlotSpec(key="architect", agent="architect")],
+        )
         out.emit(ev.BudgetAllocated, pools={name: ev.PoolSpec(used=0, soft=soft) for name, soft in POOLS.items()})
         out.emit(ev.StatusChanged, status="executing")
         _run_agent(out, rng, "architect", "architect", "arch", EVENTS_PER_AGENT)
@@ -157,19 +224,36 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
         while out.room > 200:
             task += 1
             task_id = f"T{task}"
-            out.emit(ev.SequenceExtended, sequence=[ev.SlotSpec(key=f"planner:{task_id}", agent="planner", task_id=task_id),
-                                                    ev.SlotSpec(key=f"builder:{task_id}", agent="builder", task_id=task_id)])
+            out.emit(
+                ev.SequenceExtended,
+                sequence=[
+                    ev.SlotSpec(key=f"planner:{task_id}", agent="planner", task_id=task_id),
+                    ev.SlotSpec(key=f"builder:{task_id}", agent="builder", task_id=task_id),
+                ],
+            )
             _run_agent(out, rng, f"planner:{task_id}", "planner", task_id, EVENTS_PER_AGENT // 3)
-            out.emit(ev.HandoffRecorded, from_agent=f"planner:{task_id}", to_agent=f"builder:{task_id}",
-                     context={"task_id": task_id, "plan": _prose(rng, 200, 600)}, tokens=rng.randint(500, 3000))
+            out.emit(
+                ev.HandoffRecorded,
+                from_agent=f"planner:{task_id}",
+                to_agent=f"builder:{task_id}",
+                context={"task_id": task_id, "plan": _prose(rng, 200, 600)},
+                tokens=rng.randint(500, 3000),
+            )
             _run_agent(out, rng, f"builder:{task_id}", "builder", task_id, EVENTS_PER_AGENT * 5 // 3)
         while out.room > 0:
             out.emit(ev.AgentLog, agent="orchestrator", message=_prose(rng, 50, 200))
         out.emit(ev.OrchestrationFinished, status="completed", summary=f"{task} tasks ported")
         torn = ev.encode(ev.AgentLog(seq=out.seq + 1, ts=out.ts, orch_id=ORCH_ID, agent="orchestrator", message=_prose(rng, 100, 300)))
         handle.write(torn[: len(torn) // 3])  # the torn last line: no newline
-    return {"events": out.seq, "bytes": path.stat().st_size, "tasks": task, "agents": len(out.state.agent_states),
-            "checkpoints": len(out.state.checkpoints), "failures": len(out.state.failures), "types": dict(out.counts.most_common())}
+    return {
+        "events": out.seq,
+        "bytes": path.stat().st_size,
+        "tasks": task,
+        "agents": len(out.state.agent_states),
+        "checkpoints": len(out.state.checkpoints),
+        "failures": len(out.state.failures),
+        "types": dict(out.counts.most_common()),
+    }
 
 
 def cached_log(total: int = 1_000_000, seed: int = SEED) -> Path:

@@ -48,8 +48,15 @@ def _state(orch_id: str, steps: int, extra: int):
         events.append(cls(seq=seq, ts=1_800_000_000 + seq, orch_id=orch_id, **fields))
 
     add(ev.OrchestrationStarted, goal="Benchmark the checkpoint listing", mode="implicit", workspace="/w")
-    add(ev.RoutingDecided, workflow="build_only", complexity="simple", confidence=0.9, signals=[], reason="bench",
-        sequence=[ev.SlotSpec(key="builder", agent="builder")])
+    add(
+        ev.RoutingDecided,
+        workflow="build_only",
+        complexity="simple",
+        confidence=0.9,
+        signals=[],
+        reason="bench",
+        sequence=[ev.SlotSpec(key="builder", agent="builder")],
+    )
     add(ev.AgentStarted, agent="builder", role="builder", attempt=1)
     for step in range(1, steps + 1):
         add(ev.AgentStep, agent="builder", step=step, total=steps, description=f"step {step} " + "x" * 40, status="started")
@@ -68,8 +75,15 @@ def make_workspace(folder: Path, orchestrations: int, per_run: int, steps: int, 
         ws.orch_dir(orch_id).mkdir(parents=True)
         for _ in range(per_run):
             number += 1
-            meta = CheckpointMeta(id=f"cp_{number}", orch_id=orch_id, name=f"builder_step_{number}", after_agent="builder",
-                                  seq=state.seq, ts=1_800_000_000 + number, reason="progress")
+            meta = CheckpointMeta(
+                id=f"cp_{number}",
+                orch_id=orch_id,
+                name=f"builder_step_{number}",
+                after_agent="builder",
+                seq=state.seq,
+                ts=1_800_000_000 + number,
+                reason="progress",
+            )
             ws.write_checkpoint(meta, state)
     return ws
 
@@ -92,8 +106,12 @@ def indexed(ws: Workspace) -> int:
 
 
 def command(ws: Workspace) -> int:
-    done = subprocess.run([sys.executable, "-m", "studio_tui", "--workspace", str(ws.root), "checkpoints", "--json"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "studio_tui", "--workspace", str(ws.root), "checkpoints", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return len(json.loads(done.stdout))
 
 

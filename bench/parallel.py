@@ -85,7 +85,12 @@ def run_once(name: str, execution: dict, sleep: float, scratch: Path) -> dict:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "studio_tui", "--workspace", str(studio), "run-backlog", "--headless"],
-        cwd=studio.parent, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        cwd=studio.parent,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -133,7 +138,11 @@ def main() -> None:
             "speedup": round(base["tasks_s"] / figures["tasks_s"], 3),
             "wall_speedup": round(base["wall_s"] / figures["wall_s"], 3),
         }
-    missed = {name: {"speedup": results[name]["speedup"], "target": target} for name, target in TARGETS.items() if name in results and results[name]["speedup"] < target}
+    missed = {
+        name: {"speedup": results[name]["speedup"], "target": target}
+        for name, target in TARGETS.items()
+        if name in results and results[name]["speedup"] < target
+    }
     report = {
         "benchmark": "parallel",
         "tasks": TASKS,

@@ -63,13 +63,19 @@ def main() -> None:
             done = timed_child([sys.executable, "-c", CHILD, str(path)])
             rows.append({**json.loads(done["stdout"]), "peak_rss_mb": done["peak_rss_mb"]})
         play = [r["play_s"] for r in rows]
-        entry = {"path": str(path), "play_s": spread(play), "index_s": spread([r["index_s"] for r in rows]),
-                 "fold_s": spread([r["fold_s"] for r in rows]), "frames": rows[-1]["frames"],
-                 "peak_rss_mb": spread([r["peak_rss_mb"] for r in rows]),
-                 "ratio_vs_fold": round(statistics.median(play) / statistics.median([r["fold_s"] for r in rows]), 2),
-                 "reached_end": all(r["position"] == r["length"] for r in rows),
-                 "same_state_as_fold": all(r["same_state"] for r in rows),
-                 "target_s": TARGET_S, "pass": statistics.median(play) <= TARGET_S}
+        entry = {
+            "path": str(path),
+            "play_s": spread(play),
+            "index_s": spread([r["index_s"] for r in rows]),
+            "fold_s": spread([r["fold_s"] for r in rows]),
+            "frames": rows[-1]["frames"],
+            "peak_rss_mb": spread([r["peak_rss_mb"] for r in rows]),
+            "ratio_vs_fold": round(statistics.median(play) / statistics.median([r["fold_s"] for r in rows]), 2),
+            "reached_end": all(r["position"] == r["length"] for r in rows),
+            "same_state_as_fold": all(r["same_state"] for r in rows),
+            "target_s": TARGET_S,
+            "pass": statistics.median(play) <= TARGET_S,
+        }
         result["logs"][name] = entry
     result["load_after"] = load_note()
     result["all_pass"] = all(e["pass"] and e["reached_end"] and e["same_state_as_fold"] for e in result["logs"].values())

@@ -113,7 +113,9 @@ def baseline_read(path: Path) -> float:
 def measure(path: Path, seeks: int) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), str(seeks), str(FIRST_FRAME_LINES)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)
@@ -130,9 +132,15 @@ def main() -> None:
     args = parser.parse_args()
 
     chosen = logs(args.log, args.events) if args.log in ("gen", "wide", "both") else {"given": Path(args.log)}
-    result: dict = {"benchmark": "replay", "runs": args.runs, "load_before": load_note(),
-                    "measured_in": "fresh subprocess (cold interpreter and objects; file in page cache)",
-                    "first_frame_lines": FIRST_FRAME_LINES, "targets": TARGETS, "logs": {}}
+    result: dict = {
+        "benchmark": "replay",
+        "runs": args.runs,
+        "load_before": load_note(),
+        "measured_in": "fresh subprocess (cold interpreter and objects; file in page cache)",
+        "first_frame_lines": FIRST_FRAME_LINES,
+        "targets": TARGETS,
+        "logs": {},
+    }
     for name, path in chosen.items():
         baseline = min(baseline_read(path) for _ in range(2))  # also brings the file into the page cache
         rows = []
@@ -142,8 +150,13 @@ def main() -> None:
         figures = {key: spread([row[key] for row in rows]) for key, value in rows[0].items() if isinstance(value, float)}
         medians = {key: value["median"] for key, value in figures.items()}
         entry = {
-            "path": str(path), "log_bytes": path.stat().st_size, "lines": rows[0]["lines"], "marks": rows[0]["marks"],
-            "keyframes": rows[0]["keyframes"], "keyframe_every": rows[0]["keyframe_every"], "bad_lines": rows[0]["bad_lines"],
+            "path": str(path),
+            "log_bytes": path.stat().st_size,
+            "lines": rows[0]["lines"],
+            "marks": rows[0]["marks"],
+            "keyframes": rows[0]["keyframes"],
+            "keyframe_every": rows[0]["keyframe_every"],
+            "bad_lines": rows[0]["bad_lines"],
             **figures,
             "baseline_read_s": round(baseline, 4),
             "index_vs_plain_read": round(medians["full_index_s"] / baseline, 2) if baseline else None,

@@ -41,8 +41,13 @@ def main() -> None:
                 report = json.loads(done["stdout"])["replay"]
                 walls.append(done["wall_s"])
                 rss.append(done["peak_rss_mb"])
-            entry = {"wall_s": spread(walls), "peak_rss_mb": spread(rss), "reached_seq": report["reached_seq"],
-                     "started_at_line": report.get("started_at_line"), "ratio_vs_wc": round(statistics_median(walls) / statistics_median(wc), 2)}
+            entry = {
+                "wall_s": spread(walls),
+                "peak_rss_mb": spread(rss),
+                "reached_seq": report["reached_seq"],
+                "started_at_line": report.get("started_at_line"),
+                "ratio_vs_wc": round(statistics_median(walls) / statistics_median(wc), 2),
+            }
             if label in TARGETS:
                 limit_s, limit_mb = TARGETS[label]
                 entry["target"] = {"wall_s": limit_s, "peak_rss_mb": limit_mb}

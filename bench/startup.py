@@ -113,7 +113,10 @@ def main() -> None:
         print("running the demo once to have an orchestration to show ...", file=sys.stderr)
         demo = subprocess.run(
             [sys.executable, "-m", "studio_tui", "demo", "--speed", "0", "--into", str(folder / "project")],
-            env={**env, "CI": "true", "NO_COLOR": "1"}, capture_output=True, text=True, check=False,
+            env={**env, "CI": "true", "NO_COLOR": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
         )
         workspace = folder / "project" / ".studio"
         if not any((workspace / "orchestration").glob("orch_*/events.jsonl")):

@@ -63,12 +63,17 @@ def main() -> None:
             out = json.loads(done["stdout"])
             walls.append(done["wall_s"])
             rss.append(done["peak_rss_mb"])
-        entry = {"path": str(path), "bytes": path.stat().st_size, "time_to_latest_state_s": spread(walls),
-                 "peak_rss_mb": spread(rss), "wc_l_s": spread(wc),
-                 "ratio_vs_wc": round(statistics.median(walls) / statistics.median(wc), 2),
-                 **{k: v for k, v in out.items() if k != "digest"},
-                 "target": {"wall_s": TARGET_S, "peak_rss_mb": TARGET_MB},
-                 "pass": statistics.median(walls) <= TARGET_S and max(rss) <= TARGET_MB}
+        entry = {
+            "path": str(path),
+            "bytes": path.stat().st_size,
+            "time_to_latest_state_s": spread(walls),
+            "peak_rss_mb": spread(rss),
+            "wc_l_s": spread(wc),
+            "ratio_vs_wc": round(statistics.median(walls) / statistics.median(wc), 2),
+            **{k: v for k, v in out.items() if k != "digest"},
+            "target": {"wall_s": TARGET_S, "peak_rss_mb": TARGET_MB},
+            "pass": statistics.median(walls) <= TARGET_S and max(rss) <= TARGET_MB,
+        }
         if not args.no_check:
             print(f"{name}: checking against a fold from the first line ...", file=sys.stderr)
             check = json.loads(timed_child([sys.executable, "-c", CHECK, str(path)])["stdout"])

@@ -174,7 +174,12 @@ def newest_checkpoint(ws: Workspace, orch_id: str | None) -> dict[str, Any] | No
     """The newest checkpoint of `orch_id` as `studio-tui checkpoints --json` lists it (newest first)."""
     done = subprocess.run(
         studio(ws.root, "checkpoints", "--json"),
-        cwd=ws.project_root, env=cli_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        cwd=ws.project_root,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
     )
     if done.returncode != 0:
         raise RuntimeError(f"checkpoints --json exited {done.returncode}: {done.stderr.strip()}")
@@ -439,7 +444,9 @@ class RunResult:
     folder: str = ""
 
 
-def wait_and_kill(proc: subprocess.Popen[bytes], ws: Workspace, orch_id: str | None, before: set[str], rng: random.Random, ref: Reference) -> tuple[bool, str]:
+def wait_and_kill(
+    proc: subprocess.Popen[bytes], ws: Workspace, orch_id: str | None, before: set[str], rng: random.Random, ref: Reference
+) -> tuple[bool, str]:
     """SIGKILL `proc` at a seeded moment; (killed, how). Not killed when it ended first."""
     deadline = time.monotonic() + RUN_TIMEOUT
     if rng.random() < 0.5:
@@ -474,7 +481,9 @@ def wait_and_kill(proc: subprocess.Popen[bytes], ws: Workspace, orch_id: str | N
     return True, how
 
 
-def torture_run(index: int, run_seed: int, base: Path, ref: Reference, *, speed: float, max_kills: int, tear_rate: float, strict: bool) -> RunResult:
+def torture_run(
+    index: int, run_seed: int, base: Path, ref: Reference, *, speed: float, max_kills: int, tear_rate: float, strict: bool
+) -> RunResult:
     rng = random.Random(run_seed)
     result = RunResult(index=index, seed=run_seed)
     started = time.monotonic()
@@ -550,14 +559,18 @@ def torture_run(index: int, run_seed: int, base: Path, ref: Reference, *, speed:
         if ws.state_path(orch_id).read_text(encoding="utf-8") != folded.to_yaml():
             result.problems.append(f"final state.yaml (seq {on_disk.seq}) differs from the log folded to that seq")
         if len(read.bad_lines) > result.torn_tails + result.simulated_tears:
-            result.problems.append(f"{len(read.bad_lines)} bad lines in the final log for {result.torn_tails + result.simulated_tears} torn writes")
+            result.problems.append(
+                f"{len(read.bad_lines)} bad lines in the final log for {result.torn_tails + result.simulated_tears} torn writes"
+            )
         view = comparable(ws, state)
         result.mismatches += differences(ref.view, view)
         if progress_names(state) != ref.progress:
             result.progress_drift = True
             result.notes.append(f"progress checkpoints {progress_names(state)} (uninterrupted: {ref.progress})")
             if strict:
-                result.mismatches += differences(ref.strict_view["checkpoints"], comparable(ws, state, strict=True)["checkpoints"], ".checkpoints(strict)")
+                result.mismatches += differences(
+                    ref.strict_view["checkpoints"], comparable(ws, state, strict=True)["checkpoints"], ".checkpoints(strict)"
+                )
     except Exception as exc:  # a harness error is reported as a problem of this run
         result.problems.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -592,8 +605,18 @@ class Summary:
         return self.mismatches == 0 and self.problems == 0
 
 
-def torture(runs: int, seed: int, *, speed: float = DEFAULT_SPEED, max_kills: int = 3, jobs: int = 2, tear_rate: float = 0.2,
-            strict: bool = False, keep: Path | None = None, progress: bool = False) -> Summary:
+def torture(
+    runs: int,
+    seed: int,
+    *,
+    speed: float = DEFAULT_SPEED,
+    max_kills: int = 3,
+    jobs: int = 2,
+    tear_rate: float = 0.2,
+    strict: bool = False,
+    keep: Path | None = None,
+    progress: bool = False,
+) -> Summary:
     """Run the whole torture test; the summary says what happened (see the module docstring)."""
     started = time.monotonic()
     if keep is not None:
@@ -608,7 +631,10 @@ def torture(runs: int, seed: int, *, speed: float = DEFAULT_SPEED, max_kills: in
             result = torture_run(index, seeds[index], base, ref, speed=speed, max_kills=max_kills, tear_rate=tear_rate, strict=strict)
             if progress:
                 mark = "ok" if not (result.mismatches or result.problems) else "FAIL"
-                print(f"run {index:3d}: {mark} kills={result.kills} resumes={result.resumes} restarts={result.restarts} {result.seconds}s", file=sys.stderr)
+                print(
+                    f"run {index:3d}: {mark} kills={result.kills} resumes={result.resumes} restarts={result.restarts} {result.seconds}s",
+                    file=sys.stderr,
+                )
             return result
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -638,7 +664,9 @@ def torture(runs: int, seed: int, *, speed: float = DEFAULT_SPEED, max_kills: in
     )
     for r in results:
         if r.mismatches or r.problems:
-            summary.failures.append({k: v for k, v in asdict(r).items() if k in ("index", "seed", "plan", "mismatches", "problems", "notes", "folder")})
+            summary.failures.append(
+                {k: v for k, v in asdict(r).items() if k in ("index", "seed", "plan", "mismatches", "problems", "notes", "folder")}
+            )
     return summary
 
 
@@ -705,7 +733,9 @@ class SweepPoint:
     problems: list[str] = field(default_factory=list)
 
 
-async def kill_at_event_and_resume(base: Path, k: KillWhen, ref_view: dict[str, Any], *, goal: str = GOAL, name: str | None = None) -> SweepPoint:
+async def kill_at_event_and_resume(
+    base: Path, k: KillWhen, ref_view: dict[str, Any], *, goal: str = GOAL, name: str | None = None
+) -> SweepPoint:
     """Build, 'kill -9' right after event k (a count or a predicate), check the files, resume the
     newest checkpoint (or start over when there is none), and compare with `ref_view`."""
     ws = make_project(base, name or f"k{k:04d}")
@@ -783,12 +813,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict-checkpoints", action="store_true", help="progress checkpoints must match too")
     parser.add_argument("--keep", type=Path, default=None, help="keep the workspaces under this folder")
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
-    parser.add_argument("--every-event", action="store_true",
-                        help="instead: in process, kill right after each event of the run in turn (deterministic)")
+    parser.add_argument(
+        "--every-event", action="store_true", help="instead: in process, kill right after each event of the run in turn (deterministic)"
+    )
     parser.add_argument("--stride", type=int, default=1, help="with --every-event: every Nth event only")
-    parser.add_argument("--plan-builder", action="store_true",
-                        help="instead: the four workflows with the plan builder running real side-effecting commands "
-                             "(scripts/torture_sidefx.py): re-executed completed steps, orphans, final states")
+    parser.add_argument(
+        "--plan-builder",
+        action="store_true",
+        help="instead: the four workflows with the plan builder running real side-effecting commands "
+        "(scripts/torture_sidefx.py): re-executed completed steps, orphans, final states",
+    )
     args = parser.parse_args(argv)
     if args.every_event:
         return sweep_main(args.stride, args.keep, args.json)
@@ -796,11 +830,22 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import torture_sidefx
 
-        result = torture_sidefx.torture(args.runs, args.seed, max_kills=args.max_kills, jobs=args.jobs, keep=args.keep, progress=not args.json)
+        result = torture_sidefx.torture(
+            args.runs, args.seed, max_kills=args.max_kills, jobs=args.jobs, keep=args.keep, progress=not args.json
+        )
         print(json.dumps(result, indent=None if args.json else 2))
         return 0 if result["ok"] else 1
-    summary = torture(args.runs, args.seed, speed=args.speed, max_kills=args.max_kills, jobs=args.jobs,
-                      tear_rate=args.tear_rate, strict=args.strict_checkpoints, keep=args.keep, progress=not args.json)
+    summary = torture(
+        args.runs,
+        args.seed,
+        speed=args.speed,
+        max_kills=args.max_kills,
+        jobs=args.jobs,
+        tear_rate=args.tear_rate,
+        strict=args.strict_checkpoints,
+        keep=args.keep,
+        progress=not args.json,
+    )
     payload = asdict(summary)
     if args.strict_checkpoints:
         payload["command"] += " --strict-checkpoints"

@@ -76,7 +76,15 @@ def _plan(task: str, steps: int, **extra: Any) -> dict[str, Any]:
 
 
 def _backlog(tasks: list[str]) -> dict[str, Any]:
-    return {"epics": [{"id": "E1", "title": "side effects", "features": [{"id": "F1", "title": "f", "tasks": [{"id": t, "title": f"do {t}"} for t in tasks]}]}]}
+    return {
+        "epics": [
+            {
+                "id": "E1",
+                "title": "side effects",
+                "features": [{"id": "F1", "title": "f", "tasks": [{"id": t, "title": f"do {t}"} for t in tasks]}],
+            }
+        ]
+    }
 
 
 def make_workspace(base: Path, name: str, workflow: str) -> tuple[Workspace, str]:
@@ -85,7 +93,13 @@ def make_workspace(base: Path, name: str, workflow: str) -> tuple[Workspace, str
     root.mkdir(parents=True)
     ws = Workspace(root)
     config = {
-        "recovery": {"max_retries": 5, "max_replans": 1, "max_tries_per_step": 5, "loop_guard": 3, "backoff": {"initial": 0.0, "factor": 1.0, "max": 0.0}},
+        "recovery": {
+            "max_retries": 5,
+            "max_replans": 1,
+            "max_tries_per_step": 5,
+            "loop_guard": 3,
+            "backoff": {"initial": 0.0, "factor": 1.0, "max": 0.0},
+        },
         "checkpoints": {"every_steps": 2},
         "agents": {
             "planner": {"kind": "scripted", "scenario": "scenario.yaml"},
@@ -111,7 +125,11 @@ def make_workspace(base: Path, name: str, workflow: str) -> tuple[Workspace, str
         scenario = {
             "goal": "Launch the side-effect platform",
             "planner": {"steps": planner_steps, "plan": _plan("T1", 3)},
-            "architect": {"steps": [{"duration": 0.05}], "backlog": _backlog(["T1", "T2"]), "plans": {"T1": _plan("T1", 3), "T2": _plan("T2", 3)}},
+            "architect": {
+                "steps": [{"duration": 0.05}],
+                "backlog": _backlog(["T1", "T2"]),
+                "plans": {"T1": _plan("T1", 3), "T2": _plan("T2", 3)},
+            },
         }
         goal = "Launch the side-effect platform"
     else:
@@ -219,12 +237,16 @@ class RunResult:
 MOMENTS = ("log_line", "delay", "checkpoint_write", "replan", "resume_start")
 
 
-def _kill_when(proc: subprocess.Popen[bytes], ws: Workspace, orch_id: str | None, moment: str, rng: random.Random, ref: Reference) -> tuple[bool, str]:
+def _kill_when(
+    proc: subprocess.Popen[bytes], ws: Workspace, orch_id: str | None, moment: str, rng: random.Random, ref: Reference
+) -> tuple[bool, str]:
     """SIGKILL at `moment`; (killed, how)."""
     deadline = time.monotonic() + RUN_TIMEOUT
     log = ws.events_path(orch_id) if orch_id else None
     start = t_lines(log)
-    needle = {"checkpoint_write": b'"type":"checkpoint_saved"', "replan": b'"mode":"replan"', "resume_start": b'"type":"resumed"'}.get(moment)
+    needle = {"checkpoint_write": b'"type":"checkpoint_saved"', "replan": b'"mode":"replan"', "resume_start": b'"type":"resumed"'}.get(
+        moment
+    )
     k = rng.randint(1, max(1, ref.log_lines * 9 // 10))
     delay = rng.uniform(0.0, ref.seconds * 0.8)
     began: float | None = None
@@ -274,7 +296,9 @@ def torture_run(index: int, seed: int, base: Path, refs: dict[str, Reference], *
     """step -> lines it had when a kill found it completed."""
     try:
         for _ in range(rng.randint(1, max_kills)):
-            moments = [m for m in MOMENTS if (m != "replan" or workflow == "plan_then_build") and (m != "resume_start" or args[0] == "resume")]
+            moments = [
+                m for m in MOMENTS if (m != "replan" or workflow == "plan_then_build") and (m != "resume_start" or args[0] == "resume")
+            ]
             moment = rng.choice(moments)
             proc = t.spawn(ws, args, out)
             killed, how = _kill_when(proc, ws, orch_id, moment, rng, ref)
@@ -346,7 +370,10 @@ def torture(runs: int, seed: int, *, max_kills: int = 3, jobs: int = 2, keep: Pa
             r = torture_run(index, seeds[index], base, refs, max_kills=max_kills)
             if progress:
                 bad = r.mismatches or r.problems or r.re_executed_completed_steps or r.orphans_after_kill or r.leftover_after_resume
-                print(f"run {index:3d} {r.workflow:16s} {'FAIL' if bad else 'ok'} kills={r.kills} resumes={r.resumes} {r.seconds}s", file=sys.stderr)
+                print(
+                    f"run {index:3d} {r.workflow:16s} {'FAIL' if bad else 'ok'} kills={r.kills} resumes={r.resumes} {r.seconds}s",
+                    file=sys.stderr,
+                )
             return r
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -375,7 +402,22 @@ def torture(runs: int, seed: int, *, max_kills: int = 3, jobs: int = 2, keep: Pa
         "seconds": round(time.monotonic() - started, 1),
         "command": f"python scripts/torture.py --plan-builder --runs {runs} --seed {seed} --max-kills {max_kills}",
         "failures": [
-            {k: v for k, v in asdict(r).items() if k in ("index", "seed", "workflow", "plan", "mismatches", "problems", "re_executed_completed_steps", "orphans_after_kill", "leftover_after_resume")}
+            {
+                k: v
+                for k, v in asdict(r).items()
+                if k
+                in (
+                    "index",
+                    "seed",
+                    "workflow",
+                    "plan",
+                    "mismatches",
+                    "problems",
+                    "re_executed_completed_steps",
+                    "orphans_after_kill",
+                    "leftover_after_resume",
+                )
+            }
             for r in results
             if r.mismatches or r.problems or r.re_executed_completed_steps or r.orphans_after_kill or r.leftover_after_resume
         ],

@@ -128,7 +128,13 @@ class HeadlessPrinter:
         self._line(e.ts, "✗", e.agent, literal(f"{where}{e.category}: {e.message}"), "red")
 
     def _on_agent_status(self, e: ev.AgentStatus, s: OrchestrationState) -> None:
-        self._line(e.ts, STATUS_GLYPHS.get(e.status, "·"), e.agent, literal(f"{e.status} ({e.reason})" if e.reason else e.status), STATUS_STYLE.get(e.status, ""))
+        self._line(
+            e.ts,
+            STATUS_GLYPHS.get(e.status, "·"),
+            e.agent,
+            literal(f"{e.status} ({e.reason})" if e.reason else e.status),
+            STATUS_STYLE.get(e.status, ""),
+        )
 
     def _on_recovery_decided(self, e: ev.RecoveryDecided, s: OrchestrationState) -> None:
         self._line(e.ts, "↻", e.agent, literal(f"→ {e.action}: {e.reason}"), "yellow")
@@ -144,9 +150,7 @@ class HeadlessPrinter:
         tool = e.details.get("tool_call") if e.kind == "permission" else None
         if isinstance(tool, dict):
             # What the tool call would do, so a policy's answer in a CI log can be judged afterwards.
-            what = tool.get("command") or ", ".join(
-                str(loc.get("path")) for loc in tool.get("locations", []) if isinstance(loc, dict)
-            )
+            what = tool.get("command") or ", ".join(str(loc.get("path")) for loc in tool.get("locations", []) if isinstance(loc, dict))
             if what:
                 body.append(" — ")
                 body.append_text(literal(str(what)))
@@ -270,7 +274,9 @@ def render_request(request: DecisionRequest) -> Table:
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    title = {"escalation": "ESCALATION", "routing": "ROUTING", "question": "QUESTION", "confidence": "LOW CONFIDENCE"}.get(request.kind, request.kind.upper())
+    title = {"escalation": "ESCALATION", "routing": "ROUTING", "question": "QUESTION", "confidence": "LOW CONFIDENCE"}.get(
+        request.kind, request.kind.upper()
+    )
     table.add_row(Text(title, style="bold yellow"), literal(request.prompt))
     d = request.details
     if request.kind == "escalation":
@@ -325,7 +331,13 @@ def permission_rows(table: Table, request: DecisionRequest) -> None:
     names = {str(o.get("id")): o for o in d.get("options", []) if isinstance(o, dict)}
     for key, option in zip(option_keys(request), request.options, strict=False):
         offered = names.get(option)
-        label = f"{offered.get('name')} ({offered.get('kind')})" if offered else "withdraw the request (cancel the agent's turn)" if option == PERMISSION_CANCELLED else option
+        label = (
+            f"{offered.get('name')} ({offered.get('kind')})"
+            if offered
+            else "withdraw the request (cancel the agent's turn)"
+            if option == PERMISSION_CANCELLED
+            else option
+        )
         table.add_row(Text(f"[{key}]", style="bold"), literal(label))
 
 
@@ -335,7 +347,15 @@ def diff_text(preview: str) -> Text:
     for index, line in enumerate(preview.splitlines()):
         if index:
             text.append("\n")
-        style = "green" if line.startswith("+") and not line.startswith("+++") else "red" if line.startswith("-") and not line.startswith("---") else "dim" if line.startswith("@@") else ""
+        style = (
+            "green"
+            if line.startswith("+") and not line.startswith("+++")
+            else "red"
+            if line.startswith("-") and not line.startswith("---")
+            else "dim"
+            if line.startswith("@@")
+            else ""
+        )
         text.append(sanitize(line), style=style)
     return text
 

@@ -83,7 +83,9 @@ def _server_class() -> Any:
             given = request.query.get("token") or request.cookies.get(TOKEN_COOKIE, "")
             assert self.token is not None
             if not hmac.compare_digest(given.encode(), self.token.encode()):
-                raise web.HTTPForbidden(text="studio-tui serve: this dashboard takes decisions; open the URL with the token printed at start\n")
+                raise web.HTTPForbidden(
+                    text="studio-tui serve: this dashboard takes decisions; open the URL with the token printed at start\n"
+                )
             response = await handler(request)
             if request.query.get("token") and not response.prepared:
                 # The websocket the page opens carries no query of ours: a same-site cookie carries the token.

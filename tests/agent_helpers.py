@@ -115,9 +115,7 @@ def make_task(root: Path, **overrides: Any) -> AgentTask:
 
 def python_agent(body: str, *, timeout: float = 10.0, env: dict[str, str] | None = None) -> CommandAgentConfig:
     """A command agent config running `EMIT` + `body` in this Python interpreter."""
-    return CommandAgentConfig(
-        kind="command", command=[sys.executable, "-c", EMIT + body], timeout=timeout, env=env or {}
-    )
+    return CommandAgentConfig(kind="command", command=[sys.executable, "-c", EMIT + body], timeout=timeout, env=env or {})
 
 
 EXIT_WAIT_SECONDS = 2.0

@@ -243,8 +243,13 @@ def example_completed(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 
 DEFAULT_TEST_CONFIG: dict[str, Any] = {
-    "recovery": {"max_retries": 5, "max_replans": 1, "max_tries_per_step": 5, "loop_guard": 3,
-                 "backoff": {"initial": 0.5, "factor": 2.0, "max": 10.0}},
+    "recovery": {
+        "max_retries": 5,
+        "max_replans": 1,
+        "max_tries_per_step": 5,
+        "loop_guard": 3,
+        "backoff": {"initial": 0.5, "factor": 2.0, "max": 10.0},
+    },
     "checkpoints": {"every_steps": 0},
     "agents": {
         "planner": {"kind": "scripted", "scenario": "scenario.yaml"},

@@ -133,9 +133,7 @@ async def test_good_agent_streams_plan_tools_usage_and_permission_into_the_repor
     ]
     _title, options, details = reporter.permissions[0]
     assert options == OFFERED
-    assert details == {
-        "tool_call": {"id": "t2", "title": "Write notes.txt", "kind": "edit", "input": '{\n  "path": "notes.txt"\n}'}
-    }
+    assert details == {"tool_call": {"id": "t2", "title": "Write notes.txt", "kind": "edit", "input": '{\n  "path": "notes.txt"\n}'}}
 
     # Chunks are coalesced into lines; thoughts are debug lines; tool calls are log lines under a plan.
     logs = [(m, level) for m, level in reporter.logs if not m.startswith(("started ACP agent", "connected to"))]
@@ -277,9 +275,7 @@ async def test_hang_that_honours_cancel_ends_its_turn_when_the_run_is_cancelled(
     trace = tmp_path / "trace.txt"
     reporter = AcpReporter()
     hanging = reporter.wait_for_log(lambda m: m.startswith("hanging in pid"))
-    run = asyncio.ensure_future(
-        AcpAgent(config("hang_agent.py", "--honour-cancel", "--trace", str(trace))).run(make_task(root), reporter)
-    )
+    run = asyncio.ensure_future(AcpAgent(config("hang_agent.py", "--honour-cancel", "--trace", str(trace))).run(make_task(root), reporter))
 
     pid = int((await asyncio.wait_for(hanging, WAIT)).rsplit(" ", 1)[1])
     run.cancel()

@@ -38,7 +38,9 @@ class ClientReporter(RecordingReporter):
     """Records events (`record`) and keeps files in `folder`, like the orchestrator's reporter; answers
     permission requests with `answer` (None: cancelled), or never when `block`."""
 
-    def __init__(self, folder: Path | None, answer: Callable[[list[PermissionOption]], str | None] | None = None, *, block: bool = False) -> None:
+    def __init__(
+        self, folder: Path | None, answer: Callable[[list[PermissionOption]], str | None] | None = None, *, block: bool = False
+    ) -> None:
         super().__init__()
         self.folder = folder
         self.answer = answer
@@ -66,7 +68,11 @@ class ClientReporter(RecordingReporter):
 
 def config(scenario: str, *args: str, timeout: float = 60.0, **fields: Any) -> AcpAgentConfig:
     return AcpAgentConfig(
-        kind="acp", command=[sys.executable, str(AGENTS / "client_agent.py"), "--scenario", scenario], args=list(args), timeout=timeout, **fields
+        kind="acp",
+        command=[sys.executable, str(AGENTS / "client_agent.py"), "--scenario", scenario],
+        args=list(args),
+        timeout=timeout,
+        **fields,
     )
 
 
@@ -155,7 +161,6 @@ async def test_allow_policy_refuses_outside_paths_unless_allow_outside_lists_the
     assert allowed == "allow" and allowed_answer.reason == ""
 
 
-
 # ── 2. cancel means cancelled ─────────────────────────────────────────────
 
 
@@ -214,7 +219,9 @@ async def test_terminal_requests_run_real_commands_bounded_streamed_and_killed_a
     text = "".join(e.output for e in streamed)
     assert text.startswith("line one\nto stderr\n") and text.endswith("é" * 50)
     assert streamed[-1].done and streamed[-1].exit_code == 3
-    assert {e.command for e in streamed} == {"/bin/sh -c " + "printf 'line one\\n'; printf 'to stderr\\n' >&2; printf 'é%.0s' $(seq 1 50); exit 3"}
+    assert {e.command for e in streamed} == {
+        "/bin/sh -c " + "printf 'line one\\n'; printf 'to stderr\\n' >&2; printf 'é%.0s' $(seq 1 50); exit 3"
+    }
     recorded = [e for e in reporter.of(ev.ToolCallRecorded) if e.tool_call_id == "run1"]
     assert recorded[0].content[0].kind == "terminal" and recorded[0].content[0].terminal_id == "term-1"
     assert recorded[-1].status == "completed"
@@ -244,7 +251,13 @@ async def test_tool_call_diffs_are_recorded_inline_or_as_blobs_and_v2_fields_are
     assert result_of(outcome) == {"sent": 3}
     calls = {e.tool_call_id: e for e in reporter.of(ev.ToolCallRecorded)}
     small = calls["e1"].content[0]
-    assert (small.kind, small.path, small.old_text, small.new_text, small.blob) == ("diff", "src/app.py", "print('old')\n", "print('new')\n", None)
+    assert (small.kind, small.path, small.old_text, small.new_text, small.blob) == (
+        "diff",
+        "src/app.py",
+        "print('old')\n",
+        "print('new')\n",
+        None,
+    )
     assert calls["e1"].locations == ["src/app.py"]
     big = calls["e2"].content[0]
     assert big.kind == "diff" and big.new_text is None and big.blob is not None
@@ -386,9 +399,19 @@ async def test_orchestrator_logs_who_answered_and_why_with_the_tool_call_and_ses
     studio = root / ".studio"
     studio.mkdir()
     outside = tmp_path / "elsewhere" / "victim.txt"
-    agent = {"kind": "acp", "command": [sys.executable, str(AGENTS / "client_agent.py"), "--scenario", "outside", "--path", str(outside)], "timeout": 60}
+    agent = {
+        "kind": "acp",
+        "command": [sys.executable, str(AGENTS / "client_agent.py"), "--scenario", "outside", "--path", str(outside)],
+        "timeout": 60,
+    }
     (studio / "config.yaml").write_text(
-        yaml.safe_dump({"checkpoints": {"every_steps": 0}, "recovery": {"max_retries": 0}, "agents": {"planner": agent, "builder": agent, "architect": agent}})
+        yaml.safe_dump(
+            {
+                "checkpoints": {"every_steps": 0},
+                "recovery": {"max_retries": 0},
+                "agents": {"planner": agent, "builder": agent, "architect": agent},
+            }
+        )
     )
     workspace = Workspace(studio)
     cfg = workspace.config()
@@ -418,13 +441,31 @@ def test_headless_lines_for_sessions_terminals_and_policy_reasons():
     console = Console(file=io.StringIO(), width=200, color_system=None)
     printer = HeadlessPrinter(console)
     state = OrchestrationState()
-    printer(ev.AgentSession(agent="builder", session_id="s1", modes=["default", "plan"], current_mode="plan", commands=["review", "init"], auth_methods=["api-key"]), state)
+    printer(
+        ev.AgentSession(
+            agent="builder",
+            session_id="s1",
+            modes=["default", "plan"],
+            current_mode="plan",
+            commands=["review", "init"],
+            auth_methods=["api-key"],
+        ),
+        state,
+    )
     printer(ev.TerminalOutput(agent="builder", terminal_id="term-1", command="pytest -q", exit_code=1, done=True), state)
-    printer(ev.DecisionAnswered(decision_id="d1", kind="permission", answer="reject", by="policy", reason="outside the project root: /etc/hosts"), state)
+    printer(
+        ev.DecisionAnswered(
+            decision_id="d1", kind="permission", answer="reject", by="policy", reason="outside the project root: /etc/hosts"
+        ),
+        state,
+    )
     printer(ev.AgentStderr(agent="builder", path="stderr/builder.log", lines=20000, dropped=5000), state)
     printer(
         ev.DecisionRequested(
-            decision_id="d2", kind="permission", agent="builder", prompt="Run it",
+            decision_id="d2",
+            kind="permission",
+            agent="builder",
+            prompt="Run it",
             details={"tool_call": {"command": "rm -rf /tmp/x [red]y[/]"}, "outside_root": ["/tmp/x"]},
         ),
         state,

@@ -33,7 +33,11 @@ AGENTS = Path(__file__).resolve().parent / "acp_agents"
 WAIT = 60.0
 """Deadline for a whole run (several agent processes on a loaded machine)."""
 
-GATE_NEEDS_FIXED = [sys.executable, "-c", "import pathlib, sys; print('fixed.txt is missing'); sys.exit(0 if pathlib.Path('fixed.txt').exists() else 1)"]
+GATE_NEEDS_FIXED = [
+    sys.executable,
+    "-c",
+    "import pathlib, sys; print('fixed.txt is missing'); sys.exit(0 if pathlib.Path('fixed.txt').exists() else 1)",
+]
 
 
 def plan_json(task_id: str, *, steps: int = 2, gates: list[Any] | None = None) -> str:
@@ -115,10 +119,14 @@ async def test_planner_bad_plan_goes_back_in_the_same_session_with_the_error(tmp
     root = project(tmp_path)
     path = root / ".studio/tasks/T7/plan.json"
     bad = json.dumps({"id": "bp", "task_id": "T7", "steps": [{"id": 2, "description": "x"}]})
-    agent = Agent(tmp_path, "planner", [
-        [{"write": str(path), "content": bad}, {"say": "Done."}],
-        [{"write": str(path), "content": plan_json("T7")}, {"say": "Fixed."}],
-    ])
+    agent = Agent(
+        tmp_path,
+        "planner",
+        [
+            [{"write": str(path), "content": bad}, {"say": "Done."}],
+            [{"write": str(path), "content": plan_json("T7")}, {"say": "Fixed."}],
+        ],
+    )
     reporter = RecordingReporter()
 
     outcome = await AcpAgent(agent.config()).run(planner_task(root, task_id="T7"), reporter)
@@ -136,10 +144,14 @@ async def test_planner_bad_plan_goes_back_in_the_same_session_with_the_error(tmp
 async def test_planner_question_goes_to_the_person_and_the_answer_is_the_next_prompt(tmp_path):
     root = project(tmp_path)
     path = root / ".studio/tasks/T1/plan.json"
-    agent = Agent(tmp_path, "planner", [
-        [{"say": "I read the code.\nShould the login use OAuth or passwords?"}],
-        [{"write": str(path), "content": plan_json("T1")}, {"say": "Plan written."}],
-    ])
+    agent = Agent(
+        tmp_path,
+        "planner",
+        [
+            [{"say": "I read the code.\nShould the login use OAuth or passwords?"}],
+            [{"write": str(path), "content": plan_json("T1")}, {"say": "Plan written."}],
+        ],
+    )
     reporter = RecordingReporter(answers=["OAuth, with GitHub"])
 
     outcome = await AcpAgent(agent.config()).run(planner_task(root), reporter)
@@ -152,11 +164,15 @@ async def test_planner_question_goes_to_the_person_and_the_answer_is_the_next_pr
 async def test_planner_question_rounds_are_limited(tmp_path):
     root = project(tmp_path)
     path = root / ".studio/tasks/T1/plan.json"
-    agent = Agent(tmp_path, "planner", [
-        [{"say": "Which database?"}],
-        [{"say": "And which cloud?"}],
-        [{"write": str(path), "content": plan_json("T1")}],
-    ])
+    agent = Agent(
+        tmp_path,
+        "planner",
+        [
+            [{"say": "Which database?"}],
+            [{"say": "And which cloud?"}],
+            [{"write": str(path), "content": plan_json("T1")}],
+        ],
+    )
     reporter = RecordingReporter(answers=["postgres", "never asked"])
 
     outcome = await AcpAgent(agent.config(), planner=PlannerConfig(max_question_rounds=1)).run(planner_task(root), reporter)
@@ -169,10 +185,14 @@ async def test_planner_question_rounds_are_limited(tmp_path):
 async def test_planner_that_never_writes_a_valid_plan_is_a_design_flaw(tmp_path):
     root = project(tmp_path)
     path = root / ".studio/tasks/T1/plan.json"
-    agent = Agent(tmp_path, "planner", [
-        [{"write": str(path), "content": "{not json"}],
-        [{"say": "I think it is fine now."}],
-    ])
+    agent = Agent(
+        tmp_path,
+        "planner",
+        [
+            [{"write": str(path), "content": "{not json"}],
+            [{"say": "I think it is fine now."}],
+        ],
+    )
 
     outcome = await AcpAgent(agent.config(), planner=PlannerConfig(plan_attempts=2)).run(planner_task(root), RecordingReporter())
 
@@ -193,7 +213,9 @@ async def test_planner_plan_entries_become_the_plan_when_no_file_is_written(tmp_
     assert outcome.ok, outcome.failure
     plan = load_plan(root / ".studio/tasks/T3/plan.json")
     assert [(s.id, s.description, s.command) for s in plan.steps] == [
-        (1, "Read the code", None), (2, "Fix the bug", None), (3, "Run the tests", None)
+        (1, "Read the code", None),
+        (2, "Fix the bug", None),
+        (3, "Run the tests", None),
     ]
     assert outcome.output["from_plan_entries"] is True
 
@@ -215,12 +237,31 @@ async def test_planner_agent_exiting_mid_turn_is_a_code_error(tmp_path):
 async def test_architect_backlog_is_validated_and_errors_are_sent_back(tmp_path):
     root = project(tmp_path)
     backlog = root / ".studio/backlog.yaml"
-    good = yaml.safe_dump({"epics": [{"id": "E1", "title": "Auth", "features": [{"id": "F1", "title": "Login", "tasks": [
-        {"id": "T1", "title": "Login form"}, {"id": "T2", "title": "Session store", "depends_on": ["T1"]}]}]}]})
-    agent = Agent(tmp_path, "architect", [
-        [{"write": str(backlog), "content": "epics:\n  - id: E1\n    titel: typo\n"}],
-        [{"write": str(backlog), "content": good}],
-    ])
+    good = yaml.safe_dump(
+        {
+            "epics": [
+                {
+                    "id": "E1",
+                    "title": "Auth",
+                    "features": [
+                        {
+                            "id": "F1",
+                            "title": "Login",
+                            "tasks": [{"id": "T1", "title": "Login form"}, {"id": "T2", "title": "Session store", "depends_on": ["T1"]}],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    agent = Agent(
+        tmp_path,
+        "architect",
+        [
+            [{"write": str(backlog), "content": "epics:\n  - id: E1\n    titel: typo\n"}],
+            [{"write": str(backlog), "content": good}],
+        ],
+    )
 
     outcome = await AcpAgent(agent.config()).run(
         make_task(root, key="architect", role="architect", mode="decompose", task_id=None), RecordingReporter()
@@ -246,11 +287,15 @@ def builder_task(root: Path, plan_text: str, **overrides: Any):
 
 async def test_builder_gets_one_prompt_a_step_and_a_failing_gate_goes_back_as_a_retry(tmp_path):
     root = project(tmp_path)
-    agent = Agent(tmp_path, "builder", [
-        [{"say": "part 1 done"}, {"usage": 800}],
-        [{"say": "part 2 done, all good"}],
-        [{"write": "fixed.txt", "content": "ok\n"}, {"say": "fixed"}],
-    ])
+    agent = Agent(
+        tmp_path,
+        "builder",
+        [
+            [{"say": "part 1 done"}, {"usage": 800}],
+            [{"say": "part 2 done, all good"}],
+            [{"write": "fixed.txt", "content": "ok\n"}, {"say": "fixed"}],
+        ],
+    )
     reporter = RecordingReporter()
 
     outcome = await AcpAgent(agent.config()).run(builder_task(root, plan_json("T1")), reporter)
@@ -298,8 +343,15 @@ async def test_retry_prompt_carries_the_failure_and_skips_completed_steps(tmp_pa
 
     assert outcome.ok, outcome.failure
     [prompt] = agent.prompts()
-    for expected in ("attempt 3", "Failure category: transient", "Failure: timed out after 30s", "Failed step: 2",
-                     "Steps already completed: 1", "stderr: boom", "Step 2 of 2: do part 2"):
+    for expected in (
+        "attempt 3",
+        "Failure category: transient",
+        "Failure: timed out after 30s",
+        "Failed step: 2",
+        "Steps already completed: 1",
+        "stderr: boom",
+        "Step 2 of 2: do part 2",
+    ):
         assert expected in prompt
     assert [e for e in reporter.events if e[0] == "step"] == [("step", 2, 2, "do part 2", False)]
 
@@ -371,15 +423,23 @@ async def run_build(workspace: Workspace, goal: str, decider: PolicyDecider | No
 async def test_plan_then_build_with_acp_planner_and_builder_checked_by_gates(tmp_path):
     root = project(tmp_path)
     plan_path = root / ".studio/tasks/T1/plan.json"
-    planner = Agent(tmp_path, "planner", [
-        [{"say": "Which framework?"}],
-        [{"write": str(plan_path), "content": plan_json("T1")}, {"say": "Plan written."}],
-    ])
-    builder = Agent(tmp_path, "builder", [
-        [{"say": "part 1"}],
-        [{"say": "part 2"}],
-        [{"write": "fixed.txt", "content": "ok\n"}, {"say": "fixed"}],
-    ])
+    planner = Agent(
+        tmp_path,
+        "planner",
+        [
+            [{"say": "Which framework?"}],
+            [{"write": str(plan_path), "content": plan_json("T1")}, {"say": "Plan written."}],
+        ],
+    )
+    builder = Agent(
+        tmp_path,
+        "builder",
+        [
+            [{"say": "part 1"}],
+            [{"say": "part 2"}],
+            [{"write": "fixed.txt", "content": "ok\n"}, {"say": "fixed"}],
+        ],
+    )
     architect = Agent(tmp_path, "architect", [])
     workspace = workspace_with(root, {"planner": planner, "builder": builder, "architect": architect})
 
@@ -414,9 +474,15 @@ async def test_plan_then_build_with_acp_planner_and_builder_checked_by_gates(tmp
 
 async def test_decompose_first_with_every_role_acp(tmp_path):
     root = project(tmp_path)
-    backlog = {"epics": [{"id": "E1", "title": "Platform", "features": [{"id": "F1", "title": "Core", "tasks": [{"id": "T1", "title": "Core service"}]}]}]}
+    backlog = {
+        "epics": [
+            {"id": "E1", "title": "Platform", "features": [{"id": "F1", "title": "Core", "tasks": [{"id": "T1", "title": "Core service"}]}]}
+        ]
+    }
     architect = Agent(tmp_path, "architect", [[{"write": str(root / ".studio/backlog.yaml"), "content": yaml.safe_dump(backlog)}]])
-    planner = Agent(tmp_path, "planner", [[{"write": str(root / ".studio/tasks/T1/plan.json"), "content": plan_json("T1", steps=1, gates=[])}]])
+    planner = Agent(
+        tmp_path, "planner", [[{"write": str(root / ".studio/tasks/T1/plan.json"), "content": plan_json("T1", steps=1, gates=[])}]]
+    )
     builder = Agent(tmp_path, "builder", [[{"say": "built"}]])
     workspace = workspace_with(root, {"planner": planner, "builder": builder, "architect": architect})
 
@@ -446,7 +512,9 @@ async def test_plan_never_valid_is_a_design_flaw_that_escalates(tmp_path):
 
 async def test_builder_retry_after_a_crash_continues_the_same_session(tmp_path):
     root = project(tmp_path)
-    planner = Agent(tmp_path, "planner", [[{"write": str(root / ".studio/tasks/T1/plan.json"), "content": plan_json("T1", steps=2, gates=[])}]])
+    planner = Agent(
+        tmp_path, "planner", [[{"write": str(root / ".studio/tasks/T1/plan.json"), "content": plan_json("T1", steps=2, gates=[])}]]
+    )
     builder = Agent(tmp_path, "builder", [[{"say": "part 1"}], [{"exit": 3}], [{"say": "part 2 again"}]], "--load-session")
     workspace = workspace_with(root, {"planner": planner, "builder": builder, "architect": planner}, recovery={"backoff": {"initial": 0}})
 
@@ -463,7 +531,9 @@ async def test_builder_retry_after_a_crash_continues_the_same_session(tmp_path):
 
 async def test_resume_continues_the_builders_own_session(tmp_path):
     root = project(tmp_path)
-    planner = Agent(tmp_path, "planner", [[{"write": str(root / ".studio/tasks/T1/plan.json"), "content": plan_json("T1", steps=2, gates=[])}]])
+    planner = Agent(
+        tmp_path, "planner", [[{"write": str(root / ".studio/tasks/T1/plan.json"), "content": plan_json("T1", steps=2, gates=[])}]]
+    )
     builder = Agent(tmp_path, "builder", [[{"say": "part 1"}], [{"exit": 3}], [{"say": "part 2 after the resume"}]], "--load-session")
     workspace = workspace_with(
         root,
@@ -491,11 +561,17 @@ async def test_resume_continues_the_builders_own_session(tmp_path):
 async def test_design_flaw_in_the_builder_replans_the_same_task_with_the_failure(tmp_path):
     root = project(tmp_path)
     plan_path = root / ".studio/tasks/T1/plan.json"
-    planner = Agent(tmp_path, "planner", [
-        [{"write": str(plan_path), "content": plan_json("T1", steps=2, gates=[])}],
-        [{"write": str(plan_path), "content": plan_json("T1", steps=3, gates=[])}],
-    ])
-    builder = Agent(tmp_path, "builder", [[{"say": "part 1"}], [{"say": "too big"}, {"stop": "max_tokens"}], [{"say": "part 2"}], [{"say": "part 3"}]])
+    planner = Agent(
+        tmp_path,
+        "planner",
+        [
+            [{"write": str(plan_path), "content": plan_json("T1", steps=2, gates=[])}],
+            [{"write": str(plan_path), "content": plan_json("T1", steps=3, gates=[])}],
+        ],
+    )
+    builder = Agent(
+        tmp_path, "builder", [[{"say": "part 1"}], [{"say": "too big"}, {"stop": "max_tokens"}], [{"say": "part 2"}], [{"say": "part 3"}]]
+    )
     workspace = workspace_with(root, {"planner": planner, "builder": builder, "architect": planner})
 
     state, events = await run_build(workspace, "Add a login page")

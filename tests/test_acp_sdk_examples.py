@@ -25,8 +25,19 @@ PIP_TIMEOUT = 120.0
 def sdk_examples(tmp_path_factory) -> Path:
     pinned = version("agent-client-protocol")
     target = tmp_path_factory.mktemp("acp-sdist")
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:", "--no-deps",
-               f"agent-client-protocol=={pinned}", "-d", str(target)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-binary",
+        ":all:",
+        "--no-deps",
+        f"agent-client-protocol=={pinned}",
+        "-d",
+        str(target),
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:

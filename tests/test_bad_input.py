@@ -152,8 +152,10 @@ def case_backlog_wrong_type(ws):
 
 
 def case_backlog_bad_status(ws):
-    text = ws.backlog_path.read_text().replace("{id: T2, title: Lock accounts after repeated failures, status: pending}",
-                                               "{id: T2, title: Lock accounts after repeated failures, status: someday}")
+    text = ws.backlog_path.read_text().replace(
+        "{id: T2, title: Lock accounts after repeated failures, status: pending}",
+        "{id: T2, title: Lock accounts after repeated failures, status: someday}",
+    )
     assert "someday" in text
     ws.backlog_path.write_text(text)
     return ("run-backlog", "--headless", "--speed", "0"), ["backlog.yaml", f"line {_line_of(ws.backlog_path, 'someday')}", "status"]
@@ -172,8 +174,17 @@ def case_status_parent_dirs(ws):
 
 
 CASES = {name[5:]: fn for name, fn in list(globals().items()) if name.startswith("case_")}
-SUBPROCESS = ("config_syntax", "config_unknown_key", "config_wrong_type", "config_thresholds", "config_python_tag",
-              "scenario_bad_outcome", "plan_bad_json", "backlog_wrong_type", "resume_parent_dirs")
+SUBPROCESS = (
+    "config_syntax",
+    "config_unknown_key",
+    "config_wrong_type",
+    "config_thresholds",
+    "config_python_tag",
+    "scenario_bad_outcome",
+    "plan_bad_json",
+    "backlog_wrong_type",
+    "resume_parent_dirs",
+)
 """Run as real subprocesses (side by side); the other cases go through `cli.main` in this process, which is
 the same code path minus interpreter start-up."""
 
@@ -243,8 +254,7 @@ def resign(path: Path, text: str) -> None:
 
 @pytest.fixture
 def with_checkpoints(tmp_path, doubles):
-    ws = doubles.write_workspace(tmp_path / "project", doubles.builder_scenario({1: {}, 2: {}}),
-                                 config={"checkpoints": {"every_steps": 1}})
+    ws = doubles.write_workspace(tmp_path / "project", doubles.builder_scenario({1: {}, 2: {}}), config={"checkpoints": {"every_steps": 1}})
     run = asyncio.run(doubles.run_orchestration(ws))
     assert run.state.status == "completed"
     return ws, run
@@ -332,8 +342,18 @@ def test_resume_with_a_malformed_backlog_exits_2_and_writes_nothing(tmp_path, do
     assert run.state.status == "aborted"
     ws.backlog_path.write_text("epics:\n  - id: E1\n    title: x\n    features: 5\n")
     before = snapshot(ws.project_root)
-    done = in_process(capsys, "--workspace", str(ws.root), "resume", run.state.checkpoints[-1].id,
-                      "--headless", "--speed", "0", "--on-escalation", "retry")
+    done = in_process(
+        capsys,
+        "--workspace",
+        str(ws.root),
+        "resume",
+        run.state.checkpoints[-1].id,
+        "--headless",
+        "--speed",
+        "0",
+        "--on-escalation",
+        "retry",
+    )
     assert done.returncode == 2, done.stdout[-500:]
     assert "backlog.yaml" in done.stderr
     assert snapshot(ws.project_root) == before

@@ -109,15 +109,26 @@ def test_example_allocation_matches_its_files(example_ws, doubles):
 
 def test_budget_table_rows_and_total_like_the_seed():
     state = OrchestrationState()
-    seed = [("reserved", 28000, 30000), ("learnings", 15000, 20000), ("backlog", 8000, 15000),
-            ("plans", 0, 30000), ("context7", 12000, 25000), ("working", 0, 30000)]
+    seed = [
+        ("reserved", 28000, 30000),
+        ("learnings", 15000, 20000),
+        ("backlog", 8000, 15000),
+        ("plans", 0, 30000),
+        ("context7", 12000, 25000),
+        ("working", 0, 30000),
+    ]
     state.budget.pools = {n: Pool(used=u, soft=s) for n, u, s in seed}
     rows = budget_table(state)
     assert [r[:3] for r in rows[:-1]] == seed
     assert rows[-1] == ("TOTAL", 63000, 150000, "OK (42%)")
     # per-pool status uses the same thresholds (reserved is at 93%)
     assert {r[0]: r[3] for r in rows[:-1]} == {
-        "reserved": "WARNING", "learnings": "OK", "backlog": "OK", "plans": "OK", "context7": "OK", "working": "OK",
+        "reserved": "WARNING",
+        "learnings": "OK",
+        "backlog": "OK",
+        "plans": "OK",
+        "context7": "OK",
+        "working": "OK",
     }
 
 
@@ -134,9 +145,7 @@ def test_budget_table_total_levels():
 
 
 def test_optimisation_steps_are_in_the_seeds_order():
-    assert [name for name, _ in OPTIMIZATION_STEPS] == [
-        "summarize_learnings", "archive_learnings", "clear_context7", "prune_plans"
-    ]
+    assert [name for name, _ in OPTIMIZATION_STEPS] == ["summarize_learnings", "archive_learnings", "clear_context7", "prune_plans"]
 
 
 def test_summarize_keeps_headings_and_first_lines():

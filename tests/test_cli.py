@@ -96,17 +96,35 @@ def batch(tmp_path_factory, doubles, _subprocess_bytecode_cache):
     b.add("demo", None, "demo", "--speed", "0", "--into", str(base / "demo"))
     b.add("build", example("build"), "build", "Fix the login typo", "--headless", "--speed", "0", "--on-escalation", "retry")
     mini = lambda name: doubles.write_workspace(base / name, doubles.mini_scenario())  # noqa: E731
-    b.add("abort_explicit", mini("abort_explicit"), "build", "Add a mini feature", "--headless", "--speed", "0",
-          "--on-escalation", "abort")
+    b.add("abort_explicit", mini("abort_explicit"), "build", "Add a mini feature", "--headless", "--speed", "0", "--on-escalation", "abort")
     b.add("orchestrate_no_yes", mini("orchestrate_no_yes"), "orchestrate", "build", "Add a mini feature", "--speed", "0")
-    b.add("orchestrate_yes", mini("orchestrate_yes"), "orchestrate", "build", "Add a mini feature", "--yes",
-          "--speed", "0", "--on-escalation", "retry")
+    b.add(
+        "orchestrate_yes",
+        mini("orchestrate_yes"),
+        "orchestrate",
+        "build",
+        "Add a mini feature",
+        "--yes",
+        "--speed",
+        "0",
+        "--on-escalation",
+        "retry",
+    )
     b.add("run_backlog", example("run_backlog"), "run-backlog", "--headless", "--speed", "0")
     b.add("lock_held", example("lock_held"), "build", "Fix the login typo", "--headless", "--speed", "0")
 
     ws, b.runs["resume_real"] = prepare(doubles, base / "resume_real", decider="abort")
-    b.add("resume_real", ws, "resume", b.runs["resume_real"].state.checkpoints[-1].id, "--headless", "--speed", "0",
-          "--on-escalation", "retry")
+    b.add(
+        "resume_real",
+        ws,
+        "resume",
+        b.runs["resume_real"].state.checkpoints[-1].id,
+        "--headless",
+        "--speed",
+        "0",
+        "--on-escalation",
+        "retry",
+    )
     ws, b.runs["agent_start"] = prepare(doubles, base / "agent_start")
     b.add("agent_start", ws, "agent-start", "builder", "--headless", "--speed", "0")
     ws, b.runs["handoff"] = prepare(doubles, base / "handoff")
@@ -142,8 +160,19 @@ def test_version(batch):
 def test_help_lists_the_commands(batch):
     done = batch.results["help"]
     assert done.returncode == 0
-    for command in ("demo", "build", "orchestrate", "status", "checkpoint", "checkpoints", "resume", "budget",
-                    "handoff", "agent-start", "run-backlog"):
+    for command in (
+        "demo",
+        "build",
+        "orchestrate",
+        "status",
+        "checkpoint",
+        "checkpoints",
+        "resume",
+        "budget",
+        "handoff",
+        "agent-start",
+        "run-backlog",
+    ):
         assert re.search(rf"\b{re.escape(command)}\b", done.stdout), command
 
 
@@ -294,9 +323,7 @@ def test_run_backlog(batch):
     assert state["routing"]["workflow"] == "multi_task"
     assert [e["agent"] for e in state["routing"]["agent_sequence"]] == ["builder", "builder", "builder"]
     assert [a["agent"] for a in state["agent_states"]] == ["builder:T1", "builder:T2", "builder:T3"]
-    assert [(f["agent"], f["step"], f["category"], f["action"]) for f in state["failures"]] == [
-        ("builder:T2", 2, "code_error", "retry")
-    ]
+    assert [(f["agent"], f["step"], f["category"], f["action"]) for f in state["failures"]] == [("builder:T2", 2, "code_error", "retry")]
     assert state["backlog_updates"] == {"T1": "completed", "T2": "completed", "T3": "completed"}
     backlog = yaml.safe_load(ws.backlog_path.read_text())
     statuses = {t["id"]: t["status"] for e in backlog["epics"] for f in e["features"] for t in f["tasks"]}
@@ -476,7 +503,11 @@ def test_sigint_saves_a_resumable_checkpoint_and_exits_130(cli, tmp_path, double
     ws = doubles.write_workspace(tmp_path / "project", scenario, config={"checkpoints": {"every_steps": 1}})
     proc = subprocess.Popen(
         [sys.executable, "-m", "studio_tui", "build", "Fix the flaky thing", "--headless", "--speed", "1"],
-        cwd=ws.project_root, env=doubles.cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ws.project_root,
+        env=doubles.cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         seen = _read_until(proc, r"checkpoint\s+cp_\d+ builder_step_1")
@@ -518,22 +549,40 @@ def test_replay_headless_prints_the_state_at_a_seq_and_lists_bad_lines(tmp_path)
     from studio_tui.core.store import Workspace, read_log
 
     env = {**os.environ, "CI": "true"}
-    done = _sp.run([_sys.executable, "-m", "studio_tui", "demo", "--speed", "0", "--into", str(tmp_path / "q")],
-                   capture_output=True, text=True, env=env, stdin=_sp.DEVNULL, timeout=120)
+    done = _sp.run(
+        [_sys.executable, "-m", "studio_tui", "demo", "--speed", "0", "--into", str(tmp_path / "q")],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=_sp.DEVNULL,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     ws = Workspace(tmp_path / "q" / ".studio")
     orch_id = ws.latest()
     log = ws.events_path(orch_id)
     with open(log, "ab") as handle:
         handle.write(b"{not json}\n")
-    out = _sp.run([_sys.executable, "-m", "studio_tui", "-w", str(ws.root), "replay", orch_id, "--headless", "--to", "25", "--json"],
-                  capture_output=True, text=True, env=env, stdin=_sp.DEVNULL, timeout=60)
+    out = _sp.run(
+        [_sys.executable, "-m", "studio_tui", "-w", str(ws.root), "replay", orch_id, "--headless", "--to", "25", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=_sp.DEVNULL,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     payload = _json.loads(out.stdout)
     expected = fold([e for e in read_log(log).events if e.seq <= 25])
     assert payload["orchestration_state"] == expected.to_dict()
     assert payload["replay"]["reached_seq"] == 25
-    full = _sp.run([_sys.executable, "-m", "studio_tui", "replay", str(log), "--json"],
-                   capture_output=True, text=True, env=env, stdin=_sp.DEVNULL, timeout=60)
+    full = _sp.run(
+        [_sys.executable, "-m", "studio_tui", "replay", str(log), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=_sp.DEVNULL,
+        timeout=60,
+    )
     bad = _json.loads(full.stdout)["replay"]["bad_lines"]
     assert [b["line"] for b in bad] == [len(log.read_text().splitlines())]

@@ -63,7 +63,13 @@ emit(type="result", output={"handoff": handoff, "cwd": os.getcwd()})
         "plan_path": str(tmp_path / "plan.json"),
         "project_root": str(tmp_path),
         "workspace_root": str(task.workspace_root),
-        "failure": {"category": "code_error", "message": "step 2 failed: exit 1", "step": 2, "details": "AssertionError", "critical_step": False},
+        "failure": {
+            "category": "code_error",
+            "message": "step 2 failed: exit 1",
+            "step": 2,
+            "details": "AssertionError",
+            "critical_step": False,
+        },
         "answers": [{"question": "Which database?", "answer": "postgres"}],
     }
     assert outcome.output["cwd"] == str(tmp_path)

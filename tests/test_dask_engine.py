@@ -78,7 +78,9 @@ def test_workers_clone_from_and_push_to_a_hub_repository(tmp_path: Path) -> None
 def test_a_worker_lost_mid_task_is_a_transient_failure_retried_on_another_worker(tmp_path: Path) -> None:
     setup = {"pairs": {"T1": "T2", "T2": "T1"}, "kill_worker": "T2", "plain": True}
     project = Project(
-        tmp_path / "project", _tasks("T1", "T2"), setup,
+        tmp_path / "project",
+        _tasks("T1", "T2"),
+        setup,
         execution={"engine": "dask", "dask_workers": 2},
         recovery={"max_retries": 2, "max_replans": 0, "backoff": {"initial": 0}},
     )

@@ -108,8 +108,12 @@ def test_a_read_only_disk_gives_one_message_per_command_and_reading_still_works(
     cp = ws.checkpoint_paths()[-1][0]
     subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
     try:
-        writers = [("build", "Fix it again", "--headless", "--speed", "0"), ("resume", cp, "--headless", "--speed", "0", "--yes"),
-                   ("checkpoint", "x"), ("handoff", "planner", "builder", "{}")]
+        writers = [
+            ("build", "Fix it again", "--headless", "--speed", "0"),
+            ("resume", cp, "--headless", "--speed", "0", "--yes"),
+            ("checkpoint", "x"),
+            ("handoff", "planner", "builder", "{}"),
+        ]
         readers = [("status",), ("checkpoints",), ("budget",), ("replay", ws.latest(), "--headless")]
         results = doubles.run_cli_many([*writers, *readers], cwd=ws.project_root)
         for args, done in zip([*writers, *readers], results, strict=False):
@@ -138,7 +142,9 @@ def test_enospc_at_each_write_in_turn_never_tears_or_lies(tmp_path, doubles, mon
         real(fd, data)
 
     monkeypatch.setattr(safefile, "write_all", counting)
-    base = doubles.write_workspace(tmp_path / "base", doubles.builder_scenario({1: {}, 2: {}, 3: {}}), config={"checkpoints": {"every_steps": 1}})
+    base = doubles.write_workspace(
+        tmp_path / "base", doubles.builder_scenario({1: {}, 2: {}, 3: {}}), config={"checkpoints": {"every_steps": 1}}
+    )
     asyncio.run(doubles.run_orchestration(base))
     total = calls["n"]
     assert total > 20
@@ -198,8 +204,9 @@ def test_a_long_run_keeps_its_checkpoint_folder_within_5x_its_log(tmp_path, doub
     """3,000 steps with a checkpoint every 3 (1,000 checkpoints) when STUDIO_TUI_LONG=1; 600 steps
     by default (the ratio does not depend on the length: 2.07 at 300, 1,000 and 3,000 steps)."""
     steps = 3000 if os.environ.get("STUDIO_TUI_LONG") == "1" else 600
-    ws = doubles.write_workspace(tmp_path / "project", doubles.builder_scenario({i: {} for i in range(1, steps + 1)}),
-                                 config={"checkpoints": {"every_steps": 3}})
+    ws = doubles.write_workspace(
+        tmp_path / "project", doubles.builder_scenario({i: {} for i in range(1, steps + 1)}), config={"checkpoints": {"every_steps": 3}}
+    )
     run = asyncio.run(doubles.run_orchestration(ws))
     assert run.state.status == "completed"
     folder = ws.checkpoints_dir(run.state.id)
@@ -263,8 +270,16 @@ def test_a_refused_writer_always_names_the_holders_pid_even_before_its_record(tm
 
     path = tmp_path / "lock"
     path.write_text("")
-    holder = subprocess.Popen(["python3", "-c", f"import fcntl,sys,time; f=open({str(path)!r},'r+'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()"],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            "python3",
+            "-c",
+            f"import fcntl,sys,time; f=open({str(path)!r},'r+'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(WorkspaceBusy) as refused:
@@ -302,7 +317,7 @@ def test_resume_hint_printed_after_an_interrupt_is_quoted(tmp_path, doubles, _su
     _no_traceback(done)
     lines = [line for line in (done.stdout + done.stderr).splitlines() if "studio-tui --workspace" in line]
     for line in lines:
-        argv = shlex.split(line[line.index("studio-tui --workspace"):])
+        argv = shlex.split(line[line.index("studio-tui --workspace") :])
         assert argv[2] == str(ws.root)
 
 

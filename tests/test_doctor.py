@@ -44,11 +44,14 @@ def by_role(report: Any) -> dict[str, Any]:
 
 def test_an_agent_that_answers_reports_version_capabilities_auth_methods_and_modes(tmp_path):
     trace = tmp_path / "trace.txt"
-    ws = workspace_with(tmp_path, {
-        "planner": {"kind": "acp", "command": PROBE, "args": ["--trace", str(trace)]},
-        "builder": {"kind": "plan_builder"},
-        "architect": {"kind": "acp", "command": PROBE, "args": ["--trace", str(trace)]},
-    })
+    ws = workspace_with(
+        tmp_path,
+        {
+            "planner": {"kind": "acp", "command": PROBE, "args": ["--trace", str(trace)]},
+            "builder": {"kind": "plan_builder"},
+            "architect": {"kind": "acp", "command": PROBE, "args": ["--trace", str(trace)]},
+        },
+    )
     report = asyncio.run(diagnose(ws, ws.config(), timeout=30))
     assert report.ok, report.to_dict()
     planner = by_role(report)["planner"]
@@ -66,11 +69,14 @@ def test_an_agent_that_answers_reports_version_capabilities_auth_methods_and_mod
 
 
 def test_auth_required_and_not_on_path_fail_with_their_fix(tmp_path):
-    ws = workspace_with(tmp_path, {
-        "planner": {"kind": "acp", "command": [*PROBE, "--auth-required"]},
-        "builder": {"kind": "acp", "command": ["studio-test-no-such-agent", "--acp"]},
-        "architect": {"kind": "plan_builder"},
-    })
+    ws = workspace_with(
+        tmp_path,
+        {
+            "planner": {"kind": "acp", "command": [*PROBE, "--auth-required"]},
+            "builder": {"kind": "acp", "command": ["studio-test-no-such-agent", "--acp"]},
+            "architect": {"kind": "plan_builder"},
+        },
+    )
     report = asyncio.run(diagnose(ws, ws.config(), timeout=30))
     assert not report.ok
     checks = by_role(report)
@@ -86,11 +92,12 @@ def test_auth_required_and_not_on_path_fail_with_their_fix(tmp_path):
     assert "install `studio-test-no-such-agent`" in builder.fix
 
 
-
 def test_an_agent_that_never_answers_initialize_times_out_and_its_process_group_is_ended(tmp_path):
     pid_file = tmp_path / "pids"
     # no --timeout: the agent's own init_timeout bounds the probe
-    ws = workspace_with(tmp_path, {"architect": {"kind": "acp", "command": [*PROBE, "--silent", "--pid-file", str(pid_file)], "init_timeout": 2}})
+    ws = workspace_with(
+        tmp_path, {"architect": {"kind": "acp", "command": [*PROBE, "--silent", "--pid-file", str(pid_file)], "init_timeout": 2}}
+    )
     report = asyncio.run(diagnose(ws, ws.config()))
     assert not report.ok
     architect = by_role(report)["architect"]
@@ -103,25 +110,39 @@ def test_an_agent_that_never_answers_initialize_times_out_and_its_process_group_
 
 
 def test_a_well_known_agent_gets_its_own_install_hint(tmp_path):
-    ws = workspace_with(tmp_path, {
-        "planner": {"kind": "acp", "command": ["studio-test-no-npx", "-y", "@agentclientprotocol/claude-agent-acp"]},
-        "builder": {"kind": "plan_builder"},
-        "architect": {"kind": "acp", "command": ["studio-test-no-opencode", "acp"], "env": {"PATH": str(tmp_path)}},
-    })
+    ws = workspace_with(
+        tmp_path,
+        {
+            "planner": {"kind": "acp", "command": ["studio-test-no-npx", "-y", "@agentclientprotocol/claude-agent-acp"]},
+            "builder": {"kind": "plan_builder"},
+            "architect": {"kind": "acp", "command": ["studio-test-no-opencode", "acp"], "env": {"PATH": str(tmp_path)}},
+        },
+    )
     checks = by_role(asyncio.run(diagnose(ws, ws.config(), timeout=5)))
     assert "npm i -g @agentclientprotocol/claude-agent-acp" in checks["planner"].fix
     assert checks["architect"].fix == "install with `npm i -g opencode-ai`"
 
 
 def test_command_agents_scripted_scenarios_and_gates_of_pending_plans(tmp_path):
-    plan = {"id": "bp_1", "task_id": "T1", "steps": [{"id": 1, "description": "x"}],
-            "quality_gates": [{"name": "lint", "command": "CI=1 studio-test-no-linter --check"}, {"name": "tests", "command": [sys.executable, "-V"]}]}
+    plan = {
+        "id": "bp_1",
+        "task_id": "T1",
+        "steps": [{"id": 1, "description": "x"}],
+        "quality_gates": [
+            {"name": "lint", "command": "CI=1 studio-test-no-linter --check"},
+            {"name": "tests", "command": [sys.executable, "-V"]},
+        ],
+    }
     done = dict(plan, id="bp_2", task_id="T2", status="completed", quality_gates=[{"name": "old", "command": "studio-test-gone"}])
-    ws = workspace_with(tmp_path, {
-        "planner": {"kind": "scripted"},
-        "builder": {"kind": "plan_builder", "quality_gates": [{"name": "unit", "command": "sh -c true"}]},
-        "architect": {"kind": "command", "command": ["studio-test-no-architect"]},
-    }, plans={"T1": plan, "T2": done})
+    ws = workspace_with(
+        tmp_path,
+        {
+            "planner": {"kind": "scripted"},
+            "builder": {"kind": "plan_builder", "quality_gates": [{"name": "unit", "command": "sh -c true"}]},
+            "architect": {"kind": "command", "command": ["studio-test-no-architect"]},
+        },
+        plans={"T1": plan, "T2": done},
+    )
     report = asyncio.run(diagnose(ws, ws.config(), timeout=5))
     statuses = {check.subject.split(":")[0]: check.status for check in report.checks}
     assert statuses == {

@@ -16,47 +16,99 @@ SAMPLES: dict[str, ev.Event] = {
     "orchestration_started": ev.OrchestrationStarted(**BASE, goal="Add OAuth", mode="explicit", workspace="/w/.studio"),
     "status_changed": ev.StatusChanged(**BASE, status="executing", reason="go"),
     "routing_decided": ev.RoutingDecided(
-        **BASE, workflow="plan_then_build", complexity="complex", confidence=0.75, signals=['"add" -> plan_then_build'],
-        reason="1 signal", sequence=[ev.SlotSpec(key="planner", agent="planner"), ev.SlotSpec(key="builder:T1", agent="builder", task_id="T1")],
+        **BASE,
+        workflow="plan_then_build",
+        complexity="complex",
+        confidence=0.75,
+        signals=['"add" -> plan_then_build'],
+        reason="1 signal",
+        sequence=[ev.SlotSpec(key="planner", agent="planner"), ev.SlotSpec(key="builder:T1", agent="builder", task_id="T1")],
     ),
-    "sequence_extended": ev.SequenceExtended(**BASE, sequence=[ev.SlotSpec(key="planner:T1", agent="planner", task_id="T1")], insert_before="builder"),
+    "sequence_extended": ev.SequenceExtended(
+        **BASE, sequence=[ev.SlotSpec(key="planner:T1", agent="planner", task_id="T1")], insert_before="builder"
+    ),
     "decision_requested": ev.DecisionRequested(
-        **BASE, decision_id="d7", kind="escalation", agent="builder", prompt="Build failed", details={"step": 5, "nested": {"a": [1, 2]}},
+        **BASE,
+        decision_id="d7",
+        kind="escalation",
+        agent="builder",
+        prompt="Build failed",
+        details={"step": 5, "nested": {"a": [1, 2]}},
         options=["retry", "skip", "abort"],
     ),
     "decision_answered": ev.DecisionAnswered(**BASE, decision_id="d7", kind="escalation", answer="skip", by="policy"),
     "budget_allocated": ev.BudgetAllocated(**BASE, pools={"reserved": ev.PoolSpec(used=28000, soft=30000)}, warning=0.7, critical=0.9),
     "tokens_used": ev.TokensUsed(**BASE, agent="builder", pool="working", tokens=-40),
     "budget_released": ev.BudgetReleased(**BASE, pool="working", tokens=1200, reason="done", agent="builder"),
-    "optimization_applied": ev.OptimizationApplied(**BASE, step="clear_context7", pool="context7", before=26000, after=10000, detail="d", kept_agent="builder"),
-    "agent_started": ev.AgentStarted(**BASE, agent="builder:T1", role="builder", attempt=3, task_id="T1", total_steps=6, input={"k": "v"}, restart_steps=True, mode="replan"),
+    "optimization_applied": ev.OptimizationApplied(
+        **BASE, step="clear_context7", pool="context7", before=26000, after=10000, detail="d", kept_agent="builder"
+    ),
+    "agent_started": ev.AgentStarted(
+        **BASE,
+        agent="builder:T1",
+        role="builder",
+        attempt=3,
+        task_id="T1",
+        total_steps=6,
+        input={"k": "v"},
+        restart_steps=True,
+        mode="replan",
+    ),
     "agent_step": ev.AgentStep(**BASE, agent="builder", step=2, total=6, description="schema", status="skipped"),
     "agent_log": ev.AgentLog(**BASE, agent="builder", level="warning", message="line1\nline2 \x1b[31m"),
     "agent_completed": ev.AgentCompleted(**BASE, agent="planner", output={"plan_id": "bp", "n": 1.5}),
     "agent_failed": ev.AgentFailed(**BASE, agent="builder", step=3, category="design_flaw", message="bad", details="TypeError"),
     "agent_status": ev.AgentStatus(**BASE, agent="builder", status="pending", reason="resumed"),
-    "recovery_decided": ev.RecoveryDecided(**BASE, agent="builder", step=3, category="transient", action="retry", retries_used=2, replans_used=1, reason="r"),
+    "recovery_decided": ev.RecoveryDecided(
+        **BASE, agent="builder", step=3, category="transient", action="retry", retries_used=2, replans_used=1, reason="r"
+    ),
     "handoff": ev.HandoffRecorded(**BASE, **{"from": "planner", "to": "builder"}, context={"task_id": "t"}, tokens=12),
-    "checkpoint_saved": ev.CheckpointSaved(**BASE, checkpoint_id="cp_1800000000", name="planner_complete", after_agent="planner", reason="agent_completed"),
+    "checkpoint_saved": ev.CheckpointSaved(
+        **BASE, checkpoint_id="cp_1800000000", name="planner_complete", after_agent="planner", reason="agent_completed"
+    ),
     "resumed": ev.Resumed(**BASE, checkpoint_id="cp_1800000000", snapshot={"orchestration_state": {"id": "x", "status": "waiting"}}),
     "learning_captured": ev.LearningCaptured(**BASE, path="learnings/x.md", summary="s"),
     "backlog_updated": ev.BacklogUpdated(**BASE, task_id="T1", status="completed"),
     "orchestration_finished": ev.OrchestrationFinished(**BASE, status="halted", summary="stop"),
     "tool_call": ev.ToolCallRecorded(
-        **BASE, agent="builder", tool_call_id="t1", title="Edit a.py", kind="edit", status="completed",
-        raw_input={"path": "a.py"}, locations=["a.py"],
-        content=[ev.ToolContent(kind="diff", path="a.py", old_text="x = 1\n", new_text="x = 2\n"), ev.ToolContent(kind="terminal", terminal_id="term_1")],
+        **BASE,
+        agent="builder",
+        tool_call_id="t1",
+        title="Edit a.py",
+        kind="edit",
+        status="completed",
+        raw_input={"path": "a.py"},
+        locations=["a.py"],
+        content=[
+            ev.ToolContent(kind="diff", path="a.py", old_text="x = 1\n", new_text="x = 2\n"),
+            ev.ToolContent(kind="terminal", terminal_id="term_1"),
+        ],
     ),
-    "terminal_output": ev.TerminalOutput(**BASE, agent="builder", terminal_id="term_1", command="pytest -q", output="1 passed\n", exit_code=0, done=True),
+    "terminal_output": ev.TerminalOutput(
+        **BASE, agent="builder", terminal_id="term_1", command="pytest -q", output="1 passed\n", exit_code=0, done=True
+    ),
     "agent_stderr": ev.AgentStderr(**BASE, agent="builder", path="stderr/builder.log", lines=227, dropped=0),
     "step_rerun": ev.StepRerun(**BASE, agent="builder", step=4, reason="in flight when the run stopped"),
     "agent_session": ev.AgentSession(
-        **BASE, agent="builder", session_id="s1", protocol_version=1, auth_methods=["claude-login"],
-        modes=["default", "plan"], current_mode="default", commands=["init"], capabilities={"loadSession": True},
+        **BASE,
+        agent="builder",
+        session_id="s1",
+        protocol_version=1,
+        auth_methods=["claude-login"],
+        modes=["default", "plan"],
+        current_mode="default",
+        commands=["init"],
+        capabilities={"loadSession": True},
     ),
-    "task_worktree": ev.TaskWorktree(**BASE, agent="builder:T1", task_id="T1", branch="studio/orch_x/T1", path=".studio/worktrees/orch_x/T1", base="0123abcd"),
-    "task_dispatched": ev.TaskDispatched(**BASE, agent="builder:T1", task_id="T1", engine="dask", worker="tcp://127.0.0.1:40123", attempt=2),
-    "task_merged": ev.TaskMerged(**BASE, agent="builder:T1", task_id="T1", branch="studio/orch_x/T1", how="fast-forward", commit="4567ef01"),
+    "task_worktree": ev.TaskWorktree(
+        **BASE, agent="builder:T1", task_id="T1", branch="studio/orch_x/T1", path=".studio/worktrees/orch_x/T1", base="0123abcd"
+    ),
+    "task_dispatched": ev.TaskDispatched(
+        **BASE, agent="builder:T1", task_id="T1", engine="dask", worker="tcp://127.0.0.1:40123", attempt=2
+    ),
+    "task_merged": ev.TaskMerged(
+        **BASE, agent="builder:T1", task_id="T1", branch="studio/orch_x/T1", how="fast-forward", commit="4567ef01"
+    ),
     "gate_passed": ev.GatePassed(**BASE, agent="builder", gate="tests", command="pytest -q", attempt=2),
 }
 
@@ -150,7 +202,7 @@ def test_writer_and_reader_round_trip(tmp_path):
 def test_reader_skips_bad_lines_and_reports_a_torn_tail(tmp_path):
     path = tmp_path / "events.jsonl"
     good = [ev.encode(SAMPLES["status_changed"].model_copy(update={"seq": n})) for n in (1, 2, 3)]
-    path.write_text(f"{good[0]}\nnot json\n\n{good[1]}\n{{\"type\": \"agent_step\"}}\n{good[2]}\n{{\"type\": \"agent_lo")
+    path.write_text(f'{good[0]}\nnot json\n\n{good[1]}\n{{"type": "agent_step"}}\n{good[2]}\n{{"type": "agent_lo')
     read = read_log(path)
     assert [e.seq for e in read.events] == [1, 2, 3]
     assert [b.line for b in read.bad_lines] == [2, 5, 7]

@@ -130,7 +130,9 @@ async def test_a_run_whose_writer_is_gone_shows_stopped_with_the_resume_command(
     as_json = json.loads(cli("--workspace", str(ws.root), "status", "--json", cwd=ws.project_root).stdout)
     assert as_json["stopped"]["label"].startswith("STOPPED (no writer since ")
     # a finished run is not STOPPED
-    doubles_done = cli("--workspace", str(ws.root), "resume", cp, "--headless", "--on-escalation", "retry", "--speed", "0", cwd=ws.project_root)
+    doubles_done = cli(
+        "--workspace", str(ws.root), "resume", cp, "--headless", "--on-escalation", "retry", "--speed", "0", cwd=ws.project_root
+    )
     assert doubles_done.returncode == 0, doubles_done.stderr
     assert "STOPPED" not in cli("--workspace", str(ws.root), "status", cwd=ws.project_root).stdout
 
@@ -138,7 +140,10 @@ async def test_a_run_whose_writer_is_gone_shows_stopped_with_the_resume_command(
 def test_a_closed_output_pipe_saves_an_interrupted_checkpoint_and_exits_130(tmp_path, cli_env_fixture):
     proc = subprocess.Popen(
         [sys.executable, "-m", "studio_tui", "demo", "--headless", "--into", str(tmp_path / "p"), "--speed", "2"],
-        env=cli_env_fixture, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=cli_env_fixture,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     for _ in range(3):  # what `| head -3` reads
         proc.stdout.readline()
@@ -170,10 +175,16 @@ def test_kill_9_leaves_no_agent_process_running_a_step_twice(write_ws, cli_env_f
     ws = use_plan_builder(write_ws({"goal": "x"}, plans={"task_o": plan_with("task_o", [step, "echo two >> sidefx.log"])}))
     proc = subprocess.Popen(
         studio(ws, "build", "Finish task_o", "--headless", "--on-escalation", "abort"),
-        cwd=ws.project_root, env=cli_env_fixture, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ws.project_root,
+        env=cli_env_fixture,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until(lambda: ws.latest() is not None and any((ws.orch_dir(ws.latest()) / "processes").glob("*.json")), "a recorded group", proc)
+        wait_until(
+            lambda: ws.latest() is not None and any((ws.orch_dir(ws.latest()) / "processes").glob("*.json")), "a recorded group", proc
+        )
         folder = ws.orch_dir(ws.latest()) / "processes"
         wait_until(lambda: sum(len(m) for _, m in groups.survivors(folder).values()) >= 3, "the step's processes", proc)
         leader = int(next(folder.glob("*.json")).stem)
@@ -188,7 +199,12 @@ def test_kill_9_leaves_no_agent_process_running_a_step_twice(write_ws, cli_env_f
     (ws.project_root / "go").touch()
     done = subprocess.run(
         studio(ws, "resume", newest_cp(ws, ws.latest()), "--headless", "--on-escalation", "abort"),
-        cwd=ws.project_root, env=cli_env_fixture, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DEADLINE_S,
+        cwd=ws.project_root,
+        env=cli_env_fixture,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "leftover process" in done.stdout
@@ -203,7 +219,11 @@ def test_resume_after_sigterm_in_a_replan_builds_the_replanned_plan(example_ws, 
     ws = example_ws
     proc = subprocess.Popen(
         studio(ws, "build", "Add user authentication with OAuth", "--headless", "--on-escalation", "retry", "--speed", "2"),
-        cwd=ws.project_root, env=cli_env_fixture, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ws.project_root,
+        env=cli_env_fixture,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_until(lambda: log_has(ws, '"mode":"replan"'), "the replan to start", proc)
@@ -219,7 +239,12 @@ def test_resume_after_sigterm_in_a_replan_builds_the_replanned_plan(example_ws, 
     assert ws.find_checkpoint(cp).meta.name == "interrupted"
     done = subprocess.run(
         studio(ws, "resume", cp, "--headless", "--on-escalation", "retry", "--speed", "0"),
-        cwd=ws.project_root, env=cli_env_fixture, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DEADLINE_S,
+        cwd=ws.project_root,
+        env=cli_env_fixture,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     events = read_log(ws.events_path(orch_id)).events
@@ -242,11 +267,15 @@ async def test_resuming_an_older_checkpoint_is_a_rewind_that_must_be_confirmed(w
     first = await run_build(ws)
     assert first.state.status == "completed"
     older = next(c.id for c in first.state.checkpoints if c.name == "planner_complete")
-    refused = cli("--workspace", str(ws.root), "resume", older, "--headless", "--on-escalation", "retry", "--speed", "0", cwd=ws.project_root)
+    refused = cli(
+        "--workspace", str(ws.root), "resume", older, "--headless", "--on-escalation", "retry", "--speed", "0", cwd=ws.project_root
+    )
     assert refused.returncode == 2
     assert "rewind" in refused.stderr and "--yes" in refused.stderr
     assert len(read_log(ws.events_path(first.state.id)).events) == len(first.events)  # nothing written
-    done = cli("--workspace", str(ws.root), "resume", older, "--yes", "--headless", "--on-escalation", "retry", "--speed", "0", cwd=ws.project_root)
+    done = cli(
+        "--workspace", str(ws.root), "resume", older, "--yes", "--headless", "--on-escalation", "retry", "--speed", "0", cwd=ws.project_root
+    )
     assert done.returncode == 0, done.stderr
     assert "REWOUND" in done.stdout
     events = read_log(ws.events_path(first.state.id)).events
@@ -274,7 +303,12 @@ def test_fork_restores_state_files_and_code_and_records_its_parent(write_ws, cli
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "initial")
     head = git(project, "rev-parse", "HEAD")
-    run = lambda *a: subprocess.run(studio(ws, *a), cwd=project, env=cli_env_fixture, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DEADLINE_S)  # noqa: E731
+
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            studio(ws, *a), cwd=project, env=cli_env_fixture, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DEADLINE_S
+        )
+
     first = run("build", "Add the feature", "--headless", "--on-escalation", "abort")
     assert first.returncode == 0, first.stdout + first.stderr
     parent = ws.latest()

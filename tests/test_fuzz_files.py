@@ -102,8 +102,19 @@ def make_special(path: Path, special: str, outside: Path) -> None:
         path.write_bytes(contents(KIND_OF.get(kind, kind), special, original))
 
 
-SPECIALS = ["fifo", "dev_zero", "dev_urandom", "directory", "dangling_link", "outside_link", "sparse_100mb",
-            "alias_bomb", "deep_nesting", "huge_int", "cut_in_half"]
+SPECIALS = [
+    "fifo",
+    "dev_zero",
+    "dev_urandom",
+    "directory",
+    "dangling_link",
+    "outside_link",
+    "sparse_100mb",
+    "alias_bomb",
+    "deep_nesting",
+    "huge_int",
+    "cut_in_half",
+]
 
 # ── the workspace every case starts from ────────────────────────────────
 
@@ -112,9 +123,14 @@ SPECIALS = ["fifo", "dev_zero", "dev_urandom", "directory", "dangling_link", "ou
 def base(tmp_path_factory, doubles):
     """A finished build with checkpoints, plus a plan, a backlog, learnings and a pending request."""
     project = tmp_path_factory.mktemp("fuzz_base") / "project"
-    ws = doubles.write_workspace(project, doubles.builder_scenario({1: {}, 2: {}, 3: {}}, goal=GOAL),
-                                 config={"checkpoints": {"every_steps": 1}}, backlog=BACKLOG, plans={"T1": PLAN},
-                                 learnings={"2020-01-01.md": "# old\n\nlesson\n"})
+    ws = doubles.write_workspace(
+        project,
+        doubles.builder_scenario({1: {}, 2: {}, 3: {}}, goal=GOAL),
+        config={"checkpoints": {"every_steps": 1}},
+        backlog=BACKLOG,
+        plans={"T1": PLAN},
+        learnings={"2020-01-01.md": "# old\n\nlesson\n"},
+    )
     run = asyncio.run(doubles.run_orchestration(ws))
     assert run.state.status == "completed"
     orch = run.state.id
@@ -142,9 +158,19 @@ def kind_paths(orch: str) -> dict[str, str]:
     }
 
 
-KIND_OF = {"config.yaml": "config", "scenario.yaml": "scenario", "backlog.yaml": "backlog", "plan.json": "plan",
-           "state.yaml": "state", "cp_1.yaml": "checkpoint", "index.jsonl": "index", "events.jsonl": "log",
-           "lock": "lock", "checkpoint-1.json": "request", "2020-01-01.md": "learnings"}
+KIND_OF = {
+    "config.yaml": "config",
+    "scenario.yaml": "scenario",
+    "backlog.yaml": "backlog",
+    "plan.json": "plan",
+    "state.yaml": "state",
+    "cp_1.yaml": "checkpoint",
+    "index.jsonl": "index",
+    "events.jsonl": "log",
+    "lock": "lock",
+    "checkpoint-1.json": "request",
+    "2020-01-01.md": "learnings",
+}
 
 
 def commands(kind: str, orch: str, cps: list[str]) -> list[tuple[str, ...]]:
@@ -160,8 +186,14 @@ def commands(kind: str, orch: str, cps: list[str]) -> list[tuple[str, ...]]:
         "state": [("status",), resume, ("checkpoint", "fuzzed")],
         "checkpoint": [("checkpoints", "--json"), ("resume", "cp_1", "--headless", "--speed", "0"), ("status",)],
         "index": [("checkpoints",), build],
-        "log": [("status",), ("budget", "--json"), ("replay", orch, "--headless"), resume, ("checkpoint", "fuzzed"),
-                ("handoff", "planner", "builder", "{}")],
+        "log": [
+            ("status",),
+            ("budget", "--json"),
+            ("replay", orch, "--headless"),
+            resume,
+            ("checkpoint", "fuzzed"),
+            ("handoff", "planner", "builder", "{}"),
+        ],
         "lock": [build, ("checkpoint", "fuzzed"), ("handoff", "planner", "builder", "{}")],
         "request": [resume],
     }
@@ -227,14 +259,21 @@ def _drive(cwd: Path, argvs: list[list[str]], env: dict[str, str]) -> list[dict]
     import sys
 
     try:
-        done = subprocess.run([sys.executable, "-c", DRIVER, str(PER_COMMAND_S), json.dumps(argvs)], cwd=cwd, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=PER_COMMAND_S * len(argvs) + 30)
+        done = subprocess.run(
+            [sys.executable, "-c", DRIVER, str(PER_COMMAND_S), json.dumps(argvs)],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=PER_COMMAND_S * len(argvs) + 30,
+        )
     except subprocess.TimeoutExpired:
         return "HANG: the subprocess did not end within its time limit"
     found = [line for line in done.stdout.splitlines() if line.startswith("RESULTS ")]
     if done.returncode != 0 or not found:
         return f"driver exit {done.returncode}: {done.stderr[-1500:]}"
-    return json.loads(found[-1][len("RESULTS "):])
+    return json.loads(found[-1][len("RESULTS ") :])
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -306,10 +345,12 @@ def test_lock_log_state_and_checkpoint_links_are_refused_with_one_message(specia
     outside.mkdir()
     (outside / "canary.txt").write_text("canary\n")
     cmds = []
-    for rel, args in (("lock", ("handoff", "planner", "builder", "{}")),
-                      (f"orchestration/{orch}/events.jsonl", ("handoff", "planner", "builder", "{}")),
-                      (f"orchestration/{orch}/state.yaml", ("status",)),
-                      (f"orchestration/{orch}/checkpoints/{cps[-1]}.yaml", ("resume", cps[-1], "--headless", "--speed", "0"))):
+    for rel, args in (
+        ("lock", ("handoff", "planner", "builder", "{}")),
+        (f"orchestration/{orch}/events.jsonl", ("handoff", "planner", "builder", "{}")),
+        (f"orchestration/{orch}/state.yaml", ("status",)),
+        (f"orchestration/{orch}/checkpoints/{cps[-1]}.yaml", ("resume", cps[-1], "--headless", "--speed", "0")),
+    ):
         project = tmp_path / f"p{len(cmds)}"
         shutil.copytree(ws.project_root, project, symlinks=True)
         make_special(project / ".studio" / rel, special, outside)
@@ -344,8 +385,13 @@ def test_every_file_cut_at_every_line_loads_or_fails_cleanly(base, tmp_path):
     project = tmp_path / "project"
     shutil.copytree(ws.project_root, project, symlinks=True)
     cut_ws = Workspace(project / ".studio")
-    rels = {"config.yaml": "config.yaml", "backlog.yaml": "backlog.yaml", "plan.json": "tasks/T1/plan.json",
-            "state.yaml": f"orchestration/{orch}/state.yaml", "events.jsonl": f"orchestration/{orch}/events.jsonl"}
+    rels = {
+        "config.yaml": "config.yaml",
+        "backlog.yaml": "backlog.yaml",
+        "plan.json": "tasks/T1/plan.json",
+        "state.yaml": f"orchestration/{orch}/state.yaml",
+        "events.jsonl": f"orchestration/{orch}/events.jsonl",
+    }
     loaders = _loaders(cut_ws, orch)
     tried = 0
     for name, rel in rels.items():
@@ -428,12 +474,19 @@ def test_any_text_parses_or_is_one_input_error(text, parser):
 
 
 _yaml_atoms = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
-_yaml_values = st.recursive(_yaml_atoms, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                                  st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=30)
+_yaml_values = st.recursive(
+    _yaml_atoms,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(data=st.dictionaries(st.sampled_from(["budget", "recovery", "checkpoints", "agents", "theme", "planner", "x"]), _yaml_values, max_size=5))
+@given(
+    data=st.dictionaries(
+        st.sampled_from(["budget", "recovery", "checkpoints", "agents", "theme", "planner", "x"]), _yaml_values, max_size=5
+    )
+)
 def test_any_yaml_structure_as_config_is_loaded_or_refused_with_one_message(data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("cfg")
     path = folder / "config.yaml"
@@ -478,7 +531,9 @@ def test_bombs_and_giants_are_refused_before_any_validation(tmp_path):
 
 def test_aliases_within_the_limits_still_work(tmp_path):
     path = tmp_path / "config.yaml"
-    path.write_text("x: &cmd [python, agent.py]\nagents:\n  planner: {kind: command, command: *cmd}\n  builder: {kind: command, command: *cmd}\n")
+    path.write_text(
+        "x: &cmd [python, agent.py]\nagents:\n  planner: {kind: command, command: *cmd}\n  builder: {kind: command, command: *cmd}\n"
+    )
     with pytest.raises(InputError, match="'x'"):  # the unknown key, not the alias, is the problem
         load_config(path, root=tmp_path)
 

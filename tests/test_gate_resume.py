@@ -29,7 +29,11 @@ def test_a_gate_passed_before_kill_9_is_not_run_again_on_resume(write_ws, cli_en
     ws = use_plan_builder(write_ws({"goal": "x"}, plans={"task_g": plan}))
     proc = subprocess.Popen(
         studio(ws, "build", "Finish task_g", "--headless", "--on-escalation", "abort"),
-        cwd=ws.project_root, env=cli_env_fixture, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ws.project_root,
+        env=cli_env_fixture,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_until(lambda: log_has(ws, '"type":"gate_passed"'), "the lint gate to pass", proc)
@@ -48,7 +52,12 @@ def test_a_gate_passed_before_kill_9_is_not_run_again_on_resume(write_ws, cli_en
     (ws.project_root / "go").touch()
     done = subprocess.run(
         studio(ws, "resume", newest_cp(ws, orch_id), "--headless", "--on-escalation", "abort"),
-        cwd=ws.project_root, env=cli_env_fixture, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DEADLINE_S,
+        cwd=ws.project_root,
+        env=cli_env_fixture,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = (ws.project_root / "sidefx.log").read_text().split()
@@ -61,9 +70,7 @@ def test_a_gate_passed_before_kill_9_is_not_run_again_on_resume(write_ws, cli_en
     assert final.agent("builder").output["quality_gates"] == {"lint": "passed", "hold": "passed"}
     resumed_at = max(i for i, e in enumerate(events) if isinstance(e, ev.Resumed))
     after = events[resumed_at:]
-    assert any(
-        isinstance(e, ev.AgentLog) and e.message == "quality gate lint passed before the interruption: not run again" for e in after
-    )
+    assert any(isinstance(e, ev.AgentLog) and e.message == "quality gate lint passed before the interruption: not run again" for e in after)
     assert [e.gate for e in after if isinstance(e, ev.GatePassed)] == ["hold"]
     assert sorted(final.agent("builder").gates_passed) == ["hold", "lint"]
 

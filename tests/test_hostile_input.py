@@ -71,7 +71,11 @@ def studio(ws: Workspace, *args: str, timeout: float = 60.0) -> subprocess.Compl
     """`studio-tui --workspace WS ARGS`, output kept as bytes (what a terminal would receive)."""
     return subprocess.run(
         [sys.executable, "-m", "studio_tui", "--workspace", str(ws.root), *args],
-        cwd=ws.project_root, env=cli_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+        cwd=ws.project_root,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
     )
 
 
@@ -98,7 +102,7 @@ C1 = re.compile("[\x80-\x9f]")
 def assert_terminal_safe(raw: bytes, what: str, *, c1: bool = True) -> str:
     """No byte a terminal would act on: ESC, BEL, NUL, a bare CR, or a C1 control; returns the text."""
     esc = raw.find(ESC)
-    assert esc < 0, f"{what}: ESC at byte {esc}: {raw[max(0, esc - 80):esc + 40]!r}"
+    assert esc < 0, f"{what}: ESC at byte {esc}: {raw[max(0, esc - 80) : esc + 40]!r}"
     assert b"\x07" not in raw, f"{what}: BEL"
     assert b"\x00" not in raw, f"{what}: NUL"
     assert not BARE_CR.search(raw), f"{what}: bare CR"
@@ -265,7 +269,8 @@ def test_a_checkpoint_file_claiming_another_orchestration_is_refused(finished_ws
 
 def test_a_backlog_task_id_that_climbs_out_is_refused(tmp_path):
     ws = command_workspace(tmp_path / "project", "")
-    ws.backlog_path.write_text(textwrap.dedent("""\
+    ws.backlog_path.write_text(
+        textwrap.dedent("""\
         epics:
           - id: E1
             title: e
@@ -275,7 +280,8 @@ def test_a_backlog_task_id_that_climbs_out_is_refused(tmp_path):
                 tasks:
                   - {id: "../../../evil", title: climb out}
                   - {id: T2, title: fine}
-        """))
+        """)
+    )
     before = tree(tmp_path)
     done = studio(ws, "run-backlog", "--headless")
     assert done.returncode == 2
@@ -336,7 +342,11 @@ def slow_build(tmp_path, doubles):
     (ws.root / "lock").write_text(json.dumps({"pid": stale, "command": "studio-tui build (crashed)", "started": "2020-01-01T00:00:00"}))
     proc = subprocess.Popen(
         [sys.executable, "-m", "studio_tui", "build", "Fix the flaky thing", "--headless", "--speed", "1"],
-        cwd=ws.project_root, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ws.project_root,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         yield ws, proc, stale
@@ -362,8 +372,13 @@ def test_a_stale_lock_is_taken_over_and_other_writers_are_refused_naming_the_hol
         "handoff": ("handoff", "planner", "builder", "{}"),
         "run-backlog": ("run-backlog", "--headless", "--speed", "0"),
     }
-    readers = {"status": ("status",), "status_json": ("status", "--json"), "checkpoints": ("checkpoints", "--json"),
-               "budget": ("budget",), "view": ()}
+    readers = {
+        "status": ("status",),
+        "status_json": ("status", "--json"),
+        "checkpoints": ("checkpoints", "--json"),
+        "budget": ("budget",),
+        "view": (),
+    }
     names = [*writers, *readers]
     results = dict(zip(names, doubles.run_cli_many([*writers.values(), *readers.values()], cwd=ws.project_root), strict=False))
     for name in writers:

@@ -39,7 +39,12 @@ def studio(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
     return subprocess.run(
         [sys.executable, "-m", "studio_tui", *args],
-        cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CLI_TIMEOUT,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
     )
 
 
@@ -176,12 +181,19 @@ def test_config_written_by_init_loads_round_trips_and_has_every_key(tmp_path, ch
 
 
 def test_acp_presets_name_their_launch_command_for_every_role(tmp_path):
-    for choice, argv in (("claude-code", ["npx", "-y", "@agentclientprotocol/claude-agent-acp"]), ("gemini", ["gemini", "--acp"]),
-                         ("goose", ["goose", "acp"]), ("opencode", ["opencode", "acp"]), ("codex", ["npx", "-y", "@agentclientprotocol/codex-acp"])):
+    for choice, argv in (
+        ("claude-code", ["npx", "-y", "@agentclientprotocol/claude-agent-acp"]),
+        ("gemini", ["gemini", "--acp"]),
+        ("goose", ["goose", "acp"]),
+        ("opencode", ["opencode", "acp"]),
+        ("codex", ["npx", "-y", "@agentclientprotocol/codex-acp"]),
+    ):
         path = tmp_path / f"{choice}.yaml"
         path.write_text(render_config(choice))
         config = load_config(path)
-        assert {role: (config.agent(role).kind, config.agent(role).command) for role in ("planner", "builder", "architect")} == dict.fromkeys(("planner", "builder", "architect"), ("acp", argv))
+        assert {
+            role: (config.agent(role).kind, config.agent(role).command) for role in ("planner", "builder", "architect")
+        } == dict.fromkeys(("planner", "builder", "architect"), ("acp", argv))
         # real agents only: no scenario needed
         assert check_agents(Workspace(tmp_path / "ws"), config) == {}
 
@@ -229,7 +241,9 @@ def test_gitignore_gets_the_per_machine_paths_once(tmp_path):
     # git agrees: a run's files are ignored, the config is not
     (workspace.orchestration_dir / "orch_x").mkdir(parents=True)
     (workspace.orchestration_dir / "orch_x" / "events.jsonl").write_text("{}\n")
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project, capture_output=True, text=True, check=True)
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=project, capture_output=True, text=True, check=True
+    )
     assert ".studio/config.yaml" in status.stdout and "orchestration" not in status.stdout
 
 
@@ -348,8 +362,15 @@ def test_an_acp_preset_needs_nothing_but_the_agent_installed(tmp_path, _subproce
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         env = cli_env()
         env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", os.defpath)])
-        return subprocess.run([sys.executable, "-m", "studio_tui", *args], cwd=project, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=CLI_TIMEOUT)
+        return subprocess.run(
+            [sys.executable, "-m", "studio_tui", *args],
+            cwd=project,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+        )
 
     assert run("init", "--agents", "opencode").returncode == 0
     doctor = run("doctor", "--json")

@@ -256,7 +256,12 @@ def run_cli_measured(ws: Workspace, *args: str, deadline_s: float = 120.0) -> tu
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-c", PEAK_WRAPPER, str(peak_path), *command],
-            cwd=ws.project_root, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ws.project_root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         code = proc.wait(timeout=deadline_s)

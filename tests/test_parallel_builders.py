@@ -21,7 +21,7 @@ from studio_tui.core.store import read_log
 RUN_TIMEOUT = 180.0
 """Seconds a whole parallel run may take on a loaded machine (agents only wait for each other)."""
 
-AGENT = r'''
+AGENT = r"""
 import json, os, sys, time
 def emit(**message):
     sys.stdout.write(json.dumps(message) + "\n")
@@ -55,7 +55,7 @@ with open(os.path.join(root, name), "w") as f:
     f.write(f"made by {task}\n" if setup.get("plain") else f"made by {task}; saw {' '.join(seen)}\n")
 emit(type="progress", step=2, total=2, done=True)
 emit(type="result", output={"task_id": task, "root": root})
-'''
+"""
 
 
 def _env() -> dict[str, str]:
@@ -97,7 +97,12 @@ class Project:
     def cli(self, *args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "studio_tui", "--workspace", str(self.studio), *args],
-            cwd=self.root, env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+            cwd=self.root,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def events(self) -> list[ev.Event]:
@@ -216,7 +221,12 @@ def test_parallel_without_git_is_refused_before_anything_is_written(tmp_path: Pa
     (studio / "config.yaml").write_text(yaml.safe_dump({"agents": {"planner": every, "builder": every, "architect": every}}))
     run = subprocess.run(
         [sys.executable, "-m", "studio_tui", "--workspace", str(studio), "run-backlog", "--headless", "--parallel", "2"],
-        cwd=project, env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        cwd=project,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 2
     assert "--parallel needs a git repository" in run.stderr
@@ -241,9 +251,15 @@ def test_kill_9_mid_parallel_run_then_resume_does_not_redo_merged_tasks(tmp_path
         (project.shared / f"hold-{held}").touch()
     proc = subprocess.Popen(
         [sys.executable, "-m", "studio_tui", "--workspace", str(project.studio), "run-backlog", "--headless", "--parallel", "2"],
-        cwd=project.root, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=project.root,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
+
         def merged_two_and_t3_running() -> bool:
             if not (project.studio / "orchestration").is_dir() or not list((project.studio / "orchestration").iterdir()):
                 return False
@@ -287,9 +303,28 @@ def test_decompose_first_runs_the_architect_alone_then_each_tasks_planner_and_bu
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "base")
     run = subprocess.run(
-        [sys.executable, "-m", "studio_tui", "--workspace", str(project / ".studio"), "build", "Build the identity platform project",
-         "--headless", "--parallel", "2", "--speed", "0", "--on-escalation", "retry"],
-        cwd=project, env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+        [
+            sys.executable,
+            "-m",
+            "studio_tui",
+            "--workspace",
+            str(project / ".studio"),
+            "build",
+            "Build the identity platform project",
+            "--headless",
+            "--parallel",
+            "2",
+            "--speed",
+            "0",
+            "--on-escalation",
+            "retry",
+        ],
+        cwd=project,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     (orch,) = list((project / ".studio" / "orchestration").iterdir())

@@ -161,9 +161,7 @@ async def test_step_killed_by_a_signal_says_so(tmp_path):
 
 
 async def test_step_whose_program_is_missing_fails_with_its_category(tmp_path):
-    plan = write_plan(
-        tmp_path, [{"description": "tool", "command": ["/nonexistent/tool", "--fix"], "on_failure": "blocker"}]
-    )
+    plan = write_plan(tmp_path, [{"description": "tool", "command": ["/nonexistent/tool", "--fix"], "on_failure": "blocker"}])
 
     outcome = await builder().run(make_task(tmp_path, plan_path=plan), RecordingReporter())
 

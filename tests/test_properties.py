@@ -99,9 +99,7 @@ def event_fields(cls: type[ev._Event]) -> st.SearchStrategy[dict[str, Any]]:
     """The type-specific fields of an event of `cls` (seq, ts and orch_id are set by the caller)."""
     base = ("seq", "ts", "orch_id", "type")
     fields = {
-        name: FIELD_OVERRIDES.get(name, for_annotation(info.annotation))
-        for name, info in cls.model_fields.items()
-        if name not in base
+        name: FIELD_OVERRIDES.get(name, for_annotation(info.annotation)) for name, info in cls.model_fields.items() if name not in base
     }
     return st.fixed_dictionaries(fields)
 
@@ -112,7 +110,10 @@ KNOWN = {cls.model_fields["type"].default: cls for cls in ev._KNOWN_CLASSES}
 def any_event(cls: type[ev._Event]) -> st.SearchStrategy[ev._Event]:
     return st.builds(
         lambda seq, ts, orch_id, fields: cls(seq=seq, ts=ts, orch_id=orch_id, **fields),
-        INTS, FLOATS, TEXT, event_fields(cls),
+        INTS,
+        FLOATS,
+        TEXT,
+        event_fields(cls),
     )
 
 
@@ -150,9 +151,19 @@ def test_decode_of_anything_returns_an_event_or_raises_only_event_decode_error(l
 JSON_OBJECTS = st.fixed_dictionaries(
     {"type": st.sampled_from(sorted(KNOWN)) | TEXT},
     optional={
-        "seq": JSON_VALUES, "ts": JSON_VALUES, "orch_id": JSON_VALUES, "agent": JSON_VALUES, "status": JSON_VALUES,
-        "sequence": JSON_VALUES, "snapshot": JSON_VALUES, "step": JSON_VALUES, "message": JSON_VALUES,
-        "category": JSON_VALUES, "pools": JSON_VALUES, "from": JSON_VALUES, "output": JSON_VALUES,
+        "seq": JSON_VALUES,
+        "ts": JSON_VALUES,
+        "orch_id": JSON_VALUES,
+        "agent": JSON_VALUES,
+        "status": JSON_VALUES,
+        "sequence": JSON_VALUES,
+        "snapshot": JSON_VALUES,
+        "step": JSON_VALUES,
+        "message": JSON_VALUES,
+        "category": JSON_VALUES,
+        "pools": JSON_VALUES,
+        "from": JSON_VALUES,
+        "output": JSON_VALUES,
     },
 )
 
@@ -171,8 +182,11 @@ def test_decode_of_any_json_returns_an_event_or_raises_only_event_decode_error(v
     assert ev.decode(ev.encode(event)) == event
 
 
-@pytest.mark.parametrize("line", ["[" * 100_000, '{"type": "agent_log", "agent": "a", "message": "m", "x": ' + "[" * 5000 + "]" * 5000 + "}"],
-                         ids=["100k-open-brackets", "deep-extra-field"])
+@pytest.mark.parametrize(
+    "line",
+    ["[" * 100_000, '{"type": "agent_log", "agent": "a", "message": "m", "x": ' + "[" * 5000 + "]" * 5000 + "}"],
+    ids=["100k-open-brackets", "deep-extra-field"],
+)
 def test_decode_of_deeply_nested_json_is_a_decode_error(line):
     with pytest.raises(ev.EventDecodeError):
         ev.decode(line)
@@ -250,23 +264,99 @@ def test_a_resumed_event_with_a_bad_snapshot_does_not_crash_the_fold(snapshot):
 
 YAML_PRINTABLE = st.characters(
     blacklist_categories=("Cs",),
-    blacklist_characters="".join(chr(c) for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0x85), *range(0x86, 0xA0), 0xFFFE, 0xFFFF]),
+    blacklist_characters="".join(
+        chr(c) for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0x85), *range(0x86, 0xA0), 0xFFFE, 0xFFFF]
+    ),
 )
 """Characters YAML allows in a file (the others are covered by test_loaders_refuse_control_characters_cleanly)."""
 YAML_TEXT = st.text(YAML_PRINTABLE, max_size=200)
 SCALARS = st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=10)
 
-CONFIG_WORDS = ["budget", "pools", "warning", "critical", "reserved_tokens", "recovery", "max_retries", "max_replans",
-                "max_tries_per_step", "loop_guard", "backoff", "initial", "factor", "max", "checkpoints", "every_steps",
-                "planner", "builder", "architect", "max_question_rounds", "confidence_threshold", "agents", "kind",
-                "scripted", "command", "plan_builder", "scenario", "timeout", "env", "step_timeout", "theme", "working"]
-PLAN_WORDS = ["id", "task_id", "goal", "summary", "confidence", "status", "pending", "completed", "requirements",
-              "learnings", "steps", "description", "command", "timeout", "risky", "critical", "on_failure",
-              "quality_gates", "name", "transient", "code_error"]
+CONFIG_WORDS = [
+    "budget",
+    "pools",
+    "warning",
+    "critical",
+    "reserved_tokens",
+    "recovery",
+    "max_retries",
+    "max_replans",
+    "max_tries_per_step",
+    "loop_guard",
+    "backoff",
+    "initial",
+    "factor",
+    "max",
+    "checkpoints",
+    "every_steps",
+    "planner",
+    "builder",
+    "architect",
+    "max_question_rounds",
+    "confidence_threshold",
+    "agents",
+    "kind",
+    "scripted",
+    "command",
+    "plan_builder",
+    "scenario",
+    "timeout",
+    "env",
+    "step_timeout",
+    "theme",
+    "working",
+]
+PLAN_WORDS = [
+    "id",
+    "task_id",
+    "goal",
+    "summary",
+    "confidence",
+    "status",
+    "pending",
+    "completed",
+    "requirements",
+    "learnings",
+    "steps",
+    "description",
+    "command",
+    "timeout",
+    "risky",
+    "critical",
+    "on_failure",
+    "quality_gates",
+    "name",
+    "transient",
+    "code_error",
+]
 BACKLOG_WORDS = ["epics", "features", "tasks", "id", "title", "status", "depends_on", "pending", "T1", "../x"]
-SCENARIO_WORDS = ["goal", "planner", "builder", "architect", "tasks", "steps", "duration", "tokens", "logs", "outcomes",
-                  "fail", "message", "details", "ok", "questions", "question", "default", "plan", "replan",
-                  "replan_steps", "backlog", "plans", "description", "transient", "epics"]
+SCENARIO_WORDS = [
+    "goal",
+    "planner",
+    "builder",
+    "architect",
+    "tasks",
+    "steps",
+    "duration",
+    "tokens",
+    "logs",
+    "outcomes",
+    "fail",
+    "message",
+    "details",
+    "ok",
+    "questions",
+    "question",
+    "default",
+    "plan",
+    "replan",
+    "replan_steps",
+    "backlog",
+    "plans",
+    "description",
+    "transient",
+    "epics",
+]
 
 
 def documents(words: list[str]) -> st.SearchStrategy[Any]:
@@ -306,7 +396,13 @@ def test_yaml_loaders_succeed_or_raise_one_input_error_naming_the_file(tmp_path_
     text = data.draw(
         YAML_TEXT
         | documents(words).map(lambda d: yaml.safe_dump(d, allow_unicode=True))
-        | st.lists(st.sampled_from(["- ", ": ", "{", "}", "[", "]", "&a ", "*a ", "!!python/name:os.system ", "? ", "\n  ", "'", '"', "#", "---\n"]) | st.sampled_from(words), max_size=20).map("".join),
+        | st.lists(
+            st.sampled_from(
+                ["- ", ": ", "{", "}", "[", "]", "&a ", "*a ", "!!python/name:os.system ", "? ", "\n  ", "'", '"', "#", "---\n"]
+            )
+            | st.sampled_from(words),
+            max_size=20,
+        ).map("".join),
         label="text",
     )
     check_loader(loader, path, text)

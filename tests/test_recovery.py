@@ -148,8 +148,14 @@ async def test_transient_failure_is_retried_with_backoff_from_config(write_ws, r
     msgs = [_fail("transient", f"timeout {c}") for c in "abcdefg"]
     ws = write_ws(
         doubles.builder_scenario({1: {"outcomes": msgs[:4]}, 2: {}}),
-        config={"recovery": {"max_retries": 10, "max_tries_per_step": 10, "loop_guard": 10,
-                             "backoff": {"initial": 0.5, "factor": 3.0, "max": 5.0}}},
+        config={
+            "recovery": {
+                "max_retries": 10,
+                "max_tries_per_step": 10,
+                "loop_guard": 10,
+                "backoff": {"initial": 0.5, "factor": 3.0, "max": 5.0},
+            }
+        },
     )
     sleep = doubles.SleepRecorder()
     run = await run_build(ws, sleep=sleep)
@@ -175,7 +181,9 @@ async def test_zero_backoff_does_not_sleep(write_ws, run_build, doubles):
 
 
 async def test_critical_failure_halts_and_runs_nothing_further(write_ws, run_build, doubles):
-    ws = write_ws(doubles.builder_scenario({1: {}, 2: {"outcomes": [_fail("critical", "security violation: secret in log")]}, 3: {}, 4: {}}))
+    ws = write_ws(
+        doubles.builder_scenario({1: {}, 2: {"outcomes": [_fail("critical", "security violation: secret in log")]}, 3: {}, 4: {}})
+    )
     run = await run_build(ws)
     assert run.state.status == "halted"
     assert "security violation" in run.state.summary

@@ -22,8 +22,15 @@ def E(cls, seq, **kw):
 def _basic_events():
     return [
         E(ev.OrchestrationStarted, 1, goal="Add OAuth", workspace="/w"),
-        E(ev.RoutingDecided, 2, workflow="plan_then_build", complexity="complex", confidence=0.75,
-          signals=["s"], sequence=[ev.SlotSpec(key="planner", agent="planner"), ev.SlotSpec(key="builder", agent="builder")]),
+        E(
+            ev.RoutingDecided,
+            2,
+            workflow="plan_then_build",
+            complexity="complex",
+            confidence=0.75,
+            signals=["s"],
+            sequence=[ev.SlotSpec(key="planner", agent="planner"), ev.SlotSpec(key="builder", agent="builder")],
+        ),
         E(ev.BudgetAllocated, 3, pools={"working": ev.PoolSpec(used=0, soft=100), "context7": ev.PoolSpec(used=5, soft=50)}),
         E(ev.AgentStarted, 4, agent="planner", role="planner", total_steps=2),
         E(ev.AgentStep, 5, agent="planner", step=1, total=2, description="load"),
@@ -180,20 +187,50 @@ EVENT_FIELDS = st.one_of(
         st.lists(_slot(), max_size=3, unique_by=lambda s: s.key),
         st.floats(min_value=0, max_value=1, allow_nan=False),
     ),
-    st.builds(lambda seq, before: (ev.SequenceExtended, {"sequence": seq, "insert_before": before}), st.lists(_slot(), max_size=3), st.none() | KEYS),
-    st.builds(lambda k, a, r: (ev.AgentStarted, {"agent": k, "role": k.split(":")[0], "attempt": a, "restart_steps": r}), KEYS, SMALL, st.booleans()),
-    st.builds(lambda k, n, s: (ev.AgentStep, {"agent": k, "step": n, "status": s}), KEYS, SMALL, st.sampled_from(["started", "completed", "skipped"])),
+    st.builds(
+        lambda seq, before: (ev.SequenceExtended, {"sequence": seq, "insert_before": before}),
+        st.lists(_slot(), max_size=3),
+        st.none() | KEYS,
+    ),
+    st.builds(
+        lambda k, a, r: (ev.AgentStarted, {"agent": k, "role": k.split(":")[0], "attempt": a, "restart_steps": r}),
+        KEYS,
+        SMALL,
+        st.booleans(),
+    ),
+    st.builds(
+        lambda k, n, s: (ev.AgentStep, {"agent": k, "step": n, "status": s}),
+        KEYS,
+        SMALL,
+        st.sampled_from(["started", "completed", "skipped"]),
+    ),
     st.builds(lambda k: (ev.AgentCompleted, {"agent": k, "output": {"x": 1}}), KEYS),
-    st.builds(lambda k, n, c, m: (ev.AgentFailed, {"agent": k, "step": n, "category": c, "message": m}), KEYS, st.none() | SMALL, CATEGORIES, TEXT),
+    st.builds(
+        lambda k, n, c, m: (ev.AgentFailed, {"agent": k, "step": n, "category": c, "message": m}), KEYS, st.none() | SMALL, CATEGORIES, TEXT
+    ),
     st.builds(lambda k, s: (ev.AgentStatus, {"agent": k, "status": s}), KEYS, STATUSES),
     st.builds(
         lambda k, c, a, r: (ev.RecoveryDecided, {"agent": k, "category": c, "action": a, "retries_used": r}),
-        KEYS, CATEGORIES, st.sampled_from(["retry", "replan", "escalate", "halt"]), SMALL,
+        KEYS,
+        CATEGORIES,
+        st.sampled_from(["retry", "replan", "escalate", "halt"]),
+        SMALL,
     ),
-    st.builds(lambda p, t: (ev.TokensUsed, {"agent": "builder", "pool": p, "tokens": t}), st.sampled_from(["working", "context7", "new"]), SMALL),
+    st.builds(
+        lambda p, t: (ev.TokensUsed, {"agent": "builder", "pool": p, "tokens": t}), st.sampled_from(["working", "context7", "new"]), SMALL
+    ),
     st.builds(lambda p, t: (ev.BudgetReleased, {"pool": p, "tokens": t}), st.sampled_from(["working", "context7"]), SMALL),
-    st.builds(lambda p, b, a: (ev.OptimizationApplied, {"step": "clear_context7", "pool": p, "before": b, "after": a}), st.sampled_from(["context7", "x"]), SMALL, SMALL),
-    st.builds(lambda d, k: (ev.DecisionRequested, {"decision_id": d, "kind": "escalation", "agent": k, "prompt": "p", "options": ["retry"]}), DECISION_IDS, st.none() | KEYS),
+    st.builds(
+        lambda p, b, a: (ev.OptimizationApplied, {"step": "clear_context7", "pool": p, "before": b, "after": a}),
+        st.sampled_from(["context7", "x"]),
+        SMALL,
+        SMALL,
+    ),
+    st.builds(
+        lambda d, k: (ev.DecisionRequested, {"decision_id": d, "kind": "escalation", "agent": k, "prompt": "p", "options": ["retry"]}),
+        DECISION_IDS,
+        st.none() | KEYS,
+    ),
     st.builds(lambda d: (ev.DecisionAnswered, {"decision_id": d, "kind": "escalation", "answer": "retry"}), DECISION_IDS),
     st.builds(lambda a, b: (ev.HandoffRecorded, {"from": a, "to": b, "context": {"k": a}, "tokens": 3}), KEYS, KEYS),
     st.builds(lambda n: (ev.CheckpointSaved, {"checkpoint_id": f"cp_{n}", "name": "n"}), SMALL),

@@ -29,8 +29,14 @@ def story() -> list[ev.Event]:
     """A small run touching every kind of mark, with a nested `"agent_failed"` that is not one."""
     return [
         event(1, ev.OrchestrationStarted, goal="g"),
-        event(2, ev.RoutingDecided, workflow="build_only", complexity="simple", confidence=0.9,
-              sequence=[ev.SlotSpec(key="builder", agent="builder")]),
+        event(
+            2,
+            ev.RoutingDecided,
+            workflow="build_only",
+            complexity="simple",
+            confidence=0.9,
+            sequence=[ev.SlotSpec(key="builder", agent="builder")],
+        ),
         event(3, ev.BudgetAllocated, pools={"working": ev.PoolSpec(used=0, soft=1000)}),
         event(4, ev.AgentStarted, agent="builder", role="builder", total_steps=3),
         event(5, ev.TokensUsed, agent="builder", pool="working", tokens=100),
@@ -39,8 +45,15 @@ def story() -> list[ev.Event]:
         event(8, ev.RecoveryDecided, agent="builder", step=1, category="transient", action="retry", retries_used=1),
         event(9, ev.CheckpointSaved, checkpoint_id="cp_1", name="builder_step_1", after_agent="builder"),
         event(10, ev.AgentFailed, agent="builder", step=2, category="blocker", message="no db"),
-        event(11, ev.DecisionRequested, decision_id="d11", kind="escalation", agent="builder", prompt="what now?",
-              details={"type": "agent_failed", "kind": "escalation"}),
+        event(
+            11,
+            ev.DecisionRequested,
+            decision_id="d11",
+            kind="escalation",
+            agent="builder",
+            prompt="what now?",
+            details={"type": "agent_failed", "kind": "escalation"},
+        ),
         event(12, ev.DecisionAnswered, decision_id="d11", kind="escalation", answer="retry", ts=1_800_000_600.0),
         event(13, ev.DecisionRequested, decision_id="d13", kind="question", prompt="flavour?", ts=1_800_000_601.0),
         event(14, ev.DecisionAnswered, decision_id="d13", kind="question", answer="vanilla", ts=1_800_000_602.0),
@@ -198,8 +211,12 @@ def test_a_valid_last_line_without_newline_is_an_event_like_read_log(tmp_path):
 
 
 def test_unknown_event_types_are_kept_and_counted(tmp_path):
-    lines = [ev.encode(event(1)), '{"seq":2,"ts":1.0,"type":"telemetry_sampled","cpu":0.5}', ev.encode(event(3)),
-             '{"seq":4,"type":"hologram","frames":[1]}']
+    lines = [
+        ev.encode(event(1)),
+        '{"seq":2,"ts":1.0,"type":"telemetry_sampled","cpu":0.5}',
+        ev.encode(event(3)),
+        '{"seq":4,"type":"hologram","frames":[1]}',
+    ]
     path = write_lines(tmp_path / "log.jsonl", lines)
     model = built(path)
     unknown = model.event_at(1)
@@ -366,9 +383,15 @@ def test_marks_on_the_example_log(example_completed):
     expected = [
         (kind, i + 1)
         for i, e in enumerate(events)
-        for kind in ["checkpoint" if isinstance(e, ev.CheckpointSaved) else
-                     "failure" if isinstance(e, ev.AgentFailed) else
-                     "escalation" if isinstance(e, ev.DecisionRequested) and e.kind == "escalation" else None]
+        for kind in [
+            "checkpoint"
+            if isinstance(e, ev.CheckpointSaved)
+            else "failure"
+            if isinstance(e, ev.AgentFailed)
+            else "escalation"
+            if isinstance(e, ev.DecisionRequested) and e.kind == "escalation"
+            else None
+        ]
         if kind
     ]
     model = built(path)
@@ -470,4 +493,3 @@ def test_player_plays_at_the_original_pace_with_gaps_capped(tmp_path):
     for _ in range(20):
         player.slower()
     assert player.speed == 0.25
-

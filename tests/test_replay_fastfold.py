@@ -15,8 +15,13 @@ from studio_tui.core.state import OrchestrationState
 from studio_tui.core.store.eventlog import BadLine
 
 VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=8),
-    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 FIELDS = st.dictionaries(
     st.sampled_from(["seq", "ts", "orch_id", "type", "agent", "level", "message", "extra"]),
@@ -54,7 +59,7 @@ def test_any_object_decodes_the_same(fields, as_log):
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=60), st.integers(0, 60))
 def test_broken_bytes_decode_the_same(junk, cut):
-    good = ev.encode(ev.AgentLog(seq=4, ts=1.5, orch_id="o", agent="builder", message="héllo 数据 🚀 \"q\" \\ \n")).encode()
+    good = ev.encode(ev.AgentLog(seq=4, ts=1.5, orch_id="o", agent="builder", message='héllo 数据 🚀 "q" \\ \n')).encode()
     _agrees(good[:cut] + junk)
     _agrees(junk + good)
     _agrees(good[:cut])

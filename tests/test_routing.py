@@ -344,9 +344,7 @@ async def test_decompose_first_runs_architect_then_planner_and_builder_per_task(
         ("builder:T2", "builder", "T2"),
     ]
     assert run.started_agents() == ["architect", "planner:T1", "builder:T1", "planner:T2", "builder:T2"]
-    assert [e.key for e in run.state.routing.agent_sequence] == [
-        "architect", "planner:T1", "builder:T1", "planner:T2", "builder:T2"
-    ]
+    assert [e.key for e in run.state.routing.agent_sequence] == ["architect", "planner:T1", "builder:T1", "planner:T2", "builder:T2"]
     assert run.state.status == "completed"
     # each builder executed the plan its planner wrote for its task
     builder_tasks = [t for t in run.tasks if t.role == "builder"]

@@ -56,7 +56,11 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("served")
     done = subprocess.run(
         [sys.executable, "-m", "studio_tui", "demo", "--speed", "0", "--into", str(project), "--headless"],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env={**_env(), "CI": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={**_env(), "CI": "true"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return project / ".studio"
@@ -104,7 +108,11 @@ def serve(tmp_path: Path) -> Iterator:
         out = tmp_path / f"serve-{port}.out"
         proc = subprocess.Popen(
             [sys.executable, "-m", "studio_tui", "--workspace", str(workspace), "serve", "--port", str(port), *args],
-            stdout=out.open("w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_env(), start_new_session=True,
+            stdout=out.open("w"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_env(),
+            start_new_session=True,
         )
         served = Served(proc, port, out)
         started.append(served)
@@ -192,8 +200,11 @@ def test_the_dashboard_shows_in_a_headless_chromium(serve, finished_run: Path, t
     with sync_api.sync_playwright() as pw:
         try:
             browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True,
-                viewport={"width": 1400, "height": 900}, args=CHROMIUM_ARGS,
+                str(tmp_path / "chromium-profile"),
+                executable_path=chromium,
+                headless=True,
+                viewport={"width": 1400, "height": 900},
+                args=CHROMIUM_ARGS,
             )
         except Exception as exc:  # a chromium that cannot start here (no shared libraries, no /dev/shm)
             pytest.skip(f"chromium at {chromium} did not start: {str(exc).splitlines()[0]}")

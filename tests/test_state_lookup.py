@@ -18,7 +18,9 @@ OPS = st.one_of(
     st.tuples(st.just("swap"), KEYS, st.integers(0, 8)),
     st.tuples(st.just("rename"), KEYS, st.integers(0, 8)),
     st.tuples(st.just("delete"), st.integers(0, 8)),
-    st.tuples(st.just("replace_list"),),
+    st.tuples(
+        st.just("replace_list"),
+    ),
     st.tuples(st.just("look"), KEYS),
 )
 

@@ -61,7 +61,9 @@ def test_term_dumb_prints_instead_of_opening_the_dashboard(workspace: Path) -> N
 
 
 def test_a_terminal_below_the_minimum_prints_instead(workspace: Path) -> None:
-    code, out = run_on_pty([sys.executable, "-m", "studio_tui", "--workspace", str(workspace)], term="xterm-256color", size=(MIN_WIDTH - 20, 30))
+    code, out = run_on_pty(
+        [sys.executable, "-m", "studio_tui", "--workspace", str(workspace)], term="xterm-256color", size=(MIN_WIDTH - 20, 30)
+    )
     assert code == 0
     assert f"the terminal is {MIN_WIDTH - 20}x30, the dashboard needs {MIN_WIDTH}x{MIN_HEIGHT}" in out
 

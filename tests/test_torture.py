@@ -142,9 +142,7 @@ async def test_a_kill_after_this_event_resumes_to_the_same_final_state(tmp_path,
 async def test_resume_from_planner_complete_hands_the_plan_to_the_builder(tmp_path, reference, name):
     _, _, ref_view = reference
     # killed right after the checkpoint file is written, i.e. at the next event (the handoff)
-    result = await torture.kill_at_event_and_resume(
-        tmp_path, next_event_after("checkpoint_saved", name=name), ref_view, name="run"
-    )
+    result = await torture.kill_at_event_and_resume(tmp_path, next_event_after("checkpoint_saved", name=name), ref_view, name="run")
     assert result.resumed_from == name
     assert result.mismatches == []
 
@@ -155,8 +153,11 @@ async def test_resume_from_architect_complete_still_builds_every_task(tmp_path):
     ref = await torture.in_process_orchestrator(ref_ws).build(goal)
     assert [a.agent for a in ref.agent_states] == ["architect", "planner:T1", "builder:T1", "planner:T2", "builder:T2"]
     result = await torture.kill_at_event_and_resume(
-        tmp_path, next_event_after("checkpoint_saved", name="architect_complete"), torture.comparable(ref_ws, ref),
-        goal=goal, name="run",
+        tmp_path,
+        next_event_after("checkpoint_saved", name="architect_complete"),
+        torture.comparable(ref_ws, ref),
+        goal=goal,
+        name="run",
     )
     assert result.resumed_from == "architect_complete"
     assert result.mismatches == []
@@ -166,9 +167,9 @@ async def test_progress_checkpoints_after_a_resume_land_on_the_same_steps(tmp_pa
     _, ref_state, _ = reference
     ws = torture.make_project(tmp_path, "run")
     with pytest.raises(torture.Killed):
-        await torture.in_process_orchestrator(
-            ws, kill_after=next_event_after("checkpoint_saved", name="before_builder_step_2")
-        ).build(torture.GOAL)
+        await torture.in_process_orchestrator(ws, kill_after=next_event_after("checkpoint_saved", name="before_builder_step_2")).build(
+            torture.GOAL
+        )
     record = torture.newest_checkpoint_record(ws, ws.latest())
     assert record.meta.name == "before_builder_step_2"
     state = await torture.in_process_orchestrator(ws).resume(record)
@@ -199,7 +200,11 @@ def test_a_signal_saves_an_interrupted_checkpoint_exits_130_and_resumes_to_the_s
     ws = torture.make_project(tmp_path, "run")
     proc = subprocess.Popen(
         torture.studio(ws.root, "build", torture.GOAL, *torture.run_args(4)),
-        cwd=ws.project_root, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ws.project_root,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         events_path = None
@@ -237,7 +242,11 @@ def test_a_signal_saves_an_interrupted_checkpoint_exits_130_and_resumes_to_the_s
     assert record.state.agent("builder").steps_completed[:1] == [1]
     done = subprocess.run(
         torture.studio(ws.root, "resume", cp_id, *torture.run_args(0)),
-        cwd=ws.project_root, env=cli_env(), stdin=subprocess.DEVNULL, capture_output=True, timeout=DEADLINE_S,
+        cwd=ws.project_root,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=DEADLINE_S,
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     final = fold(read_log(ws.events_path(orch_id)).events)

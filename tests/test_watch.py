@@ -70,7 +70,7 @@ def test_log_tail_holds_back_a_partly_written_line(tmp_path):
     assert tail.read() == [(1, b'{"a":1}')]
     assert tail.read() == [] and tail.pending() == 5
     with open(path, "ab") as handle:
-        handle.write(b"2}\n\n{\"c\":3}\n")
+        handle.write(b'2}\n\n{"c":3}\n')
     assert tail.read() == [(2, b'{"b":2}'), (3, b""), (4, b'{"c":3}')]
     assert tail.read() == []
     path.write_bytes(b'{"new":1}\n')  # truncated and rewritten: start over
@@ -271,9 +271,11 @@ async def test_the_watcher_never_takes_the_lock(tmp_path):
 async def test_a_followed_log_folds_to_the_writers_state(tmp_path):
     ws = workspace(tmp_path)
     writer = start_orch(ws, FIRST)
-    events = [event(FIRST, 1, ev.OrchestrationStarted, goal="g")] + [
-        event(FIRST, seq, ev.TokensUsed, agent="builder", pool="working", tokens=seq) for seq in range(2, 200)
-    ] + [event(FIRST, 200, ev.OrchestrationFinished, status="completed")]
+    events = (
+        [event(FIRST, 1, ev.OrchestrationStarted, goal="g")]
+        + [event(FIRST, seq, ev.TokensUsed, agent="builder", pool="working", tokens=seq) for seq in range(2, 200)]
+        + [event(FIRST, 200, ev.OrchestrationFinished, status="completed")]
+    )
 
     got: list[ev.Event] = []
     caught_up = asyncio.Condition()

@@ -39,7 +39,12 @@ def history(count: int, *, resume_every: int = 0, finish: bool = False) -> list[
 def test_catch_up_folds_to_the_same_state_and_keeps_only_the_newest_events(tmp_path, resume_every):
     events = history(600, resume_every=resume_every)
     path = tmp_path / "events.jsonl"
-    path.write_text("".join(ev.encode(e) + "\n" for e in events[:300]) + "{torn\n" + "".join(ev.encode(e) + "\n" for e in events[300:]) + '{"seq":601,"ts"')
+    path.write_text(
+        "".join(ev.encode(e) + "\n" for e in events[:300])
+        + "{torn\n"
+        + "".join(ev.encode(e) + "\n" for e in events[300:])
+        + '{"seq":601,"ts"'
+    )
     with CatchUp(path, recent=50) as up:
         steps = 0
         while not up.step(max_bytes=2000):

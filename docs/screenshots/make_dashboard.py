@@ -51,7 +51,9 @@ def finished_workspace(folder: Path, cut_at_escalation: bool = False) -> tuple[W
     workspace = Workspace(make_demo_workspace(folder))
     config = workspace.config()
     orchestrator_module.new_orch_id = lambda now: "orch_20260601_100000_a1b2"
-    orchestrator = Orchestrator(workspace, config, PolicyDecider("retry"), agent_factory(workspace, config, speed=0), clock=Clock(), sleep=no_sleep)
+    orchestrator = Orchestrator(
+        workspace, config, PolicyDecider("retry"), agent_factory(workspace, config, speed=0), clock=Clock(), sleep=no_sleep
+    )
     state = asyncio.run(orchestrator.build("Add user authentication with OAuth"))
     if cut_at_escalation:
         path = workspace.events_path(state.id)
@@ -150,7 +152,9 @@ def build_workspace(folder: Path) -> tuple[Workspace, str]:
     workspace = Workspace(make_demo_workspace(folder))
     config = workspace.config()
     orchestrator_module.new_orch_id = lambda now: "orch_20260601_100000_a1b2"  # a readable, fixed id
-    orchestrator = Orchestrator(workspace, config, PolicyDecider("retry"), agent_factory(workspace, config, speed=0), clock=Clock(), sleep=no_sleep)
+    orchestrator = Orchestrator(
+        workspace, config, PolicyDecider("retry"), agent_factory(workspace, config, speed=0), clock=Clock(), sleep=no_sleep
+    )
     state = asyncio.run(orchestrator.build("Add user authentication with OAuth"))
     path = workspace.events_path(state.id)
     optimised = [e.seq for e in read_log(path).events if e.type == "optimization_applied"]

@@ -159,9 +159,15 @@ def _dashboard(args: argparse.Namespace, workspace: Workspace, action: str, **la
         _config_with_execution(workspace, args)  # refused here (no git, no dask) rather than in the dashboard
     return run_dashboard(
         Launch(
-            workspace=workspace, action=action, speed=speed, theme=args.theme, read_only=served_read_only(), execution=execution, **launch
+            workspace=workspace,
+            action=action,  # type: ignore[arg-type]  # one of Launch's actions: every caller passes a literal
+            speed=speed,
+            theme=args.theme,
+            read_only=served_read_only(),
+            execution=execution,
+            **launch,
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 def _explicit_guard(args: argparse.Namespace) -> None:

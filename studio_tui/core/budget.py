@@ -141,16 +141,12 @@ def _clear_context7(state: OrchestrationState, inputs: OptimizationInputs) -> Op
     used = state.budget.pools["context7"].used
     if used <= inputs.context7_in_use:
         return None
-    return OptimizationResult(
-        "context7", inputs.context7_in_use, f"{used - inputs.context7_in_use} tokens of unused Context7 docs cleared"
-    )
+    return OptimizationResult("context7", inputs.context7_in_use, f"{used - inputs.context7_in_use} tokens of unused Context7 docs cleared")
 
 
 def _prune_plans(state: OrchestrationState, inputs: OptimizationInputs) -> OptimizationResult | None:
     done = [
-        p
-        for p in plan_files(inputs.root / "tasks")
-        if p.parent.name in inputs.completed_tasks and p.parent.name not in inputs.pruned_tasks
+        p for p in plan_files(inputs.root / "tasks") if p.parent.name in inputs.completed_tasks and p.parent.name not in inputs.pruned_tasks
     ]
     saved = sum(_file_tokens(p) for p in done)
     used = state.budget.pools["plans"].used

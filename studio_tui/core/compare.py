@@ -72,7 +72,11 @@ def compare(a: CheckpointRecord, b: CheckpointRecord) -> list[Section]:
     rows_b = {name: (used, soft, level) for name, used, soft, level in budget_table(sb)}
     for name in dict.fromkeys([*rows_a, *rows_b]):
         budget.rows.append(
-            Row(name, f"{rows_a[name][0]:,} {rows_a[name][2]}" if name in rows_a else "-", f"{rows_b[name][0]:,} {rows_b[name][2]}" if name in rows_b else "-")
+            Row(
+                name,
+                f"{rows_a[name][0]:,} {rows_a[name][2]}" if name in rows_a else "-",
+                f"{rows_b[name][0]:,} {rows_b[name][2]}" if name in rows_b else "-",
+            )
         )
     files = Section("Files")
     for path in sorted(set(a.meta.files) | set(b.meta.files)):

@@ -216,15 +216,11 @@ class AcpAgentConfig(_Strict):
             known = ", ".join("{" + name + "}" for name in ACP_PROMPT_PLACEHOLDERS)
             for field in fields:
                 if field not in ACP_PROMPT_PLACEHOLDERS:
-                    raise ValueError(
-                        f"{name}: unknown placeholder {{{field}}}; known: {known} (write {{{{ and }}}} for literal braces)"
-                    )
+                    raise ValueError(f"{name}: unknown placeholder {{{field}}}; known: {known} (write {{{{ and }}}} for literal braces)")
         return self
 
 
-AgentConfig = Annotated[
-    ScriptedAgentConfig | CommandAgentConfig | PlanBuilderConfig | AcpAgentConfig, Field(discriminator="kind")
-]
+AgentConfig = Annotated[ScriptedAgentConfig | CommandAgentConfig | PlanBuilderConfig | AcpAgentConfig, Field(discriminator="kind")]
 
 
 BUILTIN_AGENT_COMMAND = ["studio-tui", "agent"]
@@ -273,9 +269,7 @@ class StudioConfig(_Strict):
     checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     permissions: PermissionsConfig = Field(default_factory=PermissionsConfig)
-    agents: dict[AgentRole, AgentConfig] = Field(
-        default_factory=_default_agents
-    )
+    agents: dict[AgentRole, AgentConfig] = Field(default_factory=_default_agents)
     theme: str = "studio-dark"
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 

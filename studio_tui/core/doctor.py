@@ -220,7 +220,9 @@ def _auth_fix(argv: list[str], methods: list[dict[str, Any]]) -> str:
     return "sign the agent in (it offers no auth method: see its documentation)"
 
 
-async def probe_acp(argv: list[str], *, cwd: Path, session_cwd: Path, env: Mapping[str, str], timeout: float) -> tuple[Status, str, dict[str, Any], str]:
+async def probe_acp(
+    argv: list[str], *, cwd: Path, session_cwd: Path, env: Mapping[str, str], timeout: float
+) -> tuple[Status, str, dict[str, Any], str]:
     """Start the agent, `initialize`, then `session/new`; (status, detail, acp info, stderr tail).
 
     Each request gets `timeout` seconds; the process group is killed at the end, whatever happened."""
@@ -262,7 +264,9 @@ async def probe_acp(argv: list[str], *, cwd: Path, session_cwd: Path, env: Mappi
         init = await call(
             conn.initialize(
                 protocol_version=PROTOCOL_VERSION,
-                client_capabilities=ClientCapabilities(fs=FileSystemCapabilities(read_text_file=True, write_text_file=True), terminal=False),
+                client_capabilities=ClientCapabilities(
+                    fs=FileSystemCapabilities(read_text_file=True, write_text_file=True), terminal=False
+                ),
                 client_info=Implementation(name="studio-tui", title="studio-tui doctor", version=__version__),
             )
         )
@@ -295,7 +299,12 @@ async def probe_acp(argv: list[str], *, cwd: Path, session_cwd: Path, env: Mappi
         data = f" ({clip(json.dumps(exc.data, default=str), 300)})" if exc.data is not None else ""
         return "error", f"answered {what} with error {exc.code}: {exc}{data}", info, tail.text()
     except Exception as exc:  # a malformed answer: the package's validation error, a bad JSON line
-        return "error", f"its answer to {what} is not valid ACP: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", info, tail.text()
+        return (
+            "error",
+            f"its answer to {what} is not valid ACP: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            info,
+            tail.text(),
+        )
     finally:
         with contextlib.suppress(Exception):
             stdin.close()
@@ -330,7 +339,9 @@ def _check_acp_fix(status: Status, argv: list[str], role: str, info: dict[str, A
     return ""
 
 
-async def _check_acp(role: str, config: AcpAgentConfig, root: Path, timeout: float, cache: dict[Any, tuple[Status, str, dict[str, Any]]]) -> Check:
+async def _check_acp(
+    role: str, config: AcpAgentConfig, root: Path, timeout: float, cache: dict[Any, tuple[Status, str, dict[str, Any]]]
+) -> Check:
     argv = _argv(config.command, config.args)
     env = {**os.environ, **config.env}
     cwd = root / config.cwd if config.cwd else root
@@ -357,7 +368,9 @@ def _check_command(role: str, config: CommandAgentConfig, root: Path) -> Check:
     if program == SELF_PROGRAM and isinstance(config.command, list):
         return Check(role, subject, "ok", "the built-in agent of this studio-tui")
     if find_program(program, {**os.environ, **config.env}, root) is None:
-        return Check(role, subject, "not found", f"`{program}` is not on PATH", f"install `{program}`, or fix agents.{role}.command in config.yaml")
+        return Check(
+            role, subject, "not found", f"`{program}` is not on PATH", f"install `{program}`, or fix agents.{role}.command in config.yaml"
+        )
     return Check(role, subject, "ok", f"`{program}` found")
 
 

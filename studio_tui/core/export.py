@@ -110,19 +110,25 @@ def to_markdown(state: OrchestrationState, events: list[ev.Event]) -> str:
     lines += ["", "## Agents", "", "| Agent | Status | Steps | Tries | Time |", "|---|---|---|---|---|"]
     for agent in state.agent_states:
         took = agent.finished_ts - agent.started_ts if agent.started_ts and agent.finished_ts else None
-        lines.append(f"| {_md(agent.agent)} | {_md(agent.status)} | {step_count(agent.steps_completed, agent.steps_skipped, agent.total_steps)} | {agent.attempts} | {_duration(took)} |")
+        lines.append(
+            f"| {_md(agent.agent)} | {_md(agent.status)} | {step_count(agent.steps_completed, agent.steps_skipped, agent.total_steps)} | {agent.attempts} | {_duration(took)} |"
+        )
     lines += ["", f"## Failures ({len(state.failures)})", ""]
     if state.failures:
         lines += ["| Time | Agent | Step | Category | Action | Message |", "|---|---|---|---|---|---|"]
         for failure in state.failures:
-            lines.append(f"| {_clock(failure.ts)} | {_md(failure.agent)} | {failure.step if failure.step is not None else '-'} | {_md(failure.category)} | {_md(failure.action or '-')} | {_md(failure.message)} |")
+            lines.append(
+                f"| {_clock(failure.ts)} | {_md(failure.agent)} | {failure.step if failure.step is not None else '-'} | {_md(failure.category)} | {_md(failure.action or '-')} | {_md(failure.message)} |"
+            )
     else:
         lines.append("None.")
     lines += ["", f"## Decisions ({len(state.decisions)})", ""]
     if state.decisions:
         lines += ["| Asked | Kind | Agent | Question | Answer | By |", "|---|---|---|---|---|---|"]
         for decision in state.decisions:
-            lines.append(f"| {_clock(decision.asked_ts)} | {_md(decision.kind)} | {_md(decision.agent or '-')} | {_md(decision.prompt, 160)} | {_md(decision.answer or 'waiting')} | {_md(decision.by or '-')} |")
+            lines.append(
+                f"| {_clock(decision.asked_ts)} | {_md(decision.kind)} | {_md(decision.agent or '-')} | {_md(decision.prompt, 160)} | {_md(decision.answer or 'waiting')} | {_md(decision.by or '-')} |"
+            )
     else:
         lines.append("None.")
     lines += ["", "## Budget", "", "```text"]
@@ -141,25 +147,61 @@ def report_renderable(state: OrchestrationState, events: list[ev.Event]) -> Grou
     if state.summary:
         head.append(f" · {_plain(state.summary)}")
     head.append(f"\nstarted {_clock(state.started_ts)} · finished {_clock(state.finished_ts)}", "dim")
-    routing = Text(f"Workflow {_plain(state.routing.workflow or '-')} ({_plain(state.routing.complexity or '-')}), confidence {state.routing.confidence:.0%}")
+    routing = Text(
+        f"Workflow {_plain(state.routing.workflow or '-')} ({_plain(state.routing.complexity or '-')}), confidence {state.routing.confidence:.0%}"
+    )
     agents = Table("Agent", "Status", "Steps", "Tries", "Time", box=None, header_style="bold")
     for agent in state.agent_states:
         took = agent.finished_ts - agent.started_ts if agent.started_ts and agent.finished_ts else None
-        agents.add_row(Text(_plain(agent.agent)), Text(_plain(agent.status)), step_count(agent.steps_completed, agent.steps_skipped, agent.total_steps), str(agent.attempts), _duration(took))
+        agents.add_row(
+            Text(_plain(agent.agent)),
+            Text(_plain(agent.status)),
+            step_count(agent.steps_completed, agent.steps_skipped, agent.total_steps),
+            str(agent.attempts),
+            _duration(took),
+        )
     failures = Table("Time", "Agent", "Step", "Category", "Action", "Message", box=None, header_style="bold")
     for failure in state.failures:
-        failures.add_row(_clock(failure.ts)[11:], Text(_plain(failure.agent)), "-" if failure.step is None else str(failure.step), Text(_plain(failure.category)), Text(_plain(failure.action or "-")), Text(_plain(failure.message)))
+        failures.add_row(
+            _clock(failure.ts)[11:],
+            Text(_plain(failure.agent)),
+            "-" if failure.step is None else str(failure.step),
+            Text(_plain(failure.category)),
+            Text(_plain(failure.action or "-")),
+            Text(_plain(failure.message)),
+        )
     decisions = Table("Kind", "Agent", "Question", "Answer", "By", box=None, header_style="bold")
     for decision in state.decisions:
-        decisions.add_row(Text(_plain(decision.kind)), Text(_plain(decision.agent or "-")), Text(_plain(decision.prompt, 160)), Text(_plain(decision.answer or "waiting")), Text(_plain(decision.by or "-")))
+        decisions.add_row(
+            Text(_plain(decision.kind)),
+            Text(_plain(decision.agent or "-")),
+            Text(_plain(decision.prompt, 160)),
+            Text(_plain(decision.answer or "waiting")),
+            Text(_plain(decision.by or "-")),
+        )
     chart = Table(box=None, show_header=False)
     for name, bar, numbers in budget_bars(state):
         chart.add_row(name, Text(bar, "green" if "OK" in numbers else "yellow" if "WARNING" in numbers else "red"), numbers)
     steps = Table(box=None, show_header=False)
     for ts, who, what in timeline(events):
         steps.add_row(_clock(ts)[11:], Text(_plain(who), "bold"), Text(_plain(what)))
-    parts: list[object] = [head, Rule("Routing"), routing, Rule("Agents"), agents, Rule(f"Failures ({len(state.failures)})"), failures if state.failures else Text("None.")]
-    parts += [Rule(f"Decisions ({len(state.decisions)})"), decisions if state.decisions else Text("None."), Rule("Budget"), chart, Rule("Timeline"), steps]
+    parts: list[object] = [
+        head,
+        Rule("Routing"),
+        routing,
+        Rule("Agents"),
+        agents,
+        Rule(f"Failures ({len(state.failures)})"),
+        failures if state.failures else Text("None."),
+    ]
+    parts += [
+        Rule(f"Decisions ({len(state.decisions)})"),
+        decisions if state.decisions else Text("None."),
+        Rule("Budget"),
+        chart,
+        Rule("Timeline"),
+        steps,
+    ]
     return Group(*parts)  # type: ignore[arg-type]
 
 

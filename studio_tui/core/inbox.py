@@ -107,7 +107,9 @@ def waiting_decisions(workspace: Workspace) -> Inbox:
         offered = request.details.get("options", [])
         options = list(request.options) or [str(o.get("id")) for o in offered if isinstance(o, dict) and o.get("id")]
         inbox.items.append(
-            InboxItem(orch_id, request.decision_id, request.kind, request.prompt, request.agent, options, request.ts, goal, dict(request.details))
+            InboxItem(
+                orch_id, request.decision_id, request.kind, request.prompt, request.agent, options, request.ts, goal, dict(request.details)
+            )
         )
     inbox.items.sort(key=lambda item: item.asked_ts)
     return inbox

@@ -49,7 +49,7 @@ SECTION_NOTES: dict[str, str] = {
     "checkpoints": "Checkpoints: besides those after each agent and before a risky step.",
     "planner": "The Planner's limits: questions to the person, and the confidence below which a plan is "
     "shown to the person before building.",
-    "agents": "Who plays each role: kind scripted | command | plan_builder | acp (README, \"Agents\").",
+    "agents": 'Who plays each role: kind scripted | command | plan_builder | acp (README, "Agents").',
     "theme": "Dashboard theme: studio-dark, studio-light or studio-high-contrast.",
 }
 

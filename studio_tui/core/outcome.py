@@ -19,12 +19,17 @@ def outcome_lines(workspace_root: object, state: OrchestrationState, events_path
     if not state.id:
         return []
     root = shlex.quote(str(workspace_root))
-    lines = [Text(f"{state.id}: {state.status}", style="bold") + (Text(" · ") + Text(sanitize(state.summary, keep_newlines=False)) if state.summary else Text())]
+    lines = [
+        Text(f"{state.id}: {state.status}", style="bold")
+        + (Text(" · ") + Text(sanitize(state.summary, keep_newlines=False)) if state.summary else Text())
+    ]
     last = state.checkpoints[-1] if state.checkpoints else None
     if state.status == "interrupted" and last is not None:
         lines.append(Text(f"interrupted: resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
     elif state.status in ("aborted", "halted", "failed", "cancelled") and last is not None:
         name = sanitize(last.name, keep_newlines=False)
-        lines.append(Text(f"last checkpoint: {last.id} ({name}); resume with  studio-tui --workspace {root} resume {last.id}", style="yellow"))
+        lines.append(
+            Text(f"last checkpoint: {last.id} ({name}); resume with  studio-tui --workspace {root} resume {last.id}", style="yellow")
+        )
     lines.append(Text(f"log: {events_path}", style="dim"))
     return lines

@@ -57,13 +57,8 @@ class RecoveryTracker:
             return RecoveryDecision("escalate", "blocker: a person must decide")
         if len(self.recent) == self.config.loop_guard and len(set(self.recent)) == 1:
             self.recent = ()
-            return RecoveryDecision(
-                "escalate", f"loop guard: the same error {self.config.loop_guard} times in a row"
-            )
-        retry_ok = (
-            self.retries_used < self.config.max_retries
-            and self.tries_this_step < self.config.max_tries_per_step
-        )
+            return RecoveryDecision("escalate", f"loop guard: the same error {self.config.loop_guard} times in a row")
+        retry_ok = self.retries_used < self.config.max_retries and self.tries_this_step < self.config.max_tries_per_step
         if category in ("transient", "code_error") and retry_ok:
             self.retries_used += 1
             what = "retry" if category == "transient" else "retry with fix"

@@ -110,12 +110,8 @@ def _routing(state: OrchestrationState, e: ev.RoutingDecided) -> None:
     routing.confidence = e.confidence
     routing.signals = list(e.signals)
     routing.reason = e.reason
-    routing.agent_sequence = [
-        SequenceEntry(agent=slot.agent, key=slot.key, task_id=slot.task_id) for slot in e.sequence
-    ]
-    state.agent_states = [
-        AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id, title=slot.title) for slot in e.sequence
-    ]
+    routing.agent_sequence = [SequenceEntry(agent=slot.agent, key=slot.key, task_id=slot.task_id) for slot in e.sequence]
+    state.agent_states = [AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id, title=slot.title) for slot in e.sequence]
 
 
 def _extended(state: OrchestrationState, e: ev.SequenceExtended) -> None:
@@ -211,9 +207,7 @@ def _optimized(state: OrchestrationState, e: ev.OptimizationApplied) -> None:
         for agent in state.agent_states:
             if agent.agent != e.kept_agent and e.pool in agent.tokens:
                 agent.tokens[e.pool] = 0
-    state.budget.optimizations.append(
-        Optimization(step=e.step, pool=e.pool, before=e.before, after=e.after, detail=e.detail, ts=e.ts)
-    )
+    state.budget.optimizations.append(Optimization(step=e.step, pool=e.pool, before=e.before, after=e.after, detail=e.detail, ts=e.ts))
     _record_budget(state)
 
 
@@ -313,11 +307,7 @@ def _handoff(state: OrchestrationState, e: ev.HandoffRecorded) -> None:
 
 
 def _checkpoint(state: OrchestrationState, e: ev.CheckpointSaved) -> None:
-    state.checkpoints.append(
-        Checkpoint(
-            id=e.checkpoint_id, name=e.name, after_agent=e.after_agent, seq=e.seq, ts=e.ts, reason=e.reason
-        )
-    )
+    state.checkpoints.append(Checkpoint(id=e.checkpoint_id, name=e.name, after_agent=e.after_agent, seq=e.seq, ts=e.ts, reason=e.reason))
 
 
 def _resumed(state: OrchestrationState, e: ev.Resumed) -> None:

@@ -40,9 +40,12 @@ def preview(workspace: Workspace, goal: str, *, chosen_plan: str | None = None) 
                 "status": p.status,
                 "left_by": p.left_by,
                 "used": p.task_id in chosen,
-                "note": "" if p.task_id in chosen else (
+                "note": ""
+                if p.task_id in chosen
+                else (
                     f"left by a stopped run ({p.left_by}): built only if named or chosen with --plan"
-                    if p.left_by else "not named in the goal: built only if named or chosen with --plan"
+                    if p.left_by
+                    else "not named in the goal: built only if named or chosen with --plan"
                 ),
             }
             for p in plans

@@ -75,9 +75,7 @@ def route(
     enumerated = len(items)
     if len(mentioned) >= 2:
         signals.append(f"tasks named: {', '.join(mentioned)}")
-        return RoutingDecision(
-            "multi_task", "complex", 0.9, signals, "several backlog tasks specified", task_ids=mentioned
-        )
+        return RoutingDecision("multi_task", "complex", 0.9, signals, "several backlog tasks specified", task_ids=mentioned)
     if enumerated >= 2:
         signals.append(f"{enumerated} tasks enumerated in the goal")
         return RoutingDecision(
@@ -103,9 +101,7 @@ def route(
                 hits[workflow].append(match.group(0).lower())
     total = sum(len(v) for v in hits.values())
     if total == 0:
-        return RoutingDecision(
-            "plan_then_build", "complex", BASE_CONFIDENCE, [], "no routing signal: planning first is the safe default"
-        )
+        return RoutingDecision("plan_then_build", "complex", BASE_CONFIDENCE, [], "no routing signal: planning first is the safe default")
     winner = max(SCOPE_ORDER, key=lambda wf: (len(hits[wf]), -SCOPE_ORDER.index(wf)))
     won = len(hits[winner])
     others = total - won

@@ -411,7 +411,9 @@ def _check_target(path: Path, kind: Kind, root: Path | None) -> int | None:
         return None
     if stat.S_ISLNK(info.st_mode):
         if kind.no_links:
-            raise InputError(f"{path}: is a symbolic link (to {os.readlink(path)}); studio-tui does not follow links for its {kind.name} files")
+            raise InputError(
+                f"{path}: is a symbolic link (to {os.readlink(path)}); studio-tui does not follow links for its {kind.name} files"
+            )
         check_inside(path, root)
         try:
             info = os.stat(path)

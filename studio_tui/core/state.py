@@ -104,7 +104,9 @@ class Routing(_Model):
 
     def entry(self, key: str) -> SequenceEntry | None:
         """The sequence entry for a key (`builder:T2`), if any: found through a key index, not a scan."""
-        looked_up = find_by_key(self._sequence_index, self.agent_sequence, key, _sequence_key)  # two steps: mypy infers the entry type from the call alone
+        looked_up = find_by_key(
+            self._sequence_index, self.agent_sequence, key, _sequence_key
+        )  # two steps: mypy infers the entry type from the call alone
         self._sequence_index, found = looked_up
         return found
 
@@ -284,13 +286,17 @@ class OrchestrationState(_Model):
         """The agent state for a sequence key (`builder`, `builder:T2`), if routed.
 
         A dict probe through a key index, not a scan: a run with thousands of agents folds in linear time."""
-        looked_up = find_by_key(self._agent_index, self.agent_states, key, _agent_key)  # two steps: mypy infers the entry type from the call alone
+        looked_up = find_by_key(
+            self._agent_index, self.agent_states, key, _agent_key
+        )  # two steps: mypy infers the entry type from the call alone
         self._agent_index, found = looked_up
         return found
 
     def checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
         """The checkpoint with this id, if the state holds it (found by key)."""
-        looked_up = find_by_key(self._checkpoint_index, self.checkpoints, checkpoint_id, _checkpoint_key)  # two steps: mypy infers the entry type from the call alone
+        looked_up = find_by_key(
+            self._checkpoint_index, self.checkpoints, checkpoint_id, _checkpoint_key
+        )  # two steps: mypy infers the entry type from the call alone
         self._checkpoint_index, found = looked_up
         return found
 

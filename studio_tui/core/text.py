@@ -57,6 +57,8 @@ def command_hint(*args: str) -> str:
     """A `studio-tui ...` command line to paste: every argument shell-quoted, so a path holding
     spaces, quotes or `$(...)` is pasted as data, never run."""
     return shlex.join(["studio-tui", *args])
+
+
 def step_count(steps_completed: list[int], steps_skipped: list[int], total: int) -> str:
     """`5/6`, or `5/6 (1 skipped)`: steps done of the plan's total, skipped ones not counted as done.
 

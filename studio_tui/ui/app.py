@@ -153,10 +153,34 @@ class StudioApp(App[int]):
     CSS_PATH = ["styles/app.tcss", "styles/dashboard.tcss", "styles/dialogs.tcss"]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a run is active; the run is checkpointed)"),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit_anywhere", tooltip="Quit from anywhere, even a dialog: same as q", show=False, priority=True),
-        Binding("ctrl+c", "copy_or_quit", "Copy", id="app.interrupt", tooltip="Copy the selected text; with nothing selected, interrupt like ctrl+q", show=False, priority=True),
-        Binding("colon", "command_line", "Command", id="app.command_line", tooltip="Open the : command line (checkpoints, replay ID, theme NAME, fork CP, inbox, export, q)"),
-        Binding("y", "yank", "Yank", id="app.yank", tooltip="Copy the highlighted id, message or command to the clipboard (OSC 52)", show=False),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            id="app.quit_anywhere",
+            tooltip="Quit from anywhere, even a dialog: same as q",
+            show=False,
+            priority=True,
+        ),
+        Binding(
+            "ctrl+c",
+            "copy_or_quit",
+            "Copy",
+            id="app.interrupt",
+            tooltip="Copy the selected text; with nothing selected, interrupt like ctrl+q",
+            show=False,
+            priority=True,
+        ),
+        Binding(
+            "colon",
+            "command_line",
+            "Command",
+            id="app.command_line",
+            tooltip="Open the : command line (checkpoints, replay ID, theme NAME, fork CP, inbox, export, q)",
+        ),
+        Binding(
+            "y", "yank", "Yank", id="app.yank", tooltip="Copy the highlighted id, message or command to the clipboard (OSC 52)", show=False
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="List every key binding"),
     ]
 
@@ -464,7 +488,11 @@ class StudioApp(App[int]):
             self.notify("A run is already active in this dashboard.", severity="warning")
             return False
         if self.launch.read_only:
-            self.notify("This dashboard is served read-only: it starts no run (serve --allow-control to drive one).", severity="warning", markup=False)
+            self.notify(
+                "This dashboard is served read-only: it starts no run (serve --allow-control to drive one).",
+                severity="warning",
+                markup=False,
+            )
             return False
         lock = self.workspace.lock()
         try:
@@ -484,7 +512,9 @@ class StudioApp(App[int]):
         orchestrator = self._orchestrator(config, agents)
         self._stop_following()
         self.feed.reset(orchestrator.state, [])
-        self.active_run = self.run_worker(self._drive(orchestrator, begin, lock, launched), name="orchestrator", group="run", exit_on_error=False)
+        self.active_run = self.run_worker(
+            self._drive(orchestrator, begin, lock, launched), name="orchestrator", group="run", exit_on_error=False
+        )
         return True
 
     def _orchestrator(self, config: StudioConfig, agents: Callable[[str], Any]) -> Orchestrator:
@@ -642,7 +672,11 @@ class StudioApp(App[int]):
             known = " ".join(f":{name}" for name in COMMANDS)
             what = f"{verb} {argument}".strip()
             needs = {"theme": "a theme name", "replay": "an orchestration id", "fork": "a checkpoint id"}.get(verb)
-            why = f":{verb} needs {needs}" if needs and (not argument or verb != "theme") else f"unknown command :{fmt.literal(what, max_chars=60)}"
+            why = (
+                f":{verb} needs {needs}"
+                if needs and (not argument or verb != "theme")
+                else f"unknown command :{fmt.literal(what, max_chars=60)}"
+            )
             if verb == "theme" and argument:
                 why = f"no theme {fmt.literal(argument, max_chars=40)!r}"
             self.notify(f"{why}. Known: {known}", title="Command", severity="warning", timeout=8, markup=False)
@@ -767,14 +801,26 @@ class StudioApp(App[int]):
         yield SystemCommand("Resume checkpoint", "Browse every checkpoint in the workspace and resume one", self.action_checkpoints)
         yield SystemCommand("Help: keys", "List every key binding", self.action_help)
         yield SystemCommand("Inbox: who needs me", "Every decision waiting in any run of this workspace; answer one", self.action_inbox)
-        yield SystemCommand("Command line", "The : command line (checkpoints, replay ID, theme NAME, fork CP, inbox, export)", self.action_command_line)
+        yield SystemCommand(
+            "Command line", "The : command line (checkpoints, replay ID, theme NAME, fork CP, inbox, export)", self.action_command_line
+        )
         for name in FORMATS:
-            yield SystemCommand(f"Export report: {name}", f"Write the shown run's report as {name} beside its log and preview it", lambda f=name: self.action_export(f))
+            yield SystemCommand(
+                f"Export report: {name}",
+                f"Write the shown run's report as {name} beside its log and preview it",
+                lambda f=name: self.action_export(f),
+            )
         for orch_id in reversed(self.workspace.orchestrations()):
-            yield SystemCommand(f"Open replay: {orch_id}", "Replay that orchestration read-only: play, step, jump to failures", lambda o=orch_id: self.open_replay(o))
+            yield SystemCommand(
+                f"Open replay: {orch_id}",
+                "Replay that orchestration read-only: play, step, jump to failures",
+                lambda o=orch_id: self.open_replay(o),
+            )
         for name in STUDIO_THEMES:
             if name in self.available_themes:
-                yield SystemCommand(f"Switch theme: {name}", "Use this theme for the rest of the session", lambda n=name: setattr(self, "theme", n))
+                yield SystemCommand(
+                    f"Switch theme: {name}", "Use this theme for the rest of the session", lambda n=name: setattr(self, "theme", n)
+                )
         for name, title in PANES.items():
             yield SystemCommand(f"Toggle pane: {title}", "Hide or show this pane", lambda n=name: self.dashboard.toggle_pane(n))
 

@@ -38,7 +38,9 @@ class BaseAgent:
             with open(self.options.trace, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
 
-    async def initialize(self, protocol_version: int, client_capabilities: Any = None, client_info: Any = None, **kw: Any) -> InitializeResponse:
+    async def initialize(
+        self, protocol_version: int, client_capabilities: Any = None, client_info: Any = None, **kw: Any
+    ) -> InitializeResponse:
         if client_capabilities is not None:
             self.client_fs = client_capabilities.fs
             self.client_terminal = client_capabilities.terminal

@@ -73,7 +73,9 @@ class ClientAgent(BaseAgent):
         self.mcp_servers: list[Any] = []
         self.mode = "default"
 
-    async def initialize(self, protocol_version: int, client_capabilities: Any = None, client_info: Any = None, **kw: Any) -> InitializeResponse:
+    async def initialize(
+        self, protocol_version: int, client_capabilities: Any = None, client_info: Any = None, **kw: Any
+    ) -> InitializeResponse:
         await super().initialize(protocol_version, client_capabilities, client_info, **kw)
         methods = []
         if self.options.scenario == "auth":
@@ -151,7 +153,9 @@ class ClientAgent(BaseAgent):
 
     async def scenario_ignore_cancel(self, session_id: str) -> dict[str, Any]:
         await self.say(session_id, start_tool_call("w1", "Write notes.txt", kind="edit", status="pending"))
-        got = await self.ask(session_id, ToolCallUpdate(tool_call_id="w1", title="Write notes.txt", kind="edit", raw_input={"path": "notes.txt"}))
+        got = await self.ask(
+            session_id, ToolCallUpdate(tool_call_id="w1", title="Write notes.txt", kind="edit", raw_input={"path": "notes.txt"})
+        )
         if self.options.hang_after:
             await self.say(session_id, update_agent_message_text("waiting\n"))
             await self.cancelled.wait()
@@ -163,7 +167,8 @@ class ClientAgent(BaseAgent):
         script = "printf 'line one\\n'; printf 'to stderr\\n' >&2; printf 'é%.0s' $(seq 1 50); exit 3"
         term = await self.conn.create_terminal(session_id=session_id, command="/bin/sh", args=["-c", script], output_byte_limit=41)
         await self.say(
-            session_id, start_tool_call("run1", "Run a script", kind="execute", status="in_progress", content=[tool_terminal_ref(term.terminal_id)])
+            session_id,
+            start_tool_call("run1", "Run a script", kind="execute", status="in_progress", content=[tool_terminal_ref(term.terminal_id)]),
         )
         exited = await self.conn.wait_for_terminal_exit(session_id=session_id, terminal_id=term.terminal_id)
         output = await self.conn.terminal_output(session_id=session_id, terminal_id=term.terminal_id)
@@ -177,7 +182,9 @@ class ClientAgent(BaseAgent):
         await self.conn.release_terminal(session_id=session_id, terminal_id=term.terminal_id)
         await self.say(session_id, update_tool_call("run1", status="completed"))
 
-        shell = await self.conn.create_terminal(session_id=session_id, command="echo $STUDIO_TEST_VAR from $(pwd)", env=[{"name": "STUDIO_TEST_VAR", "value": "hello"}])
+        shell = await self.conn.create_terminal(
+            session_id=session_id, command="echo $STUDIO_TEST_VAR from $(pwd)", env=[{"name": "STUDIO_TEST_VAR", "value": "hello"}]
+        )
         await self.conn.wait_for_terminal_exit(session_id=session_id, terminal_id=shell.terminal_id)
         result["shell"] = (await self.conn.terminal_output(session_id=session_id, terminal_id=shell.terminal_id)).output
 
@@ -213,8 +220,17 @@ class ClientAgent(BaseAgent):
 
     async def scenario_diff(self, session_id: str) -> dict[str, Any]:
         small = tool_diff_content(f"{self.cwd}/src/app.py", "print('new')\n", "print('old')\n")
-        await self.say(session_id, start_tool_call("e1", "Edit src/app.py", kind="edit", status="pending", content=[small],
-                                                   locations=[ToolCallLocation(path=f"{self.cwd}/src/app.py")]))
+        await self.say(
+            session_id,
+            start_tool_call(
+                "e1",
+                "Edit src/app.py",
+                kind="edit",
+                status="pending",
+                content=[small],
+                locations=[ToolCallLocation(path=f"{self.cwd}/src/app.py")],
+            ),
+        )
         await self.say(session_id, update_tool_call("e1", status="completed"))
         big_new = "".join(f"line {i}\n" for i in range(2000))
         big = tool_diff_content(f"{self.cwd}/big.txt", big_new, None)
@@ -229,7 +245,13 @@ class ClientAgent(BaseAgent):
                 "kind": "edit",
                 "status": "completed",
                 "content": [
-                    {"type": "diff", "path": f"{self.cwd}/README.md", "oldText": "a\n", "newText": "b\n", "gitPatch": "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-a\n+b\n"},
+                    {
+                        "type": "diff",
+                        "path": f"{self.cwd}/README.md",
+                        "oldText": "a\n",
+                        "newText": "b\n",
+                        "gitPatch": "--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-a\n+b\n",
+                    },
                     {"type": "file_change", "path": f"{self.cwd}/x.py", "gitPatch": "--- a/x.py\n+++ b/x.py\n"},
                 ],
             },
@@ -242,17 +264,25 @@ class ClientAgent(BaseAgent):
         params = {
             "sessionId": session_id,
             "toolCall": {"toolCallId": "s1", "title": "Push to origin", "kind": "execute", "rawInput": {"command": "git push origin main"}},
-            "options": [{"optionId": "ok", "name": "Allow", "kind": "allow_once"}, {"optionId": "no", "name": "Reject", "kind": "reject_once"}],
+            "options": [
+                {"optionId": "ok", "name": "Allow", "kind": "allow_once"},
+                {"optionId": "no", "name": "Reject", "kind": "reject_once"},
+            ],
             "subject": "the remote repository origin (github.com/example/app)",
         }
         answer = await self.conn._conn.send_request("session/request_permission", params)
         return {"answer": answer["outcome"]}
 
     async def scenario_modes(self, session_id: str) -> dict[str, Any]:
-        await self.say(session_id, update_available_commands([
-            AvailableCommand(name="review", description="Review the changes"),
-            AvailableCommand(name="init", description="Write CLAUDE.md"),
-        ]))
+        await self.say(
+            session_id,
+            update_available_commands(
+                [
+                    AvailableCommand(name="review", description="Review the changes"),
+                    AvailableCommand(name="init", description="Write CLAUDE.md"),
+                ]
+            ),
+        )
         return {"mode": self.mode, "mcp_servers": self.mcp_servers}
 
     async def scenario_auth(self, session_id: str) -> dict[str, Any]:

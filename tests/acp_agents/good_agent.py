@@ -65,7 +65,9 @@ class GoodAgent(BaseAgent):
         await self.say(session_id, start_tool_call("t2", "Write notes.txt", kind="edit", status="pending"))
         answer = await self.conn.request_permission(
             session_id=session_id,
-            tool_call=ToolCallUpdate(tool_call_id="t2", title="Write notes.txt", kind="edit", status="pending", raw_input={"path": "notes.txt"}),
+            tool_call=ToolCallUpdate(
+                tool_call_id="t2", title="Write notes.txt", kind="edit", status="pending", raw_input={"path": "notes.txt"}
+            ),
             options=OPTIONS,
         )
         outcome = answer.outcome
@@ -78,7 +80,9 @@ class GoodAgent(BaseAgent):
         if got.startswith("allow"):
             await self.say(session_id, update_tool_call("t2", status="in_progress"))
             try:
-                await self.conn.write_text_file(session_id=session_id, path=str(Path(self.cwd) / "notes.txt"), content="notes by the good agent\n")
+                await self.conn.write_text_file(
+                    session_id=session_id, path=str(Path(self.cwd) / "notes.txt"), content="notes by the good agent\n"
+                )
                 wrote = True
             except RequestError as exc:
                 self.trace(f"write refused {exc}")

@@ -48,7 +48,9 @@ from agent_base import BaseAgent, main, parser
 class ProbeAgent(BaseAgent):
     name = "probe-agent"
 
-    async def initialize(self, protocol_version: int, client_capabilities: Any = None, client_info: Any = None, **kw: Any) -> InitializeResponse:
+    async def initialize(
+        self, protocol_version: int, client_capabilities: Any = None, client_info: Any = None, **kw: Any
+    ) -> InitializeResponse:
         self.trace(f"initialize client={client_info.name if client_info else None}")
         return InitializeResponse(
             protocol_version=PROTOCOL_VERSION,

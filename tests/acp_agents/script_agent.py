@@ -45,7 +45,9 @@ class ScriptAgent(BaseAgent):
     def trace_json(self, **record: Any) -> None:
         self.trace(json.dumps(record))
 
-    async def initialize(self, protocol_version: int, client_capabilities: Any = None, client_info: Any = None, **kw: Any) -> InitializeResponse:
+    async def initialize(
+        self, protocol_version: int, client_capabilities: Any = None, client_info: Any = None, **kw: Any
+    ) -> InitializeResponse:
         self.trace_json(event="initialize")
         if self.options.no_initialize:
             await asyncio.Future()  # never answers

@@ -116,7 +116,9 @@ async def test_damaged_checkpoint_is_shown_and_not_resumed(dash, copy_run):
     async with app.run_test(size=(120, 40)) as pilot:
         await dash.until(pilot, lambda: bool(app.feed.state.id), "the orchestration to load")
         await pilot.press("c")
-        await dash.until(pilot, lambda: isinstance(app.screen, CheckpointBrowser) and damaged in app.screen.problems, "the damaged file to be read")
+        await dash.until(
+            pilot, lambda: isinstance(app.screen, CheckpointBrowser) and damaged in app.screen.problems, "the damaged file to be read"
+        )
         browser = app.screen
         assert browser.highlighted is not None and browser.highlighted.path == damaged
         assert "damaged checkpoint" in browser.problems[damaged]

@@ -121,7 +121,11 @@ class TestQuestion:
             assert "Which OAuth providers should sign-in support?" in text
             assert "round 1 of 5" in text
             await pilot.press(*"Only GitHub", "enter")
-            await dash.until(pilot, lambda: any(isinstance(e, ev.AgentLog) and e.message == "answer noted: Only GitHub" for e in app.feed.history), "the planner to take the answer")
+            await dash.until(
+                pilot,
+                lambda: any(isinstance(e, ev.AgentLog) and e.message == "answer noted: Only GitHub" for e in app.feed.history),
+                "the planner to take the answer",
+            )
             orch_id = app.feed.state.id
         answered = [e for e in dash.read_events(demo_ws, orch_id) if isinstance(e, ev.DecisionAnswered) and e.kind == "question"]
         assert [(a.answer, a.by) for a in answered] == [("Only GitHub", "person")]

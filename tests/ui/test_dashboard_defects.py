@@ -39,7 +39,9 @@ async def resume_headless(dash, workspace, checkpoint_name: str, *, start: float
     state = workspace.load_state(workspace.latest())
     record = workspace.find_checkpoint(next(cp.id for cp in state.checkpoints if cp.name == checkpoint_name))
     config = workspace.config()
-    orchestrator = Orchestrator(workspace, config, PolicyDecider("abort"), agent_factory(workspace, config, speed=0), clock=Clock(start), sleep=_no_sleep)
+    orchestrator = Orchestrator(
+        workspace, config, PolicyDecider("abort"), agent_factory(workspace, config, speed=0), clock=Clock(start), sleep=_no_sleep
+    )
     await orchestrator.resume(record)
 
 
@@ -123,7 +125,9 @@ async def test_watch_mode_disables_resume_up_front_with_the_reason(dash, copy_ru
     workspace = copy_run("abort")
     app = dash.make_app(workspace, "watch")
     async with app.run_test(size=(120, 40)) as pilot:
-        await dash.until(pilot, lambda: bool(app.feed.state.id) and app.watch_note is not None and "finished" in app.watch_note, "the watched run")
+        await dash.until(
+            pilot, lambda: bool(app.feed.state.id) and app.watch_note is not None and "finished" in app.watch_note, "the watched run"
+        )
         await pilot.press("c")
         await dash.until(pilot, lambda: isinstance(app.screen, CheckpointBrowser) and app.screen.previewed is not None, "the checkpoints")
         browser = app.screen
@@ -164,6 +168,7 @@ async def test_the_elapsed_clock_counts_from_the_resume(dash, copy_run):
         await dash.until(pilot, lambda: app.feed.state.resumed_ts is not None, "the resume")
         state = app.feed.state
         assert state.started_ts is not None and state.resumed_ts > state.started_ts + 3600
+
         def ended() -> bool:  # answer whatever the resumed run asks, to its end
             if isinstance(app.screen, EscalationScreen):
                 app.screen.dismiss("abort")

@@ -149,7 +149,16 @@ async def test_enter_on_an_agent_shows_its_diffs_terminal_output_and_tokens(dash
         console.print(render_story(app.feed.state, agent_story(list(app.feed.history), "builder"), dash.NOW))
         shown = console.export_text()
         assert "Create the oauth_accounts migration" in dash.screen_text(app) or "Attempts (4)" in dash.screen_text(app)
-        for expected in ("Attempts (4)", "+MODELS = [User, OAuthAccount]", "-MODELS = [User]", "$ pytest -q  exit 0", "42 passed in 3.91s", "in ←", "Reported", "context7"):
+        for expected in (
+            "Attempts (4)",
+            "+MODELS = [User, OAuthAccount]",
+            "-MODELS = [User]",
+            "$ pytest -q  exit 0",
+            "42 passed in 3.91s",
+            "in ←",
+            "Reported",
+            "context7",
+        ):
             assert expected in shown, expected
         await pilot.press("escape")
         assert app.screen is app.dashboard
@@ -216,7 +225,9 @@ async def test_d_compares_two_marked_checkpoints_side_by_side(dash, copy_run):
         blocker = next(row for row in sections["Failures"].rows if "blocker" in row.label)
         assert blocker.left == "-" and blocker.right.startswith("escalate")
         text = dash.screen_text(app)
-        assert any(line.strip("│ ").split()[:3] == ["●", "builder", "failed"] for line in text.splitlines() if "builder" in line), "the builder row is marked as differing"
+        assert any(line.strip("│ ").split()[:3] == ["●", "builder", "failed"] for line in text.splitlines() if "builder" in line), (
+            "the builder row is marked as differing"
+        )
         assert screen.left.meta.id in text and screen.right.meta.id in text
 
 

@@ -14,8 +14,11 @@ def _parallel_events() -> list[ev.Event]:
     made = [
         ev.OrchestrationStarted(goal="Run backlog: T1, T2, T3", **base),
         ev.RoutingDecided(
-            workflow="multi_task", complexity="medium", confidence=0.9,
-            sequence=[ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t) for t in ("T1", "T2", "T3")], **base,
+            workflow="multi_task",
+            complexity="medium",
+            confidence=0.9,
+            sequence=[ev.SlotSpec(key=f"builder:{t}", agent="builder", task_id=t) for t in ("T1", "T2", "T3")],
+            **base,
         ),
         ev.AgentStarted(agent="builder:T1", role="builder", task_id="T1", total_steps=4, **base),
         ev.TaskWorktree(agent="builder:T2", task_id="T2", branch=f"studio/{ORCH}/T2", path="w/T2", base="abc", **base),
@@ -42,7 +45,12 @@ async def test_parallel_builders_show_side_by_side_with_their_own_progress(dash,
     lines = {name: next(line for line in text.splitlines() if name in line) for name in ("builder:T1", "builder:T2", "builder:T3")}
     # the step column counts steps done: T1 has one of four, T2 none of two yet
     assert "1/4" in lines["builder:T1"] and "█" in lines["builder:T1"] and "Write the view" in lines["builder:T1"]
-    assert "0/2" in lines["builder:T2"] and "█" not in lines["builder:T2"] and "Add the route" in lines["builder:T2"] and "on tcp://10.0.0.7" in lines["builder:T2"]
+    assert (
+        "0/2" in lines["builder:T2"]
+        and "█" not in lines["builder:T2"]
+        and "Add the route" in lines["builder:T2"]
+        and "on tcp://10.0.0.7" in lines["builder:T2"]
+    )
     assert "Write" not in lines["builder:T3"]
     active = [a.agent for a in app.feed.state.agent_states if a.status == "active"]
     assert active == ["builder:T1", "builder:T2"]
@@ -50,10 +58,19 @@ async def test_parallel_builders_show_side_by_side_with_their_own_progress(dash,
 
 async def test_a_merge_conflict_escalation_lists_the_conflicting_files(dash, demo_ws) -> None:
     request = DecisionRequest(
-        id="d9", kind="escalation", prompt="Merging T2 conflicts with work merged before it (app.py, shared.txt).",
-        agent="builder:T2", options=("retry", "skip", "abort"),
-        details={"last_error": "merge conflict in app.py, shared.txt", "agent": "builder:T2", "step": None,
-                 "category": "blocker", "conflicts": ["app.py", "shared.txt"], "reason": "retry rebases the task branch"},
+        id="d9",
+        kind="escalation",
+        prompt="Merging T2 conflicts with work merged before it (app.py, shared.txt).",
+        agent="builder:T2",
+        options=("retry", "skip", "abort"),
+        details={
+            "last_error": "merge conflict in app.py, shared.txt",
+            "agent": "builder:T2",
+            "step": None,
+            "category": "blocker",
+            "conflicts": ["app.py", "shared.txt"],
+            "reason": "retry rebases the task branch",
+        },
     )
     app = dash.make_app(demo_ws, "view")
     async with app.run_test(size=(120, 40)) as pilot:

@@ -27,7 +27,9 @@ def write_hostile_log(workspace: Workspace) -> str:
     writer = EventLogWriter(workspace.events_path(orch_id))
     events = [
         ev.OrchestrationStarted(goal=f"Fix {MARKUP} now", mode="implicit"),
-        ev.RoutingDecided(workflow="build_only", complexity="simple", confidence=0.9, sequence=[ev.SlotSpec(key="builder", agent="builder")]),
+        ev.RoutingDecided(
+            workflow="build_only", complexity="simple", confidence=0.9, sequence=[ev.SlotSpec(key="builder", agent="builder")]
+        ),
         ev.AgentStarted(agent="builder", role="builder", total_steps=2),
         ev.AgentStep(agent="builder", step=1, total=2, description=f"step {MARKUP}"),
         ev.AgentLog(agent="builder", message=f"log {MARKUP} and {OSC52} end"),
@@ -85,9 +87,25 @@ def every_dialog(app) -> list:
     """One of each screen the dashboard can push, with content from the shown state."""
     state = app.feed.state
     ask = {
-        "escalation": DecisionRequest("d1", "escalation", "Build failed after 5 retries and 1 replan attempt.", "builder", ("retry", "skip", "abort"), {"last_error": "x" * 300, "agent": "builder", "step": 5, "category": "blocker"}),
-        "routing": DecisionRequest("d2", "routing", "Route it?", None, ("proceed", "cancel"), {"workflow": "plan_then_build", "agents": ["planner", "builder"], "confidence": 0.75, "signals": ["s"] * 20}),
-        "question": DecisionRequest("d3", "question", "Which providers? " * 20, "planner", (), {"round": 1, "max_rounds": 5}, default="GitHub"),
+        "escalation": DecisionRequest(
+            "d1",
+            "escalation",
+            "Build failed after 5 retries and 1 replan attempt.",
+            "builder",
+            ("retry", "skip", "abort"),
+            {"last_error": "x" * 300, "agent": "builder", "step": 5, "category": "blocker"},
+        ),
+        "routing": DecisionRequest(
+            "d2",
+            "routing",
+            "Route it?",
+            None,
+            ("proceed", "cancel"),
+            {"workflow": "plan_then_build", "agents": ["planner", "builder"], "confidence": 0.75, "signals": ["s"] * 20},
+        ),
+        "question": DecisionRequest(
+            "d3", "question", "Which providers? " * 20, "planner", (), {"round": 1, "max_rounds": 5}, default="GitHub"
+        ),
         "confidence": DecisionRequest("d4", "confidence", "Build it anyway?", "planner", ("proceed", "abort"), {"confidence": 0.5}),
     }
     return [

@@ -18,7 +18,6 @@ from studio_tui.ui.screens.help import HelpScreen
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 
 
-
 def loaded(dash, app):
     """run_before: the shown orchestration is read and drawn."""
 
@@ -112,7 +111,9 @@ class TestScreens:
         async def before(pilot) -> None:
             await loaded(dash, app)(pilot)
             await pilot.press("c")
-            await dash.until(pilot, lambda: isinstance(app.screen, CheckpointBrowser) and app.screen.previewed is not None, "the checkpoints")
+            await dash.until(
+                pilot, lambda: isinstance(app.screen, CheckpointBrowser) and app.screen.previewed is not None, "the checkpoints"
+            )
 
         assert snap_compare(app, terminal_size=size, run_before=before)
 
@@ -122,7 +123,9 @@ class TestScreens:
         async def before(pilot) -> None:
             await loaded(dash, app)(pilot)
             await pilot.press("c")
-            await dash.until(pilot, lambda: isinstance(app.screen, CheckpointBrowser) and app.screen.previewed is not None, "the checkpoints")
+            await dash.until(
+                pilot, lambda: isinstance(app.screen, CheckpointBrowser) and app.screen.previewed is not None, "the checkpoints"
+            )
             await pilot.press("r")
             await dash.until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
 

@@ -27,7 +27,16 @@ OUTSIDE = "/home/me/.bashrc"
 
 def request() -> DecisionRequest:
     preview = "\n".join(
-        [f"--- {OUTSIDE}", f"+++ {OUTSIDE}", "@@ -1,3 +1,4 @@", " export PATH=$HOME/bin:$PATH", "-alias ll='ls -l'", "+alias ll='ls -la'", "+export EDITOR=vim", " # end"]
+        [
+            f"--- {OUTSIDE}",
+            f"+++ {OUTSIDE}",
+            "@@ -1,3 +1,4 @@",
+            " export PATH=$HOME/bin:$PATH",
+            "-alias ll='ls -l'",
+            "+alias ll='ls -la'",
+            "+export EDITOR=vim",
+            " # end",
+        ]
     )
     return DecisionRequest(
         id="d7",

@@ -84,9 +84,7 @@ class PlanBuilderAgent:
         if not task.project_root.is_dir():
             return Outcome.failed("blocker", f"{task.project_root}: project root is not a directory")
         if task.task_id is not None and plan.task_id != task.task_id:
-            await reporter.log(
-                f"{task.plan_path}: plan is for task {plan.task_id}, building it for task {task.task_id}", "warning"
-            )
+            await reporter.log(f"{task.plan_path}: plan is for task {plan.task_id}, building it for task {task.task_id}", "warning")
         logs = LogThrottle(reporter)
         steps_completed: list[int] = []
         steps_skipped: list[int] = []
@@ -138,9 +136,7 @@ class PlanBuilderAgent:
             "quality_gates": gates,
         }
 
-    async def _run_step(
-        self, step: PlanStep, total: int, root: Path, reporter: Reporter, logs: LogThrottle
-    ) -> Outcome | None:
+    async def _run_step(self, step: PlanStep, total: int, root: Path, reporter: Reporter, logs: LogThrottle) -> Outcome | None:
         """Run one step; its failure as an Outcome, or None when it completed."""
         await reporter.step(step.id, total, step.description, risky=step.risky)
         if step.command is not None:
@@ -181,14 +177,10 @@ async def run_gate(gate: QualityGate, root: Path, default_timeout: float, report
     run = await run_command(gate.command, root, timeout, reporter, logs)
     if run.timed_out:
         await reporter.log(f"quality gate {gate.name}: timed out after {timeout:g}s", "error")
-        return Outcome.failed(
-            "transient", f"quality gate {gate.name} timed out after {timeout:g}s", details=run.tail
-        )
+        return Outcome.failed("transient", f"quality gate {gate.name} timed out after {timeout:g}s", details=run.tail)
     if not run.ok:
         await reporter.log(f"quality gate {gate.name}: failed ({run.describe_end()})", "error")
-        return Outcome.failed(
-            "code_error", f"quality gate {gate.name} failed: {run.describe_end()}", details=run.tail
-        )
+        return Outcome.failed("code_error", f"quality gate {gate.name} failed: {run.describe_end()}", details=run.tail)
     await reporter.log(f"quality gate {gate.name}: passed")
     passed = getattr(reporter, "gate_passed", None)
     if passed is not None:
@@ -196,9 +188,7 @@ async def run_gate(gate: QualityGate, root: Path, default_timeout: float, report
     return None
 
 
-async def run_command(
-    command: list[str] | str, root: Path, timeout: float, reporter: Reporter, logs: LogThrottle
-) -> _CommandRun:
+async def run_command(command: list[str] | str, root: Path, timeout: float, reporter: Reporter, logs: LogThrottle) -> _CommandRun:
     """Run a command in the project root, its output streamed to the log and charged as tokens."""
     child = ChildProcess(command, cwd=root)
     try:

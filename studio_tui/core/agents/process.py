@@ -186,9 +186,7 @@ class LogThrottle:
         """Report the lines held back since the last report, if any."""
         if self._held_back:
             count, self._held_back = self._held_back, 0
-            await self._reporter.log(
-                f"… {count} {self._what} not shown (more than {self._per_second:g} lines a second)", "warning"
-            )
+            await self._reporter.log(f"… {count} {self._what} not shown (more than {self._per_second:g} lines a second)", "warning")
 
 
 class RunClock:

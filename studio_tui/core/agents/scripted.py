@@ -114,7 +114,9 @@ class ScriptedAgent:
         self.scenario = scenario
         self.speed = speed
 
-    async def _play(self, step: int, total: int, script: StepScript, task: AgentTask, reporter: Reporter, *, risky: bool = False) -> Outcome | None:
+    async def _play(
+        self, step: int, total: int, script: StepScript, task: AgentTask, reporter: Reporter, *, risky: bool = False
+    ) -> Outcome | None:
         await reporter.step(step, total, script.description, risky=risky)
         for line in script.logs:
             await reporter.log(line)
@@ -137,11 +139,33 @@ class ScriptedAgent:
             return
         for index, call in enumerate(script.tool_calls, start=1):
             content = [ToolContent(kind="diff", path=call.path, old_text=call.old_text, new_text=call.new_text)]
-            await record(ToolCallRecorded, tool_call_id=f"s{step}_edit{index}", title=call.title, kind=call.kind, status="completed", locations=[call.path], content=content)
+            await record(
+                ToolCallRecorded,
+                tool_call_id=f"s{step}_edit{index}",
+                title=call.title,
+                kind=call.kind,
+                status="completed",
+                locations=[call.path],
+                content=content,
+            )
         for index, terminal in enumerate(script.terminals, start=1):
             terminal_id = f"s{step}_term{index}"
-            await record(ToolCallRecorded, tool_call_id=terminal_id, title=terminal.command, kind="execute", status="completed", content=[ToolContent(kind="terminal", terminal_id=terminal_id)])
-            await record(TerminalOutput, terminal_id=terminal_id, command=terminal.command, output=terminal.output, exit_code=terminal.exit_code, done=True)
+            await record(
+                ToolCallRecorded,
+                tool_call_id=terminal_id,
+                title=terminal.command,
+                kind="execute",
+                status="completed",
+                content=[ToolContent(kind="terminal", terminal_id=terminal_id)],
+            )
+            await record(
+                TerminalOutput,
+                terminal_id=terminal_id,
+                command=terminal.command,
+                output=terminal.output,
+                exit_code=terminal.exit_code,
+                done=True,
+            )
 
     async def run(self, task: AgentTask, reporter: Reporter) -> Outcome:
         if task.role == "planner":

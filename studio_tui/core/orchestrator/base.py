@@ -101,7 +101,14 @@ class OrchestratorBase:
         def _after_decompose(self, output: dict[str, Any]) -> None: ...
         async def _after_plan(self, key: str, plan: Plan, mode: str) -> None: ...
         async def _ask(
-            self, kind: str, prompt: str, *, agent: str | None = None, options: tuple[str, ...] = (), details: dict[str, Any] | None = None, default: str = ""
+            self,
+            kind: str,
+            prompt: str,
+            *,
+            agent: str | None = None,
+            options: tuple[str, ...] = (),
+            details: dict[str, Any] | None = None,
+            default: str = "",
         ) -> str: ...
         async def _recover(self, key: str, role: str, outcome: Outcome) -> bool: ...
         async def _replan(self, builder_key: str, failure: Any) -> None: ...
@@ -172,4 +179,3 @@ class OrchestratorBase:
             return 0
         found = read_log(path).events
         return found[-1].seq if found else 0
-

@@ -17,7 +17,9 @@ class BudgetRelief(OrchestratorBase):
             if pool not in self._unknown_pools:
                 self._unknown_pools.add(pool)
                 known = ", ".join(self.state.budget.pools)
-                self.emit(ev.AgentLog, agent=key, level="warning", message=f"tokens for unknown pool {pool!r} not counted; pools are: {known}")
+                self.emit(
+                    ev.AgentLog, agent=key, level="warning", message=f"tokens for unknown pool {pool!r} not counted; pools are: {known}"
+                )
             return
         self.emit(ev.TokensUsed, agent=key, pool=pool, tokens=tokens, estimated=estimated)
         self._relieve_pressure(key)
@@ -41,7 +43,9 @@ class BudgetRelief(OrchestratorBase):
             return
         self._optimized_for = critical
         names = ", ".join(sorted(critical))
-        self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"context budget CRITICAL ({names}): optimising before continuing")
+        self.emit(
+            ev.AgentLog, agent="orchestrator", level="warning", message=f"context budget CRITICAL ({names}): optimising before continuing"
+        )
         completed = frozenset(self._completed_tasks())
         for name, step in budget_mod.OPTIMIZATION_STEPS:
             done = self.state.budget.optimizations
@@ -89,4 +93,3 @@ class BudgetRelief(OrchestratorBase):
             if isinstance(data, dict) and data.get("status") == "completed":
                 done.add(path.parent.name)
         return done
-

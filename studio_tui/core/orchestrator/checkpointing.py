@@ -30,8 +30,16 @@ class Checkpointing(OrchestratorBase):
         cp_id = self._new_checkpoint_id()
         files, code_ref, code_commit = self._snapshot(cp_id)
         meta = CheckpointMeta(
-            id=cp_id, orch_id=self.state.id, name=name, after_agent=after_agent, seq=self.state.seq + 1,
-            ts=round(self.clock(), 3), reason=reason, files=files, code_ref=code_ref, code_commit=code_commit,
+            id=cp_id,
+            orch_id=self.state.id,
+            name=name,
+            after_agent=after_agent,
+            seq=self.state.seq + 1,
+            ts=round(self.clock(), 3),
+            reason=reason,
+            files=files,
+            code_ref=code_ref,
+            code_commit=code_commit,
         )
         # the file first, durable and checksummed: `checkpoint_saved` never names a file that is not there
         self.workspace.write_checkpoint(meta, self.state.model_copy(update={"seq": meta.seq, "updated_ts": meta.ts}))
@@ -105,8 +113,11 @@ class Checkpointing(OrchestratorBase):
             pid = request.get("pid")
             if pid is not None and pid != os.getpid():
                 # asked of another process (one that ended before taking it): never saved by this one
-                self.emit(ev.AgentLog, agent="orchestrator", level="warning",
-                          message=f"checkpoint request {name!r} was for pid {pid}, which ended before saving it; not saved")
+                self.emit(
+                    ev.AgentLog,
+                    agent="orchestrator",
+                    level="warning",
+                    message=f"checkpoint request {name!r} was for pid {pid}, which ended before saving it; not saved",
+                )
                 continue
             self.checkpoint(name, reason="on_demand")
-

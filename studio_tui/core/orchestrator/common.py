@@ -47,7 +47,6 @@ def preflight(workspace: Workspace) -> tuple[Backlog, list[str]]:
     return backlog, pending_plans
 
 
-
 def check_chosen_plan(workspace: Workspace, task_id: str) -> None:
     """`build --plan TASK_ID`: the task's plan must exist and still be pending."""
     path = workspace.task_dir(task_id) / "plan.json"

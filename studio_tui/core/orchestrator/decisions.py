@@ -11,10 +11,21 @@ from .base import OrchestratorBase
 
 
 class Decisions(OrchestratorBase):
-    async def _ask(self, kind: str, prompt: str, *, agent: str | None = None, options: tuple[str, ...] = (), details: dict[str, Any] | None = None, default: str = "") -> str:
+    async def _ask(
+        self,
+        kind: str,
+        prompt: str,
+        *,
+        agent: str | None = None,
+        options: tuple[str, ...] = (),
+        details: dict[str, Any] | None = None,
+        default: str = "",
+    ) -> str:
         decision_id = f"d{self.state.seq + 1}"
         details = details or {}
-        self.emit(ev.DecisionRequested, decision_id=decision_id, kind=kind, agent=agent, prompt=prompt, details=details, options=list(options))
+        self.emit(
+            ev.DecisionRequested, decision_id=decision_id, kind=kind, agent=agent, prompt=prompt, details=details, options=list(options)
+        )
         request = DecisionRequest(id=decision_id, kind=kind, prompt=prompt, agent=agent, options=options, details=details, default=default)  # type: ignore[arg-type]
         try:
             answer = await self.decider.decide(request)
@@ -29,4 +40,3 @@ class Decisions(OrchestratorBase):
             value = options[-1]
         self.emit(ev.DecisionAnswered, decision_id=decision_id, kind=kind, answer=value, by=answer.by, reason=getattr(answer, "reason", ""))
         return value
-

@@ -33,7 +33,7 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
     async def build(self, goal: str, *, mode: str = "implicit", plan: str | None = None) -> OrchestrationState:
         """Start a new orchestration for `goal` and run it to the end (`plan`: build that task's pending plan)."""
         if not goal.strip():
-            raise InputError("the goal is empty: say what to build, e.g. studio-tui build \"Fix login typo\"")
+            raise InputError('the goal is empty: say what to build, e.g. studio-tui build "Fix login typo"')
         preflight(self.workspace)
         if plan is not None:
             check_chosen_plan(self.workspace, plan)
@@ -63,7 +63,12 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
         snapshot = point.snapshot
         self.emit(ev.Resumed, checkpoint_id=record.meta.id, snapshot=snapshot.to_dict(), rewind=point.rewind)
         if self._damaged_state is not None:
-            self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=f"state.yaml did not load; kept as {self._damaged_state.name} and rewritten from the log")
+            self.emit(
+                ev.AgentLog,
+                agent="orchestrator",
+                level="warning",
+                message=f"state.yaml did not load; kept as {self._damaged_state.name} and rewritten from the log",
+            )
         for line in ended:
             self.emit(ev.AgentLog, agent="orchestrator", level="warning", message=line)
         if point.rewind:
@@ -191,4 +196,3 @@ class Orchestrator(Workflow, Slots, RecoveryFlow, Decisions, BudgetRelief, Check
             raise InputError(f"{self.workspace.backlog_path}: no pending tasks to run")
         goal = "Run backlog: " + ", ".join(pending)
         return await self.build(goal)
-

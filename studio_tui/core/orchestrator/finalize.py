@@ -20,7 +20,11 @@ class Finalize(OrchestratorBase):
         self._take_requests()  # Checkpointing: requests are saved before the end
         self.emit(ev.StatusChanged, status="finalizing")
         learning = self._capture_learnings()
-        self.emit(ev.LearningCaptured, path=str(learning.relative_to(self.workspace.root)), summary=f"{len(self.state.failures)} failure(s) recorded")
+        self.emit(
+            ev.LearningCaptured,
+            path=str(learning.relative_to(self.workspace.root)),
+            summary=f"{len(self.state.failures)} failure(s) recorded",
+        )
         self._update_backlog()
         if self.sessions_dir.exists():
             shutil.rmtree(self.sessions_dir, ignore_errors=True)
@@ -48,11 +52,7 @@ class Finalize(OrchestratorBase):
         return path
 
     def _update_backlog(self) -> None:
-        built = [
-            a.task_id or a.output.get("task_id")
-            for a in self.state.agent_states
-            if a.role == "builder" and a.status == "completed"
-        ]
+        built = [a.task_id or a.output.get("task_id") for a in self.state.agent_states if a.role == "builder" and a.status == "completed"]
         task_ids = [str(task_id) for task_id in built if task_id]
         if not task_ids:
             return
@@ -69,7 +69,8 @@ class Finalize(OrchestratorBase):
         backlog = load_backlog(self.workspace.backlog_path, root=self.workspace.root)
         changed = [task_id for task_id in task_ids if backlog.set_status(task_id, "completed")]
         if changed:
-            atomic_write(self.workspace.backlog_path, yaml.safe_dump(backlog.model_dump(mode="json"), sort_keys=False), root=self.workspace.root)
+            atomic_write(
+                self.workspace.backlog_path, yaml.safe_dump(backlog.model_dump(mode="json"), sort_keys=False), root=self.workspace.root
+            )
             for task_id in changed:
                 self.emit(ev.BacklogUpdated, task_id=task_id, status="completed")
-

@@ -92,8 +92,7 @@ class RecoveryFlow(OrchestratorBase):
         options = tuple(o for o in ESCALATION_OPTIONS if o != "skip" or not failure.critical_step)
         retries, replans = slot.tracker.retries_used, slot.tracker.replans_used
         prompt = (
-            f"Build failed after {retries} retr{'y' if retries == 1 else 'ies'} "
-            f"and {replans} replan attempt{'' if replans == 1 else 's'}."
+            f"Build failed after {retries} retr{'y' if retries == 1 else 'ies'} and {replans} replan attempt{'' if replans == 1 else 's'}."
         )
         answer = await self._ask(
             "escalation",
@@ -121,4 +120,3 @@ class RecoveryFlow(OrchestratorBase):
             return True
         self.emit(ev.AgentStatus, agent=key, status="failed", reason=f"aborted by {self._answered_by}")
         raise RunStopped("aborted", f"aborted by {self._answered_by} at {key} step {failure.step}: {failure.message}")
-

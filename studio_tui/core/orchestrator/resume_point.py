@@ -77,8 +77,7 @@ def find_resume_point(workspace: Workspace, record: CheckpointRecord) -> ResumeP
     elif record.meta.id != newest:
         point.rewind = True
         point.why = (
-            f"{record.meta.id} ({record.meta.name}) is older than the newest checkpoint {newest}; "
-            "the work recorded after it is done again"
+            f"{record.meta.id} ({record.meta.name}) is older than the newest checkpoint {newest}; the work recorded after it is done again"
         )
     if point.rewind:
         return point

@@ -27,7 +27,6 @@ class _Slot:
     skip_steps: set[int] = field(default_factory=set)
 
 
-
 class Slots(OrchestratorBase):
     def _agent_for(self, role: str) -> Agent:
         if role not in self._agents:
@@ -111,9 +110,7 @@ class Slots(OrchestratorBase):
         if last is not None:
             failure = Failure(category=last.category, message=last.message, step=last.step, details=last.details)  # type: ignore[arg-type]
         answers = tuple(
-            (d.prompt, d.answer or "")
-            for d in self.state.decisions
-            if d.kind == "question" and d.agent == key and d.answer is not None
+            (d.prompt, d.answer or "") for d in self.state.decisions if d.kind == "question" and d.agent == key and d.answer is not None
         )
         return {"failure": failure, "session_id": agent.session_id, "answers": answers}
 
@@ -151,7 +148,9 @@ class Slots(OrchestratorBase):
                 self.emit(ev.StatusChanged, status="planning")
             elif role == "builder":
                 self.emit(ev.StatusChanged, status="executing")
-            outcome = await self._agent_for(role).run(task, SlotReporter(cast("Orchestrator", self), key))  # self is always the whole Orchestrator
+            outcome = await self._agent_for(role).run(
+                task, SlotReporter(cast("Orchestrator", self), key)
+            )  # self is always the whole Orchestrator
             if outcome.ok:
                 await self._succeeded(key, role, mode, outcome)
                 return
@@ -203,4 +202,3 @@ class Slots(OrchestratorBase):
         if not path:
             raise InputError("the planner finished without a plan (no plan_path or task_id in its result)")
         return load_plan(Path(path))
-

@@ -53,7 +53,7 @@ class Workflow(OrchestratorBase):
         if self.state.mode == "explicit" and not any(d.kind == "routing" and d.answer is not None for d in self.state.decisions):
             answer = await self._ask(
                 "routing",
-                f"Route \"{self.state.goal}\" to {routing.workflow}?",
+                f'Route "{self.state.goal}" to {routing.workflow}?',
                 options=ROUTING_OPTIONS,
                 details={
                     "workflow": routing.workflow,
@@ -125,16 +125,21 @@ class Workflow(OrchestratorBase):
         threshold = self.config.planner.confidence_threshold
         if plan.confidence < threshold:
             earlier = [
-                d.answer for d in self.state.decisions
+                d.answer
+                for d in self.state.decisions
                 if d.kind == "confidence" and d.agent == key and d.details.get("plan_id") == plan.id and d.answer in CONFIDENCE_OPTIONS
             ]
             # Answered before the run stopped (a resume finishing this planner's handoff): not asked twice.
-            answer = earlier[-1] if earlier else await self._ask(
-                "confidence",
-                f"The plan's confidence is {plan.confidence:.0%}, below {threshold:.0%}. Build it anyway?",
-                agent=key,
-                options=CONFIDENCE_OPTIONS,
-                details={"plan_id": plan.id, "confidence": plan.confidence, "threshold": threshold, "summary": plan.summary_text()},
+            answer = (
+                earlier[-1]
+                if earlier
+                else await self._ask(
+                    "confidence",
+                    f"The plan's confidence is {plan.confidence:.0%}, below {threshold:.0%}. Build it anyway?",
+                    agent=key,
+                    options=CONFIDENCE_OPTIONS,
+                    details={"plan_id": plan.id, "confidence": plan.confidence, "threshold": threshold, "summary": plan.summary_text()},
+                )
             )
             if answer != "proceed":
                 raise RunStopped("aborted", f"plan {plan.id} rejected at confidence {plan.confidence:.0%}")
@@ -173,4 +178,3 @@ class Workflow(OrchestratorBase):
         tokens = budget_mod.estimate_tokens(len(json.dumps(context, sort_keys=True).encode()))
         ends: dict[str, Any] = {"from": from_key, "to": to_key}  # the field aliases are Python keywords
         return self.emit(ev.HandoffRecorded, **ends, context=context, tokens=tokens)
-

@@ -141,15 +141,27 @@ class DaskEngine:
             if isinstance(exc, (KilledWorker, OSError)):  # the worker died, or its connection did, mid-task
                 if worker:
                     self.lost.add(worker)
-                return Outcome.failed("transient", f"Dask worker {worker or '(unknown)'} was lost mid-task", details=f"{type(exc).__name__}: {exc}"[:2000])
+                return Outcome.failed(
+                    "transient", f"Dask worker {worker or '(unknown)'} was lost mid-task", details=f"{type(exc).__name__}: {exc}"[:2000]
+                )
             # The task itself raised on the worker (a clone or push that failed): a person must look.
-            return Outcome.failed("blocker", f"the task failed on Dask worker {worker or '(unknown)'}: {type(exc).__name__}: {exc}"[:500], details=str(exc)[:2000])
+            return Outcome.failed(
+                "blocker",
+                f"the task failed on Dask worker {worker or '(unknown)'}: {type(exc).__name__}: {exc}"[:500],
+                details=str(exc)[:2000],
+            )
         finally:
             next_message.cancel()
             settled.cancel()
         if not result["ok"]:
             failure = result["failure"]
-            return Outcome.failed(failure["category"], failure["message"], step=failure["step"], details=failure["details"], critical_step=failure["critical_step"])
+            return Outcome.failed(
+                failure["category"],
+                failure["message"],
+                step=failure["step"],
+                details=failure["details"],
+                critical_step=failure["critical_step"],
+            )
         if self.remote and result.get("commit"):
             branch = self.worktrees.branch(task.task_id)
             await self.run_git(git, self.repo, "fetch", "-q", self.source, f"+refs/heads/{branch}:refs/heads/{branch}")
@@ -163,7 +175,9 @@ class DaskEngine:
             address = str(message.get("address", ""))
             if worker and address != worker:
                 await reporter.log(f"Dask moved the task from {worker} to {address}", "warning")
-            self.orch.emit(ev.TaskDispatched, agent=task.key, task_id=task.task_id or "", engine="dask", worker=address, attempt=task.attempt)
+            self.orch.emit(
+                ev.TaskDispatched, agent=task.key, task_id=task.task_id or "", engine="dask", worker=address, attempt=task.attempt
+            )
             return address
         if kind == "step":
             await reporter.step(message["step"], message["total"], message.get("description", ""), risky=message.get("risky", False))

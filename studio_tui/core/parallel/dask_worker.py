@@ -49,7 +49,9 @@ class QueueReporter:
         return None
 
     async def ask(self, question: str, *, default: str = "") -> str:
-        self._put(type="log", level="warning", message=f"question asked on a Dask worker, answered with its default {default!r}: {question}")
+        self._put(
+            type="log", level="warning", message=f"question asked on a Dask worker, answered with its default {default!r}: {question}"
+        )
         return default
 
     async def retry_in_session(self, failure: Failure) -> bool:

@@ -244,7 +244,9 @@ class ParallelBuilders:
                 retries += 1
                 continue
             if answer == "skip":
-                orch.emit(ev.AgentStatus, agent=builder_key, status="skipped", reason=f"merge conflict in {files}: dropped by {orch._answered_by}")
+                orch.emit(
+                    ev.AgentStatus, agent=builder_key, status="skipped", reason=f"merge conflict in {files}: dropped by {orch._answered_by}"
+                )
                 return False
             from ..orchestrator import RunStopped
 

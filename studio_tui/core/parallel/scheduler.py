@@ -66,7 +66,9 @@ def merge_order(tasks: Iterable[TaskSpec], satisfied: Iterable[str] = ()) -> lis
 class Scheduler:
     """Up to `limit` builds at once; a task starts when every task it depends on is merged."""
 
-    def __init__(self, tasks: Iterable[TaskSpec], runner: TaskRunner, *, limit: int, merged: Iterable[str] = (), satisfied: Iterable[str] = ()) -> None:
+    def __init__(
+        self, tasks: Iterable[TaskSpec], runner: TaskRunner, *, limit: int, merged: Iterable[str] = (), satisfied: Iterable[str] = ()
+    ) -> None:
         if limit < 1:
             raise InputError(f"--parallel must be 1 or more, got {limit}")
         self.order = merge_order(tasks, satisfied)

@@ -43,7 +43,6 @@ def _decode_raw(raw: bytes, torn: bool) -> ev.Event | BadLine | None:
         return BadLine(0, f"torn last line ({exc})" if torn else str(exc))
 
 
-
 # ── folding: only the state is wanted ─────────────────────────────────────
 #
 # Most lines of a long run are `agent_log` (97% in bench/_gen.py's log), and the reducer ignores them

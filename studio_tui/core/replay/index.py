@@ -241,4 +241,3 @@ class LogIndex:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -35,4 +35,3 @@ def _copy(state: OrchestrationState) -> OrchestrationState:
         return OrchestrationState.model_validate_json(state.model_dump_json(by_alias=True))
     except ValidationError:
         return state.model_copy(deep=True)
-

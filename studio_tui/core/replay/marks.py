@@ -17,7 +17,6 @@ MARK_PATTERNS: dict[bytes, str] = {
 JSON key or value (quotes inside strings are escaped), and every candidate is checked by decoding."""
 
 
-
 @dataclass(frozen=True)
 class Mark:
     """A point on the timeline: a checkpoint, a failure or an escalation."""
@@ -29,7 +28,6 @@ class Mark:
     """1-based line number in the file."""
     seq: int
     label: str
-
 
 
 def mark_for(index: int, event: ev.Event | None) -> Mark | None:

@@ -362,4 +362,3 @@ class ReplayModel:
             reached_seq=reached_seq,
             last_seq=self.last_seq(),
         )
-

@@ -43,4 +43,3 @@ class ReplayReport:
             "last_seq": self.last_seq,
             "started_at_line": self.started_at_line,
         }
-

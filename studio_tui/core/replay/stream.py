@@ -87,7 +87,9 @@ def decode_stream_line(index: int, raw: bytes, tail: bool) -> ev.Event | BadLine
     return found
 
 
-def events_backwards(path: Path | str, *, max_bytes: int | None = None, kind: safefile.Kind = safefile.NAMED_LOG) -> Generator[ev.Event, None, None]:  # a generator: callers close it
+def events_backwards(
+    path: Path | str, *, max_bytes: int | None = None, kind: safefile.Kind = safefile.NAMED_LOG
+) -> Generator[ev.Event, None, None]:  # a generator: callers close it
     """The valid events of a log from its end backwards (torn or bad lines skipped; a line longer than
     MAX_LINE_BYTES is passed over, never held), reading at most the last `max_bytes` bytes when given:
     a look at a run's latest events costs what it reads."""

@@ -193,7 +193,7 @@ def write(folder: Path, meta: CheckpointMeta, state: OrchestrationState, *, root
     path = folder / f"{meta.id}.yaml"
     data, digest = encode(meta, state)
     safefile.write_atomic(path, data, safefile.CHECKPOINT, root=root, durable=True)
-    line = meta.model_dump_json() [:-1] + f',"sha256":"{digest}"}}\n'
+    line = meta.model_dump_json()[:-1] + f',"sha256":"{digest}"}}\n'
     fd = safefile.open_append(folder / INDEX_NAME, safefile.CHECKPOINT_INDEX, root=root)
     try:
         safefile.write_all(fd, line.encode("utf-8"))

@@ -79,11 +79,13 @@ class WorkspaceLock:
         # The flock is ours: whatever the file said was left by a dead process, so overwrite it.
         self._fd = fd
         try:
-            self._write_record({
-                "pid": os.getpid(),
-                "command": command_hint(*sys.argv[1:])[:200],
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            })
+            self._write_record(
+                {
+                    "pid": os.getpid(),
+                    "command": command_hint(*sys.argv[1:])[:200],
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                }
+            )
         except OSError as exc:
             self.release()
             raise safefile.disk_error(self.path, exc) from None

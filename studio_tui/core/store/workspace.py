@@ -178,9 +178,7 @@ class Workspace:
     def last_good_checkpoint(self, orch_id: str | None = None, *, exclude: Path | None = None) -> CheckpointRecord | None:
         """The newest checkpoint that loads cleanly (of one orchestration, or of any)."""
         candidates = [
-            path
-            for _, path in self.checkpoint_paths()
-            if path != exclude and (orch_id is None or path.parent.parent.name == orch_id)
+            path for _, path in self.checkpoint_paths() if path != exclude and (orch_id is None or path.parent.parent.name == orch_id)
         ]
         candidates.sort(key=lambda p: int(p.stem[3:]), reverse=True)
         for path in candidates:

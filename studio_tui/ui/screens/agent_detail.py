@@ -53,7 +53,15 @@ def stderr_tail(folder: Path | None, relative: str) -> list[str]:
     return [fmt.literal(line, max_chars=300) for line in data.splitlines()[-STDERR_TAIL_LINES:]]
 
 
-def render_story(state: OrchestrationState, story: AgentStory, now: float, *, dark: bool = True, background: str = "default", stderr: list[str] | None = None) -> RenderableType:
+def render_story(
+    state: OrchestrationState,
+    story: AgentStory,
+    now: float,
+    *,
+    dark: bool = True,
+    background: str = "default",
+    stderr: list[str] | None = None,
+) -> RenderableType:
     agent = state.agent(story.agent)
     head = Text()
     head.append(fmt.literal(story.agent, max_chars=60), "bold")
@@ -64,18 +72,33 @@ def render_story(state: OrchestrationState, story: AgentStory, now: float, *, da
 
             head.append(f" · steps {step_count(agent.steps_completed, agent.steps_skipped, agent.total_steps)}")
     if story.session_id:
-        head.append(f"\nsession {fmt.literal(story.session_id, max_chars=60)}" + (f" · mode {fmt.literal(story.mode, max_chars=30)}" if story.mode else ""), "dim")
+        head.append(
+            f"\nsession {fmt.literal(story.session_id, max_chars=60)}"
+            + (f" · mode {fmt.literal(story.mode, max_chars=30)}" if story.mode else ""),
+            "dim",
+        )
     parts: list[RenderableType] = [head]
 
     attempts = Table("Try", "Mode", "Started", "Took", "Outcome", box=None, header_style="bold", pad_edge=False)
     for attempt in story.attempts:
         took = (attempt.ended_ts or now) - attempt.started_ts
-        attempts.add_row(str(attempt.number), fmt.literal(attempt.mode or "-", max_chars=12), fmt.clock_time(attempt.started_ts), fmt.duration(took), Text(fmt.literal(attempt.outcome, max_chars=120)))
+        attempts.add_row(
+            str(attempt.number),
+            fmt.literal(attempt.mode or "-", max_chars=12),
+            fmt.clock_time(attempt.started_ts),
+            fmt.duration(took),
+            Text(fmt.literal(attempt.outcome, max_chars=120)),
+        )
     parts += [_section(f"Attempts ({len(story.attempts)})"), attempts if story.attempts else Text("none yet", "dim")]
 
     steps = Table("Step", "Status", "Took", "Description", box=None, header_style="bold", pad_edge=False)
     for step in story.steps:
-        steps.add_row(str(step.number), step.status, fmt.duration(step.seconds if step.seconds is not None else now - step.started_ts), Text(fmt.literal(step.description, max_chars=120)))
+        steps.add_row(
+            str(step.number),
+            step.status,
+            fmt.duration(step.seconds if step.seconds is not None else now - step.started_ts),
+            Text(fmt.literal(step.description, max_chars=120)),
+        )
     parts += [_section(f"Steps ({len(story.steps)})"), steps if story.steps else Text("none yet", "dim")]
 
     handoffs = Table("", "With", "Tokens", "Context", box=None, header_style="bold", pad_edge=False)
@@ -89,7 +112,9 @@ def render_story(state: OrchestrationState, story: AgentStory, now: float, *, da
 
     tokens = Table("Pool", "Reported", "Estimated", box=None, header_style="bold", pad_edge=False)
     for pool in sorted(set(story.reported) | set(story.estimated)):
-        tokens.add_row(pool, fmt.tokens(story.reported.get(pool, 0)), fmt.tokens(story.estimated.get(pool, 0)) if pool in story.estimated else "-")
+        tokens.add_row(
+            pool, fmt.tokens(story.reported.get(pool, 0)), fmt.tokens(story.estimated.get(pool, 0)) if pool in story.estimated else "-"
+        )
     parts += [_section("Tokens per pool"), tokens if tokens.row_count else Text("none reported", "dim")]
 
     parts.append(_section(f"Tool calls ({len(story.tool_calls)})"))
@@ -130,7 +155,11 @@ def _terminal(story: AgentStory, terminal_id: str) -> RenderableType:
     terminal = story.terminals[terminal_id]
     head = Text("$ ", "bold")
     head.append(fmt.literal(terminal.command or terminal_id, max_chars=200), "bold")
-    status = "running" if not terminal.done else (f"exit {terminal.exit_code}" if terminal.exit_code is not None else f"signal {terminal.signal}")
+    status = (
+        "running"
+        if not terminal.done
+        else (f"exit {terminal.exit_code}" if terminal.exit_code is not None else f"signal {terminal.signal}")
+    )
     head.append(f"  {status}" + (" · truncated" if terminal.truncated else ""), "green" if terminal.exit_code == 0 else "yellow")
     body = Text(fmt.literal(terminal.output.rstrip("\n"), max_chars=20_000, one_line=False))
     return Group(head, body)
@@ -173,7 +202,9 @@ class AgentScreen(ModalScreen[None]):
             self._read_stderr(story.stderr[-1][0])
         theme = self.app.current_theme
         background = theme.surface or theme.background or "default"
-        self.query_one("#agent-story", Static).update(render_story(state, story, self.clock(), dark=theme.dark, background=background, stderr=self._stderr))
+        self.query_one("#agent-story", Static).update(
+            render_story(state, story, self.clock(), dark=theme.dark, background=background, stderr=self._stderr)
+        )
 
     @work(thread=True, exclusive=True, group="agent-stderr")
     def _read_stderr(self, relative: str) -> None:

@@ -73,7 +73,9 @@ def find_checkpoints(workspace: Workspace, live: OrchestrationState | None) -> F
         try:
             found.latest[orch_id] = workspace.load_state(orch_id)
         except Exception as exc:  # a damaged state.yaml is listed as a problem, never a crash
-            found.problems.append(str(exc) if isinstance(exc, StudioError) else f"{orch_id}: unreadable state ({type(exc).__name__}: {exc})")
+            found.problems.append(
+                str(exc) if isinstance(exc, StudioError) else f"{orch_id}: unreadable state ({type(exc).__name__}: {exc})"
+            )
     known = {cp.id: cp for state in found.latest.values() for cp in state.checkpoints}
     by_orch: dict[str, list[Entry]] = {}
     for cp_id, path in workspace.checkpoint_paths():
@@ -137,10 +139,24 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
 
     BINDINGS = [
         Binding("r", "resume", "Resume", id="checkpoints.resume", tooltip="Resume the highlighted checkpoint here (asks first)"),
-        Binding("f", "fork", "Fork", id="checkpoints.fork", tooltip="Start a new run from the highlighted checkpoint's state and files (asks first)"),
+        Binding(
+            "f",
+            "fork",
+            "Fork",
+            id="checkpoints.fork",
+            tooltip="Start a new run from the highlighted checkpoint's state and files (asks first)",
+        ),
         Binding("m", "mark", "Mark", id="checkpoints.mark", tooltip="Mark the highlighted checkpoint for compare (two at most)"),
-        Binding("d", "compare", "Compare", id="checkpoints.compare", tooltip="Compare the two marked checkpoints (or the marked one and the highlighted) side by side"),
-        Binding("y", "app.yank", "Copy", id="checkpoints.yank", tooltip="Copy the command that resumes the highlighted checkpoint", show=False),
+        Binding(
+            "d",
+            "compare",
+            "Compare",
+            id="checkpoints.compare",
+            tooltip="Compare the two marked checkpoints (or the marked one and the highlighted) side by side",
+        ),
+        Binding(
+            "y", "app.yank", "Copy", id="checkpoints.yank", tooltip="Copy the command that resumes the highlighted checkpoint", show=False
+        ),
         Binding("escape,c,q", "close", "Close", id="checkpoints.close", tooltip="Back to the dashboard"),
     ]
 
@@ -156,7 +172,9 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
             self.record = record
             self.problem = problem
 
-    def __init__(self, workspace: Workspace, live: OrchestrationState | None, *, can_resume: bool = True, read_only: str | None = None) -> None:
+    def __init__(
+        self, workspace: Workspace, live: OrchestrationState | None, *, can_resume: bool = True, read_only: str | None = None
+    ) -> None:
         super().__init__()
         self.workspace = workspace
         self.live = live
@@ -311,7 +329,9 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
                 f"(the newest checkpoint of this run is {newest}).\n"
             )
         else:
-            question.append("The run continues in this dashboard after the last step its log records as completed, appending to the same log.")
+            question.append(
+                "The run continues in this dashboard after the last step its log records as completed, appending to the same log."
+            )
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -344,6 +364,7 @@ class CheckpointBrowser(ModalScreen["CheckpointRecord | Fork | None"]):
                 self.dismiss(Fork(record))
 
         self.app.push_screen(ConfirmScreen("Fork from checkpoint", question, yes="Fork", purpose="fork"), confirmed)
+
     def action_mark(self) -> None:
         entry = self.highlighted
         if entry is None:

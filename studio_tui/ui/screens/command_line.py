@@ -67,7 +67,11 @@ class CommandLine(ModalScreen[Command | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="command-line"):
             yield Static(" · ".join(f":{verb}" for verb in COMMANDS), id="command-help", classes="hint")
-            yield Input(placeholder="command (Tab completes, Enter runs, Esc closes)", suggester=SuggestFromList(self.candidates, case_sensitive=False), id="command-input")
+            yield Input(
+                placeholder="command (Tab completes, Enter runs, Esc closes)",
+                suggester=SuggestFromList(self.candidates, case_sensitive=False),
+                id="command-input",
+            )
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -51,13 +51,53 @@ class DashboardScreen(Screen):
     """Draws the feed it is given; the app decides when (`show`, at the frame rate)."""
 
     BINDINGS = [
-        Binding("c", "app.checkpoints", "Checkpoints", id="dashboard.checkpoints", tooltip="Browse every checkpoint in the workspace; resume one"),
+        Binding(
+            "c",
+            "app.checkpoints",
+            "Checkpoints",
+            id="dashboard.checkpoints",
+            tooltip="Browse every checkpoint in the workspace; resume one",
+        ),
         Binding("i", "app.inbox", "Inbox", id="dashboard.inbox", tooltip="Every decision waiting in any run of this workspace; answer one"),
-        Binding("slash", "filter_log", "Search log", id="dashboard.filter", tooltip="Search the event log: words anywhere in a line, a match count, n/N to jump"),
-        Binding("1", "pane('agents')", "Agents", id="dashboard.pane.agents", tooltip="Show (small terminal) or focus the agent sequence", show=False),
-        Binding("2", "pane('budget')", "Budget", id="dashboard.pane.budget", tooltip="Show (small terminal) or focus the context budget", show=False),
-        Binding("3", "pane('checkpoints')", "Checkpoints", id="dashboard.pane.checkpoints", tooltip="Show (small terminal) or focus the checkpoints", show=False),
-        Binding("4", "pane('failures')", "Failures", id="dashboard.pane.failures", tooltip="Show (small terminal) or focus the failures", show=False),
+        Binding(
+            "slash",
+            "filter_log",
+            "Search log",
+            id="dashboard.filter",
+            tooltip="Search the event log: words anywhere in a line, a match count, n/N to jump",
+        ),
+        Binding(
+            "1",
+            "pane('agents')",
+            "Agents",
+            id="dashboard.pane.agents",
+            tooltip="Show (small terminal) or focus the agent sequence",
+            show=False,
+        ),
+        Binding(
+            "2",
+            "pane('budget')",
+            "Budget",
+            id="dashboard.pane.budget",
+            tooltip="Show (small terminal) or focus the context budget",
+            show=False,
+        ),
+        Binding(
+            "3",
+            "pane('checkpoints')",
+            "Checkpoints",
+            id="dashboard.pane.checkpoints",
+            tooltip="Show (small terminal) or focus the checkpoints",
+            show=False,
+        ),
+        Binding(
+            "4",
+            "pane('failures')",
+            "Failures",
+            id="dashboard.pane.failures",
+            tooltip="Show (small terminal) or focus the failures",
+            show=False,
+        ),
         Binding("5", "pane('log')", "Log", id="dashboard.pane.log", tooltip="Show (small terminal) or focus the event log", show=False),
     ]
 

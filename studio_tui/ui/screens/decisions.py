@@ -211,7 +211,9 @@ class ConfidenceScreen(DecisionScreen):
 class ChoiceScreen(DecisionScreen):
     """Any other decision with options (permissions, kinds to come): number keys or the buttons."""
 
-    BINDINGS = [Binding(str(n), f"pick({n})", f"Option {n}", show=False, id=f"choice.{n}", tooltip=f"Choose option {n}") for n in range(1, 10)]
+    BINDINGS = [
+        Binding(str(n), f"pick({n})", f"Option {n}", show=False, id=f"choice.{n}", tooltip=f"Choose option {n}") for n in range(1, 10)
+    ]
 
     def title_text(self) -> str:
         titles = {"permission": "Permission requested"}

@@ -26,7 +26,14 @@ class InboxScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,i,q", "close", "Close", id="inbox.close", tooltip="Back to the dashboard"),
         Binding("enter", "answer", "Answer", id="inbox.answer", tooltip="Answer the highlighted decision: that run's own process takes it"),
-        Binding("y", "app.yank", "Copy", id="inbox.yank", tooltip="Copy the `studio-tui answer` command for the highlighted decision", show=False),
+        Binding(
+            "y",
+            "app.yank",
+            "Copy",
+            id="inbox.yank",
+            tooltip="Copy the `studio-tui answer` command for the highlighted decision",
+            show=False,
+        ),
     ]
 
     class Found(Message):

@@ -120,18 +120,50 @@ class ReplayScreen(DashboardScreen):
 
     BINDINGS = [
         Binding("space", "toggle", "Play/pause", id="replay.toggle", tooltip="Play or pause the replay (from the end it starts over)"),
-        Binding("plus,equals_sign", "faster", "Faster", id="replay.faster", tooltip="Double the speed, up to 64x, then as fast as possible"),
+        Binding(
+            "plus,equals_sign", "faster", "Faster", id="replay.faster", tooltip="Double the speed, up to 64x, then as fast as possible"
+        ),
         Binding("minus", "slower", "Slower", id="replay.slower", tooltip="Halve the speed, down to 0.25x"),
         Binding("right", "step(1)", "Next", id="replay.next", tooltip="One event forward", show=False),
         Binding("left", "step(-1)", "Back", id="replay.back", tooltip="One event back", show=False),
-        Binding("shift+right", f"step({BIG_STEP})", "+100", id="replay.next100", tooltip=f"{BIG_STEP} events forward (or to the end)", show=False),
-        Binding("shift+left", f"step(-{BIG_STEP})", "-100", id="replay.back100", tooltip=f"{BIG_STEP} events back (or to the start)", show=False),
+        Binding(
+            "shift+right",
+            f"step({BIG_STEP})",
+            "+100",
+            id="replay.next100",
+            tooltip=f"{BIG_STEP} events forward (or to the end)",
+            show=False,
+        ),
+        Binding(
+            "shift+left", f"step(-{BIG_STEP})", "-100", id="replay.back100", tooltip=f"{BIG_STEP} events back (or to the start)", show=False
+        ),
         Binding("n", "next_mark", "Next failure", id="replay.next_mark", tooltip="Jump to the next failure or escalation"),
-        Binding("N", "previous_mark", "Prev failure", id="replay.previous_mark", tooltip="Jump to the previous failure or escalation", show=False),
+        Binding(
+            "N",
+            "previous_mark",
+            "Prev failure",
+            id="replay.previous_mark",
+            tooltip="Jump to the previous failure or escalation",
+            show=False,
+        ),
         Binding("g,home", "home", "Start", id="replay.home", tooltip="Jump to the start of the log", show=False),
         Binding("G,end", "end", "End", id="replay.end", tooltip="Jump to the end of the log", show=False),
-        Binding("b", "bad_lines", "Bad lines", id="replay.bad_lines", tooltip="List the log's unreadable lines with their line numbers", show=False),
-        Binding("escape", "close", "Close replay", id="replay.close", tooltip="Back to the dashboard (when the replay was opened from it)", show=False),
+        Binding(
+            "b",
+            "bad_lines",
+            "Bad lines",
+            id="replay.bad_lines",
+            tooltip="List the log's unreadable lines with their line numbers",
+            show=False,
+        ),
+        Binding(
+            "escape",
+            "close",
+            "Close replay",
+            id="replay.close",
+            tooltip="Back to the dashboard (when the replay was opened from it)",
+            show=False,
+        ),
     ]
 
     def __init__(self, path: Path, *, max_gap: float = MAX_GAP_S, closable: bool = False, feed: Feed | None = None) -> None:
@@ -275,7 +307,18 @@ class ReplayScreen(DashboardScreen):
 
     def _show_transport(self) -> None:
         player, model = self.player, self.model
-        shown = (player.playing, player.speed, player.position, model.length, player.state.seq, self.indexing, self.keyframing, self.bad_line_count, model.unknown_events, self.pending_seek)
+        shown = (
+            player.playing,
+            player.speed,
+            player.position,
+            model.length,
+            player.state.seq,
+            self.indexing,
+            self.keyframing,
+            self.bad_line_count,
+            model.unknown_events,
+            self.pending_seek,
+        )
         if shown == self._transport_shown:
             return
         self._transport_shown = shown

@@ -46,9 +46,7 @@ class AcpAgent:
             await child.start()
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            return Outcome.failed(
-                "blocker", f"cannot start ACP agent {describe_command(argv)!r}: {reason}", details=f"cwd: {cwd}"
-            )
+            return Outcome.failed("blocker", f"cannot start ACP agent {describe_command(argv)!r}: {reason}", details=f"cwd: {cwd}")
         await reporter.log(f"started ACP agent {describe_command(argv)} (pid {child.pid})", "debug")
         session = Session(self.config, task, reporter, child, allow_outside=self.allow_outside)
         try:

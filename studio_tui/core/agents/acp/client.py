@@ -201,5 +201,3 @@ class StudioClient:
 
     def on_connect(self, conn: Any) -> None:
         self.conn = conn
-
-

@@ -136,9 +136,7 @@ def asked_question(message: str) -> str | None:
     return text
 
 
-async def write_document(
-    session: Session, document: Document, first: str, *, attempts: int, max_questions: int
-) -> Outcome:
+async def write_document(session: Session, document: Document, first: str, *, attempts: int, max_questions: int) -> Outcome:
     """Prompt until the agent leaves a valid file (new or changed in this run), answering its
     questions on the way; `design_flaw` when `attempts` checks all failed."""
     before = file_digest(document.path)
@@ -178,10 +176,10 @@ async def write_document(
             )
         if question is not None and not written:
             # Out of question rounds: the agent plans with what it has.
-            await session.reporter.log(f"question round limit reached ({max_questions}): the agent is told to write the {document.what}", "warning")
+            await session.reporter.log(
+                f"question round limit reached ({max_questions}): the agent is told to write the {document.what}", "warning"
+            )
             prompt = answer_prompt("", session.task.role)
             continue
-        await session.reporter.log(
-            clip(f"{document.what} not valid ({checks}/{attempts}), sent back to the agent: {error}"), "warning"
-        )
+        await session.reporter.log(clip(f"{document.what} not valid ({checks}/{attempts}), sent back to the agent: {error}"), "warning")
         prompt = fix_prompt(error, document.path, checks, attempts)

@@ -52,8 +52,12 @@ def diff_preview(old: str | None, new: str | None, shown_path: str) -> str:
         return f"{shown_path}: a large change ({before} lines before, {after} after): too large to preview here"
     lines = list(
         difflib.unified_diff(
-            (old or "").splitlines(), (new or "").splitlines(),
-            fromfile=_side("a", shown_path) if old is not None else "/dev/null", tofile=_side("b", shown_path), lineterm="", n=2,
+            (old or "").splitlines(),
+            (new or "").splitlines(),
+            fromfile=_side("a", shown_path) if old is not None else "/dev/null",
+            tofile=_side("b", shown_path),
+            lineterm="",
+            n=2,
         )
     )
     if len(lines) > DIFF_PREVIEW_MAX_LINES:
@@ -97,12 +101,20 @@ def describe_tool_call(
         if isinstance(item, FileEditToolCallContent):
             where = locate(root, item.path)
             locations.append(where)
-            diffs.append({"path": where.shown, "outside": where.outside, "preview": diff_preview(item.old_text, item.new_text, where.shown)})
+            diffs.append(
+                {"path": where.shown, "outside": where.outside, "preview": diff_preview(item.old_text, item.new_text, where.shown)}
+            )
     if not diffs and known is not None:
         for content in known.content:
             if content.kind == "diff" and content.path is not None and content.new_text is not None:
                 where = locate(root, content.path)
-                diffs.append({"path": where.shown, "outside": where.outside, "preview": diff_preview(content.old_text, content.new_text, where.shown)})
+                diffs.append(
+                    {
+                        "path": where.shown,
+                        "outside": where.outside,
+                        "preview": diff_preview(content.old_text, content.new_text, where.shown),
+                    }
+                )
     if not tool_call.locations and known is not None:
         locations.extend(locate(root, path) for path in known.locations)
     unique: dict[str, Location] = {}
@@ -132,9 +144,7 @@ class Permissions:
         self._asks: set[asyncio.Future[str | None]] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
 
-    async def request(
-        self, session_id: str, tool_call: ToolCallUpdate, options: list[AcpPermissionOption]
-    ) -> RequestPermissionResponse:
+    async def request(self, session_id: str, tool_call: ToolCallUpdate, options: list[AcpPermissionOption]) -> RequestPermissionResponse:
         client = self.client
         cancelled = RequestPermissionResponse(outcome=DeniedOutcome(outcome="cancelled"))
         raw = client.extras.take_permission(tool_call.tool_call_id)

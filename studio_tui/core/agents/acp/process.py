@@ -109,9 +109,7 @@ class Session:
         self.client = StudioClient(reporter, task, self.clock, allow_outside=allow_outside)
         self.stdin, stdout, stderr = child.pipes()
         self.stderr_tail = OutputTail()
-        self.stderr_stream = StderrStream(
-            self.client.records, task.key, header=f"{task.key} attempt {task.attempt}, pid {child.pid}"
-        )
+        self.stderr_stream = StderrStream(self.client.records, task.key, header=f"{task.key} attempt {task.attempt}, pid {child.pid}")
         self._stderr_logs = LogThrottle(reporter, what="lines of the agent's stderr")
         self.stderr_reader: asyncio.Future[None] = asyncio.ensure_future(self._read_stderr(stderr))
         # acp's router calls each handler by keyword and treats terminal/* and elicitation/* as optional,
@@ -210,7 +208,9 @@ class Session:
                 self.resumed = True
                 modes = loaded.modes if loaded is not None else None
             except RequestError as exc:
-                await self.reporter.log(f"the agent could not load its session {self.task.session_id} ({exc}): starting a new one", "warning")
+                await self.reporter.log(
+                    f"the agent could not load its session {self.task.session_id} ({exc}): starting a new one", "warning"
+                )
             finally:
                 self.client.replaying = False
         if self.resumed:
@@ -346,7 +346,9 @@ class Session:
             )
         if reason == "cancelled":
             if self.client.person_cancelled:
-                return Outcome.failed("blocker", "the agent's turn was cancelled: a permission request was answered cancelled", details=details)
+                return Outcome.failed(
+                    "blocker", "the agent's turn was cancelled: a permission request was answered cancelled", details=details
+                )
             return Outcome.failed("blocker", "the agent cancelled its turn (stop reason: cancelled)", details=details)
         return Outcome.failed("code_error", f"the agent ended its turn with an unknown stop reason {reason!r}", details=details)
 

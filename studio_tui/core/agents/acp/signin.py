@@ -29,10 +29,10 @@ def recognise_refusal(text: str) -> Refusal | None:
     """A known refusal in an agent's error text or stderr, with the documented way out."""
     if ROOT_REFUSAL in text:
         return Refusal(
-            "Claude Code refuses to run as root (\"--dangerously-skip-permissions cannot be used with root/sudo "
-            "privileges\"): run studio-tui as a normal user, or, inside a throwaway container or VM only, set "
+            'Claude Code refuses to run as root ("--dangerously-skip-permissions cannot be used with root/sudo '
+            'privileges"): run studio-tui as a normal user, or, inside a throwaway container or VM only, set '
             "IS_SANDBOX=1 in the agent's env (see docs/acp.md)",
-            "In .studio/config.yaml: agents.<role>.env: {IS_SANDBOX: \"1\"}. Claude Code then treats the machine as a sandbox.",
+            'In .studio/config.yaml: agents.<role>.env: {IS_SANDBOX: "1"}. Claude Code then treats the machine as a sandbox.',
         )
     return None
 

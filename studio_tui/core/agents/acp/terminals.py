@@ -51,7 +51,15 @@ class Terminal:
     """One command the agent runs through the client."""
 
     def __init__(
-        self, terminal_id: str, argv: list[str], cwd: Path, env: dict[str, str], limit: int, emit: Callable[..., Awaitable[None]], *, shell: bool = False
+        self,
+        terminal_id: str,
+        argv: list[str],
+        cwd: Path,
+        env: dict[str, str],
+        limit: int,
+        emit: Callable[..., Awaitable[None]],
+        *,
+        shell: bool = False,
     ) -> None:
         self.id = terminal_id
         self.argv = argv
@@ -103,8 +111,14 @@ class Terminal:
         finally:
             self.done.set()
             await self._emit(
-                ev.TerminalOutput, terminal_id=self.id, command=self.command, output="",
-                exit_code=self.exit_code, signal=self.signal, truncated=self.streamed > STREAM_MAX_BYTES, done=True,
+                ev.TerminalOutput,
+                terminal_id=self.id,
+                command=self.command,
+                output="",
+                exit_code=self.exit_code,
+                signal=self.signal,
+                truncated=self.streamed > STREAM_MAX_BYTES,
+                done=True,
             )
 
     def _keep(self, chunk: bytes) -> None:

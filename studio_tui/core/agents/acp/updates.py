@@ -250,7 +250,9 @@ class UpdateMapper:
         if update.content is not None:
             tool.content = convert_content(self.root, self.records, list(update.content), raw)
         raw_input = tool.raw_input
-        if (raw_input is not None and not isinstance(raw_input, (dict, list, str, int, float, bool))) or (raw_input is not None and len(input_text(raw_input) or "") >= INPUT_INLINE_MAX_CHARS):
+        if (raw_input is not None and not isinstance(raw_input, (dict, list, str, int, float, bool))) or (
+            raw_input is not None and len(input_text(raw_input) or "") >= INPUT_INLINE_MAX_CHARS
+        ):
             raw_input = input_text(raw_input)
         snapshot = (tool.title, tool.kind, tool.status, input_text(raw_input), tuple(tool.locations), tuple(tool.content))
         if snapshot == tool.recorded:

@@ -44,7 +44,9 @@ class AgentDetail(Static):
         received = sum(h.tokens for h in state.handoffs if h.to_agent == agent.agent)
         facts = [agent.status, f"try {agent.attempts}" if agent.attempts else "not started"]
         if agent.retries or agent.replans:
-            facts.append(f"{agent.retries} retr{'y' if agent.retries == 1 else 'ies'}, {agent.replans} replan{'' if agent.replans == 1 else 's'}")
+            facts.append(
+                f"{agent.retries} retr{'y' if agent.retries == 1 else 'ies'}, {agent.replans} replan{'' if agent.replans == 1 else 's'}"
+            )
         if received:
             facts.append(f"{fmt.tokens(received)}-token handoff")
         width = self.content_size.width or 80

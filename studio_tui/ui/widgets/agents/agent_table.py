@@ -16,7 +16,6 @@ BAR_WIDTH = 10
 """Cells of the per-agent progress bar: six plan steps still read as distinct blocks."""
 
 
-
 class AgentTable(StateTable):
     """One row per routed agent, in order; Enter opens the agent's detail, `h` its handoffs."""
 
@@ -39,7 +38,13 @@ class AgentTable(StateTable):
         "agents--bar-empty",
     }
     BINDINGS = [
-        Binding("enter", "detail", "Detail", id="agents.detail", tooltip="Open the highlighted agent: attempts, steps, tokens, tool calls with diffs, terminal output, log"),
+        Binding(
+            "enter",
+            "detail",
+            "Detail",
+            id="agents.detail",
+            tooltip="Open the highlighted agent: attempts, steps, tokens, tool calls with diffs, terminal output, log",
+        ),
         Binding(
             "h",
             "inspect",
@@ -88,7 +93,11 @@ class AgentTable(StateTable):
         filled, empty = fmt.bar(fraction, BAR_WIDTH)
         progress = Text(filled, style)
         progress.append(empty, tone(self, "agents--bar-empty"))
-        step = step_count(agent.steps_completed, agent.steps_skipped, total) if total else (str(agent.current_step) if agent.current_step else "-")
+        step = (
+            step_count(agent.steps_completed, agent.steps_skipped, total)
+            if total
+            else (str(agent.current_step) if agent.current_step else "-")
+        )
         if agent.started_ts is None:
             took = "-"
         else:

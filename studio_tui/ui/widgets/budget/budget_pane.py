@@ -121,7 +121,9 @@ class BudgetHistory(Widget):
             for row_index, row in enumerate(rows):
                 floor = (height - 1 - row_index) * levels
                 cell = min(levels, max(0, eighths - floor))
-                row.append(self.BLOCKS[cell] if cell or row_index < height - 1 else "▁", tone if cell else style("budget-history--baseline"))
+                row.append(
+                    self.BLOCKS[cell] if cell or row_index < height - 1 else "▁", tone if cell else style("budget-history--baseline")
+                )
         return Text("\n").join(rows)
 
 

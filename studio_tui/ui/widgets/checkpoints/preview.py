@@ -40,18 +40,18 @@ def changes(before: OrchestrationState, after: OrchestrationState) -> list[tuple
             moved.append(f"+{more} tr{'y' if more == 1 else 'ies'}")
         if moved:
             lines.append(("plain", f"{agent.agent}: {'; '.join(moved)}"))
-    for failure in after.failures[len(before.failures):]:
+    for failure in after.failures[len(before.failures) :]:
         action = f" → {failure.action}" if failure.action else ""
         lines.append(("error", f"failure {failure.agent} step {failure.step}: {failure.category}{action}: {failure.message}"))
     new_checkpoints = len(after.checkpoints) - len(before.checkpoints)
     if new_checkpoints > 0:
         lines.append(("muted", f"+{new_checkpoints} checkpoint{'s' if new_checkpoints > 1 else ''}"))
-    for decision in after.decisions[len(before.decisions):]:
+    for decision in after.decisions[len(before.decisions) :]:
         if decision.answer is not None:
             lines.append(("accent", f"{decision.kind} answered: {decision.answer} ({decision.by})"))
     if before.budget.used != after.budget.used:
         lines.append(("muted", f"budget total {fmt.tokens(before.budget.used)} → {fmt.tokens(after.budget.used)}"))
-    for opt in after.budget.optimizations[len(before.budget.optimizations):]:
+    for opt in after.budget.optimizations[len(before.budget.optimizations) :]:
         lines.append(("warning", f"optimised {opt.pool}: {opt.step}"))
     return lines
 
@@ -84,7 +84,10 @@ class CheckpointPreview(Static):
             text.append(f"{gap}{title}\n", style("preview--section"))
 
         text.append(f"{meta.id}  {fmt.literal(meta.name)}", style("preview--title"))
-        text.append(f"\n{meta.orch_id} · after {fmt.literal(meta.after_agent or '-')} · {fmt.clock_time(meta.ts)} · seq {meta.seq} · {fmt.literal(meta.reason)}", style("preview--muted"))
+        text.append(
+            f"\n{meta.orch_id} · after {fmt.literal(meta.after_agent or '-')} · {fmt.clock_time(meta.ts)} · seq {meta.seq} · {fmt.literal(meta.reason)}",
+            style("preview--muted"),
+        )
         text.append("\n" + fmt.literal(state.goal), style("preview--plain"))
 
         section("Agents")
@@ -92,7 +95,9 @@ class CheckpointPreview(Static):
             total = f"/{agent.total_steps}" if agent.total_steps else ""
             tone = {"completed": "success", "failed": "error", "waiting": "warning", "active": "accent"}.get(agent.status, "muted")
             text.append(f" {fmt.STATUS_GLYPHS.get(agent.status, '·')} ", style(f"preview--{tone}"))
-            text.append(f"{fmt.literal(agent.agent, max_chars=30):<14}{agent.status:<10} step {agent.current_step}{total}", style("preview--plain"))
+            text.append(
+                f"{fmt.literal(agent.agent, max_chars=30):<14}{agent.status:<10} step {agent.current_step}{total}", style("preview--plain")
+            )
             if agent.steps_skipped:
                 text.append(f"  skipped {', '.join(map(str, agent.steps_skipped))}", style("preview--warning"))
             text.append("\n")

@@ -47,7 +47,9 @@ def _describe(event: ev.Event) -> Row:
         return Row("orchestrator", "status", text(event.status + reason), "muted")
     if isinstance(event, ev.RoutingDecided):
         agents = " → ".join(s.key for s in event.sequence)
-        return Row("orchestrator", "routing", text(f"{event.workflow} ({event.complexity}, {fmt.percent(event.confidence)}): {agents}"), "accent")
+        return Row(
+            "orchestrator", "routing", text(f"{event.workflow} ({event.complexity}, {fmt.percent(event.confidence)}): {agents}"), "accent"
+        )
     if isinstance(event, ev.SequenceExtended):
         return Row("orchestrator", "sequence", text("added " + ", ".join(s.key for s in event.sequence)), "muted")
     if isinstance(event, ev.DecisionRequested):
@@ -91,7 +93,9 @@ def _describe(event: ev.Event) -> Row:
     if isinstance(event, ev.HandoffRecorded):
         return Row(event.from_agent, "handoff", text(f"→ {event.to_agent}, {fmt.tokens(event.tokens)} tokens"), "accent")
     if isinstance(event, ev.CheckpointSaved):
-        return Row(event.after_agent or "orchestrator", "checkpoint", text(f"{event.checkpoint_id} {event.name} ({event.reason})"), "success")
+        return Row(
+            event.after_agent or "orchestrator", "checkpoint", text(f"{event.checkpoint_id} {event.name} ({event.reason})"), "success"
+        )
     if isinstance(event, ev.Resumed):
         return Row("orchestrator", "rewound" if event.rewind else "resumed", text(f"from {event.checkpoint_id}"), "accent")
     if isinstance(event, ev.StepRerun):

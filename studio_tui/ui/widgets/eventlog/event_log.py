@@ -235,7 +235,9 @@ class EventLogPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield EventLog(id="event-log")
-        yield FilterInput(placeholder="search the log: words anywhere in a line (agent:NAME kind:KIND pin a column); Esc clears", id="log-filter")
+        yield FilterInput(
+            placeholder="search the log: words anywhere in a line (agent:NAME kind:KIND pin a column); Esc clears", id="log-filter"
+        )
 
     def on_resize(self) -> None:
         self.post_message(self.Stale())  # cheap (no line is formatted until shown); keeps the bottom in view

@@ -71,12 +71,17 @@ class HandoffView(Static):
     def _section(self, text: Text, title: str, handoffs: list[Handoff]) -> None:
         style = tones(self)
         total = sum(h.tokens for h in handoffs)
-        text.append(f"\n\n{title}: {len(handoffs)} handoff{'s' if len(handoffs) != 1 else ''}, {fmt.tokens(total)} tokens\n", style("handoffs--section"))
+        text.append(
+            f"\n\n{title}: {len(handoffs)} handoff{'s' if len(handoffs) != 1 else ''}, {fmt.tokens(total)} tokens\n",
+            style("handoffs--section"),
+        )
         if not handoffs:
             text.append("  none yet\n", style("handoffs--muted"))
         for handoff in handoffs:
             text.append(
-                fmt.literal(f"  {handoff.from_agent} → {handoff.to_agent}  {fmt.tokens(handoff.tokens)} tokens  {fmt.clock_time(handoff.ts)}  seq {handoff.seq}")
+                fmt.literal(
+                    f"  {handoff.from_agent} → {handoff.to_agent}  {fmt.tokens(handoff.tokens)} tokens  {fmt.clock_time(handoff.ts)}  seq {handoff.seq}"
+                )
                 + "\n",
                 style("handoffs--meta"),
             )
