@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -285,19 +286,24 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
     return {"events": out.seq, "bytes": path.stat().st_size, "tasks": task, "types": dict(out.counts.most_common())}
 
 
-def cached_log(total: int = 1_000_000, seed: int = SEED) -> Path:
-    """The generated log in the temp dir, made once per (size, seed, generator source) and reused."""
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+def cache_log(name: str, generator_file: str, make: Callable[[Path, int, int], object], total: int, seed: int) -> Path:
+    """A generated log in the temp dir, made once per (name, size, seed, generator source) and reused."""
+    source = hashlib.sha256(Path(generator_file).read_bytes()).hexdigest()[:12]
     folder = Path(tempfile.gettempdir()) / "studio-tui-bench"
-    path = folder / f"events-{total}-{seed}-{source}.jsonl"
+    path = folder / f"{name}-{total}-{seed}-{source}.jsonl"
     if not path.exists():
         started = time.perf_counter()
-        print(f"generating {total:,} events into {path} ...", file=sys.stderr)
+        print(f"generating {total:,} events ({name}) into {path} ...", file=sys.stderr)
         partial = path.with_suffix(".partial")
-        generate(partial, total, seed)
+        make(partial, total, seed)
         partial.replace(path)
         print(f"generated in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     return path
+
+
+def cached_log(total: int = 1_000_000, seed: int = SEED) -> Path:
+    """The generated log in the temp dir, made once per (size, seed, generator source) and reused."""
+    return cache_log("events", __file__, generate, total, seed)
 
 
 if __name__ == "__main__":

@@ -11,17 +11,17 @@ last line. Deterministic (seeded), written with the real event models and `encod
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _gen import cache_log
 
 from studio_tui.core import events as ev
 from studio_tui.core.reducer import apply
@@ -258,17 +258,7 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
 
 def cached_log(total: int = 1_000_000, seed: int = SEED) -> Path:
     """The wide log in the temp dir, made once per (size, seed, generator source) and reused."""
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / "studio-tui-bench"
-    path = folder / f"wide-{total}-{seed}-{source}.jsonl"
-    if not path.exists():
-        started = time.perf_counter()
-        print(f"generating the wide log ({total:,} events) into {path} ...", file=sys.stderr)
-        partial = path.with_suffix(".partial")
-        generate(partial, total, seed)
-        partial.replace(path)
-        print(f"generated in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-    return path
+    return cache_log("wide", __file__, generate, total, seed)
 
 
 if __name__ == "__main__":
