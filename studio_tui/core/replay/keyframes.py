@@ -36,7 +36,8 @@ KEYFRAME_BUDGET_BYTES = 96 << 20
 """Bytes kept by keyframes alone (chunk references, copies, and records the state being folded no
 longer holds: older versions of agents, records a resume rolled back) at most; past it every other
 keyframe is dropped and the spacing doubles, so a log whose state churns costs slower seeks, never
-unbounded memory. Records the newest state still holds are not counted: they are the state's."""
+unbounded memory. Records the newest state still holds are not counted: they are the state's. Counted
+as of the newest keyframe: records the frontier replaced since are counted when the next one is laid."""
 
 CHUNK = 128
 """Records per chunk: a keyframe holds len(list) / CHUNK chunk references per list, and a chunk changed

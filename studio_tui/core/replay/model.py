@@ -23,6 +23,11 @@ from .marks import MARK_KINDS, MARK_PATTERNS, Mark, mark_for
 from .report import ReplayReport
 from .sharing import SharedState
 
+RESUME_KEYFRAME_GAP = 4
+"""A keyframe is also laid just after a `resumed` line (a whole state: folding it costs as much as a
+thousand other lines) unless one is fewer than `keyframe_every / RESUME_KEYFRAME_GAP` lines back, so
+resumes add at most a few keyframes per interval and a seek seldom folds one."""
+
 MAX_GAP_S = 2.0
 """Longest pause replay plays between two events (log seconds, before the speed factor): a person
 answering an escalation for ten minutes still reads as a pause, not a frozen screen."""
@@ -64,6 +69,8 @@ class ReplayModel:
         self._frontier_state = SharedState()
         first = freeze(self._frontier_state, 0)
         self._keyframes: list[Keyframe] = [first]
+        self._positions: list[int] = [0]
+        """Each keyframe's position, rising: every `keyframe_every` lines, and just after a `resumed` line."""
         self._keyframe_bytes = first.bytes
         self._bad: list[BadLine] = []
         self.unknown_events = 0
@@ -170,7 +177,10 @@ class ReplayModel:
                     if type(found) is ev.UnknownEvent:
                         self.unknown_events += 1
                 position = index + 1
-                if position % every == 0 and position // every == len(self._keyframes):
+                due = position % every == 0 or (
+                    type(found) is ev.Resumed and position - self._positions[-1] >= every // RESUME_KEYFRAME_GAP
+                )
+                if due and position > self._positions[-1]:
                     self._add_keyframe(freeze(folder.flush(), position, self._keyframes[-1]))  # type: ignore[arg-type]
                     every = self.keyframe_every
             folder.flush()
@@ -179,13 +189,22 @@ class ReplayModel:
 
     def _add_keyframe(self, keyframe: Keyframe) -> None:
         self._keyframes.append(keyframe)
+        self._positions.append(keyframe.position)
         self._keyframe_bytes += keyframe.bytes
         if self._keyframe_bytes > self.keyframe_budget:
             # The running sum counts records the frontier may still hold: count exactly before thinning.
             self._keyframe_bytes = keyframe_only_bytes(self._keyframes, self._frontier_state)
         while self._keyframe_bytes > self.keyframe_budget and len(self._keyframes) > 2:
-            self._keyframes = self._keyframes[::2]
             self.keyframe_every *= 2
+            kept: list[Keyframe] = []
+            for each in self._keyframes:
+                if (
+                    each.position % self.keyframe_every == 0
+                    or each.position - kept[-1].position >= self.keyframe_every // RESUME_KEYFRAME_GAP
+                ):
+                    kept.append(each)
+            self._keyframes = kept
+            self._positions = [each.position for each in kept]
             self._keyframe_bytes = keyframe_only_bytes(self._keyframes, self._frontier_state)
 
     def build_keyframes(self, progress_cb: Callable[[int, int], None] | None = None) -> None:
@@ -220,7 +239,7 @@ class ReplayModel:
     def _restore(self, position: int) -> tuple[OrchestrationState, int]:
         """A state built from the last keyframe at or before `position`, and the keyframe's position."""
         with self._lock:
-            keyframe = self._keyframes[min(position // self.keyframe_every, len(self._keyframes) - 1)]
+            keyframe = self._keyframes[bisect.bisect_right(self._positions, position) - 1]
         return thaw(keyframe), keyframe.position
 
     # bad lines
