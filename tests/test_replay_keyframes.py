@@ -16,6 +16,7 @@ from studio_tui.core import events as ev
 from studio_tui.core.reducer import apply, fold, reduce
 from studio_tui.core.replay import Player, ReplayModel, keyframes
 from studio_tui.core.replay.keyframes import keyframe_only_bytes, own_bytes, thaw
+from studio_tui.core.replay.marks import mark_for
 from studio_tui.core.replay.sharing import SharedState
 from studio_tui.core.state import KeyIndex, OrchestrationState, find_by_key
 
@@ -66,6 +67,10 @@ def test_every_position_of_a_wide_log_equals_the_fold_from_the_start(wide_log):
     for position in positions:  # any order, from the keyframes
         assert model.state_at(position) == expected[position], position
     assert model.keyframe_count > model.length // 64, "a keyframe every 64 lines, and after resumes"
+    # Marks: `"escalation"` is in every resumed line's state too; those are not decoded, none is missed.
+    every_mark = [mark for index in range(model.length) if (mark := mark_for(index, model.event_at(index))) is not None]
+    assert model.marks() == sorted(every_mark, key=lambda m: (m.position, m.kind))
+    assert any(mark.kind == "escalation" for mark in every_mark)
 
 
 def test_a_seek_then_playing_forward_never_changes_a_keyframe(wide_log):

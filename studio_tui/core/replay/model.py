@@ -19,7 +19,7 @@ from ..store.eventlog import BadLine
 from .codec import Folder, _decode_raw, decode_for_fold
 from .index import INDEX_CHUNK_BYTES, LogIndex
 from .keyframes import KEYFRAME_BUDGET_BYTES, KEYFRAME_EVERY, Keyframe, freeze, keyframe_only_bytes, thaw
-from .marks import MARK_KINDS, MARK_PATTERNS, Mark, mark_for
+from .marks import MARK_EVENT_TYPES, MARK_KINDS, MARK_PATTERNS, Mark, mark_for
 from .report import ReplayReport
 from .sharing import SharedState
 
@@ -267,8 +267,13 @@ class ReplayModel:
                 done = self._checked.get(pattern, 0)
                 upto = len(found)  # the indexing thread may append meanwhile: check exactly these
                 kind = MARK_PATTERNS.get(pattern)
+                also = MARK_EVENT_TYPES.get(pattern)
                 for index in found[done:upto]:
-                    mark = mark_for(index, self.event_at(index))
+                    raw = self.index.line(index)
+                    if also is not None and also not in raw:
+                        continue
+                    found_event = self._decode(index, raw)
+                    mark = mark_for(index, found_event if isinstance(found_event, ev._Event) else None)
                     if mark is not None and mark.kind == kind:
                         bisect.insort(self._marks, mark, key=lambda m: (m.position, m.kind))
                 self._checked[pattern] = upto
