@@ -4,32 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
 from textual.binding import Binding
 
 from studio_tui.core.errors import StudioError
-from studio_tui.core.export import FORMATS
-from studio_tui.core.store import CheckpointRecord
-from studio_tui.core.text import command_hint
 from studio_tui.ui import fmt
 from studio_tui.ui.run_control import RunControl
-from studio_tui.ui.screens.agent_detail import AgentScreen
-from studio_tui.ui.screens.checkpoints import CheckpointBrowser, Fork
-from studio_tui.ui.screens.command_line import COMMANDS, Command, CommandLine, completions
-from studio_tui.ui.screens.compare import CompareScreen
-from studio_tui.ui.screens.confirm import ConfirmScreen
-from studio_tui.ui.screens.dashboard import DashboardScreen
-from studio_tui.ui.screens.decisions import ConfidenceScreen, EscalationScreen, QuestionScreen, RoutingScreen
-from studio_tui.ui.screens.export import ExportScreen
-from studio_tui.ui.screens.handoffs import HandoffScreen
-from studio_tui.ui.screens.help import HelpScreen
-from studio_tui.ui.screens.inbox import InboxScreen
-from studio_tui.ui.screens.replay import BadLinesScreen, ReplayScreen
 from studio_tui.ui.widgets.agents.agent_table import AgentTable
-from studio_tui.ui.widgets.eventlog.event_log import FilterInput
+
+if TYPE_CHECKING:
+    from studio_tui.core.store import CheckpointRecord
+    from studio_tui.ui.screens.checkpoints import Fork
+    from studio_tui.ui.screens.command_line import Command
+
+# Every screen here is imported where it is opened: the first frame needs none of them (issue 14, startup).
 
 STUDIO_THEMES = ("studio-dark", "studio-light", "studio-high-contrast")
 
@@ -46,6 +37,8 @@ class KeyActions(RunControl):
             return
         if self._quitting:
             return  # already interrupting: the app exits when the run has saved its checkpoint
+        from studio_tui.ui.screens.confirm import ConfirmScreen
+
         top = self.screen
         if isinstance(top, ConfirmScreen) and top.purpose == "quit":
             top.dismiss(True)  # a second ctrl+c confirms
@@ -83,6 +76,8 @@ class KeyActions(RunControl):
         self.notify("Nothing to copy here: highlight an agent, checkpoint or failure.", severity="warning", timeout=4)
 
     def action_command_line(self) -> None:
+        from studio_tui.ui.screens.command_line import CommandLine, completions
+
         if isinstance(self.screen, CommandLine):
             return
         orch_ids = list(reversed(self.workspace.orchestrations()))
@@ -94,6 +89,8 @@ class KeyActions(RunControl):
         """Run one `:` command; an unknown one or a missing argument says what is known."""
         if command is None:
             return
+        from studio_tui.ui.screens.command_line import COMMANDS
+
         verb, argument = command.verb, command.argument
         if verb == "q":
             await self.action_quit()
@@ -126,6 +123,9 @@ class KeyActions(RunControl):
 
     def action_export(self, fmt: str = "md") -> None:
         """Write the shown run's report (md or html) beside its log and preview it."""
+        from studio_tui.core.export import FORMATS
+        from studio_tui.ui.screens.export import ExportScreen
+
         if fmt not in FORMATS:
             self.notify(f"export format {fmt!r}: use md or html", title="Export", severity="warning", markup=False)
             return
@@ -135,6 +135,8 @@ class KeyActions(RunControl):
         self.push_screen(ExportScreen(self.workspace, self.feed.state.id, fmt))
 
     def action_inbox(self) -> None:
+        from studio_tui.ui.screens.inbox import InboxScreen
+
         self.push_screen(InboxScreen(self.workspace, clock=self.clock))
 
     def fork(self, checkpoint_id: str) -> None:
@@ -151,11 +153,27 @@ class KeyActions(RunControl):
         self._start(lambda orch: orch.fork(record), launched=False)
 
     def action_help(self) -> None:
+        from studio_tui.ui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.binding_sections()))
 
     def binding_sections(self) -> list[tuple[str, Iterable[Any]]]:
+        from studio_tui.ui.screens.agent_detail import AgentScreen
+        from studio_tui.ui.screens.checkpoints import CheckpointBrowser
+        from studio_tui.ui.screens.command_line import CommandLine
+        from studio_tui.ui.screens.compare import CompareScreen
+        from studio_tui.ui.screens.confirm import ConfirmScreen
+        from studio_tui.ui.screens.dashboard import DashboardScreen
+        from studio_tui.ui.screens.decisions import ConfidenceScreen, EscalationScreen, QuestionScreen, RoutingScreen
+        from studio_tui.ui.screens.export import ExportScreen
+        from studio_tui.ui.screens.handoffs import HandoffScreen
+        from studio_tui.ui.screens.help import HelpScreen
+        from studio_tui.ui.screens.inbox import InboxScreen
+        from studio_tui.ui.screens.replay import BadLinesScreen, ReplayScreen
+        from studio_tui.ui.widgets.eventlog.event_log import FilterInput
+
         palette = Binding(
             self.COMMAND_PALETTE_BINDING,
             "command_palette",
@@ -186,13 +204,15 @@ class KeyActions(RunControl):
         ]
 
     def action_checkpoints(self) -> None:
+        from studio_tui.ui.screens.checkpoints import CheckpointBrowser
+
         live = self.feed.state if self.feed.state.id else None
         browser = CheckpointBrowser(self.workspace, live, can_resume=self.active_run is None, read_only=self.why_read_only())
         self.push_screen(browser, self._resume_chosen)
 
     def why_read_only(self) -> str | None:
         """Why this dashboard cannot resume a checkpoint right now (said before anyone confirms), or None."""
-        if any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
+        if self.replay_shown():
             return "A replay is read-only: resume from the dashboard or with `studio-tui resume CP_ID`."
         if self.launch.read_only:
             return "This dashboard is served read-only: resume from a terminal with `studio-tui resume CP_ID`."
@@ -202,12 +222,21 @@ class KeyActions(RunControl):
             return "Another process is running this orchestration: resume once it ends (or from its own dashboard)."
         return None
 
+    def replay_shown(self) -> bool:
+        """A replay (read-only) is on the screen stack."""
+        from studio_tui.ui.screens.replay import ReplayScreen
+
+        return any(isinstance(screen, ReplayScreen) for screen in self.screen_stack)
+
     def _resume_chosen(self, record: CheckpointRecord | Fork | None) -> None:
+        from studio_tui.core.text import command_hint
+        from studio_tui.ui.screens.checkpoints import Fork
+
         if isinstance(record, Fork):
             chosen = record.record
             self._start(lambda orch: orch.fork(chosen), launched=False)
             return
-        if record is not None and any(isinstance(screen, ReplayScreen) for screen in self.screen_stack):
+        if record is not None and self.replay_shown():
             hint = command_hint("--workspace", str(self.workspace.root), "resume", record.meta.id)
             self.notify(f"A replay is read-only: resume from the dashboard or `{hint}`.", severity="warning", markup=False)
         elif record is not None:
@@ -215,11 +244,15 @@ class KeyActions(RunControl):
 
     @on(AgentTable.Inspect)
     def open_handoffs(self, message: AgentTable.Inspect) -> None:
+        from studio_tui.ui.screens.handoffs import HandoffScreen
+
         self.push_screen(HandoffScreen(message.agent_key, lambda: self.feed.state))
 
     @on(AgentTable.Detail)
     def open_agent(self, message: AgentTable.Detail) -> None:
         """The agent detail over whatever shows it: the dashboard's feed, or a replay's own (live in both)."""
+        from studio_tui.ui.screens.agent_detail import AgentScreen
+
         feed = getattr(self.screen, "feed", None) or self.feed
 
         def folder() -> Path | None:
@@ -229,6 +262,8 @@ class KeyActions(RunControl):
 
     def open_replay(self, orch_id: str) -> None:
         """Replay a past orchestration over the dashboard, read-only (Esc goes back)."""
+        from studio_tui.ui.screens.replay import ReplayScreen
+
         try:
             path = self.workspace.events_path(self.workspace.resolve_orch(orch_id))
         except StudioError as exc:
@@ -237,4 +272,4 @@ class KeyActions(RunControl):
         if not path.is_file():
             self.notify(f"{orch_id} has no events.jsonl yet.", title="Cannot replay it", severity="warning", markup=False)
             return
-        self.push_screen(ReplayScreen(path, max_gap=self.launch.max_gap, closable=True))
+        self.push_screen(ReplayScreen(path, max_gap=self.launch.replay_max_gap(), closable=True))

@@ -10,24 +10,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from textual import work
 from textual.binding import Binding
 from textual.screen import Screen
 
 from studio_tui.core.errors import StudioError
-from studio_tui.core.inbox import waiting_decisions
-from studio_tui.core.outcome import outcome_lines
 from studio_tui.core.state import OrchestrationState
 from studio_tui.ui.actions import STUDIO_THEMES
 from studio_tui.ui.launch import EXIT_BAD_LAUNCH, EXIT_INTERRUPTED, Launch, exit_code_for
 from studio_tui.ui.palette import PaletteCommands
 from studio_tui.ui.screens.dashboard import DashboardScreen
-from studio_tui.ui.screens.replay import ReplayScreen
 from studio_tui.ui.themes import choose_theme, load_themes
 from studio_tui.ui.widgets.tones import PILL_DEFAULTS
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "EXIT_BAD_LAUNCH",
@@ -95,8 +94,13 @@ class StudioApp(PaletteCommands):
         orchestrator_sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         super().__init__(launch, clock=clock, orchestrator_clock=orchestrator_clock, orchestrator_sleep=orchestrator_sleep)
-        if launch.action == "replay" and launch.log_path is not None and launch.log_path.is_file():
-            self.dashboard = ReplayScreen(launch.log_path, max_gap=launch.max_gap, feed=self.feed)
+        self.replaying = launch.action == "replay" and launch.log_path is not None and launch.log_path.is_file()
+        """The first screen is a replay of a log (it draws itself from its player), not the dashboard."""
+        if self.replaying:
+            from studio_tui.ui.screens.replay import ReplayScreen  # only a replay pays for the replay package
+
+            assert launch.log_path is not None
+            self.dashboard = ReplayScreen(launch.log_path, max_gap=launch.replay_max_gap(), feed=self.feed)
         else:
             self.dashboard = DashboardScreen(self.feed)
             if launch.action == "replay":
@@ -141,7 +145,7 @@ class StudioApp(PaletteCommands):
         elif launch.action == "run_backlog":
             self.start_backlog(launched=True)
         elif launch.action == "replay":
-            if not isinstance(self.dashboard, ReplayScreen):
+            if not self.replaying:
                 self.feed.reset(OrchestrationState(), [])
             # else the ReplayScreen indexes and draws itself
         elif launch.action == "watch":
@@ -153,7 +157,7 @@ class StudioApp(PaletteCommands):
 
     def draw(self) -> None:
         """Refresh the panes from the feed: at most once a frame, and once a second for the clocks."""
-        if isinstance(self.dashboard, ReplayScreen):
+        if self.replaying:
             return  # it draws itself from its player
         now = self.clock()
         second = int(now)
@@ -173,6 +177,8 @@ class StudioApp(PaletteCommands):
     @work(thread=True, group="inbox-count", exit_on_error=False)
     def _inbox_worker(self) -> None:
         # the run this dashboard drives asks in its own dialog: the header counts what waits elsewhere
+        from studio_tui.core.inbox import waiting_decisions
+
         own = self.feed.state.id if self.active_run is not None else None
         count = sum(1 for item in waiting_decisions(self.workspace).items if item.orch_id != own)
         self.call_from_thread(self._inbox_counted, count)
@@ -216,6 +222,10 @@ def run_dashboard(launch: Launch) -> int:
 
 def print_exit_outcome(app: StudioApp, console: Console | None = None) -> None:
     """Once the screen is restored: how the run driven here ended and the command to resume it, as headless prints."""
+    from rich.console import Console
+
+    from studio_tui.core.outcome import outcome_lines
+
     state = app.last_run
     if state is None or not state.id:
         return

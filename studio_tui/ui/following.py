@@ -7,9 +7,7 @@ import os
 from textual import on, work
 
 from studio_tui.core.errors import StudioError
-from studio_tui.core.liveness import resume_hint, stopped_label
 from studio_tui.core.state import OrchestrationState
-from studio_tui.core.watch import Attached, Batch, CatchingUp, CaughtUp, Finished, Switched, Waiting, follow
 from studio_tui.ui import fmt
 from studio_tui.ui.app_base import StudioBase
 from studio_tui.ui.feed import TAIL_CHUNK, LogTail
@@ -25,6 +23,8 @@ class Following(StudioBase):
 
     def _stopped_note(self) -> str:
         """`STOPPED (no writer since HH:MM) · resume: …` for a followed run nobody writes any more."""
+        from studio_tui.core.liveness import resume_hint, stopped_label
+
         state = self.feed.state
         label = stopped_label(self.workspace, state)
         if label is None:
@@ -111,6 +111,8 @@ class Following(StudioBase):
 
     @work(group="watch", exclusive=True, exit_on_error=False)
     async def _follow(self, orch_id: str | None, follow_latest: bool) -> None:
+        from studio_tui.core.watch import follow
+
         try:
             async for item in follow(self.workspace, orch_id, follow_latest=follow_latest, catch_up=True):
                 self.post_message(Watched(item))
@@ -119,6 +121,8 @@ class Following(StudioBase):
 
     @on(Watched)
     def _watched(self, message: Watched) -> None:
+        from studio_tui.core.watch import Attached, Batch, CatchingUp, CaughtUp, Finished, Switched, Waiting
+
         item = message.item
         if message.error is not None:
             self.watch_note = "not watching"

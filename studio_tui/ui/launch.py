@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from studio_tui.core.replay import MAX_GAP_S
-from studio_tui.core.store import Workspace
 from studio_tui.ui.widgets.header.status_header import BAD
+
+if TYPE_CHECKING:
+    from studio_tui.core.store import Workspace
 
 EXIT_INTERRUPTED = 130
 EXIT_BAD_LAUNCH = 2
@@ -33,14 +34,20 @@ class Launch:
     """For view and watch: which orchestration (default: the latest)."""
     log_path: Path | None = None
     """For replay: the events.jsonl to replay."""
-    max_gap: float = MAX_GAP_S
-    """For replay: the longest idle gap played between two events, in log seconds."""
+    max_gap: float | None = None
+    """For replay: the longest idle gap played between two events, in log seconds (None: replay's MAX_GAP_S)."""
     follow_latest: bool = False
     """For watch: switch to a newer orchestration when one starts."""
     read_only: bool = False
     """Served read-only to a browser (`studio-tui serve`): no run is started and no checkpoint resumed here."""
     execution: dict[str, Any] | None = None
     """--parallel / --engine / --address, over config.yaml's `execution:`."""
+
+    def replay_max_gap(self) -> float:
+        """`max_gap`, or the replay's default: read from the replay package only when a replay opens."""
+        from studio_tui.core.replay import MAX_GAP_S
+
+        return MAX_GAP_S if self.max_gap is None else self.max_gap
 
 
 def exit_code_for(status: str) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
-from studio_tui.core import events as ev
-from studio_tui.core.state import OrchestrationState
-from studio_tui.core.watch import CatchingUp, WatchItem
-from studio_tui.ui.feed import LogTail
+if TYPE_CHECKING:
+    from studio_tui.core import events as ev
+    from studio_tui.core.state import OrchestrationState
+    from studio_tui.core.watch import WatchItem
+    from studio_tui.ui.feed import LogTail
 
 
 class RunEnded(Message):
@@ -40,4 +43,6 @@ class Watched(Message):
 
     def can_replace(self, message: Message) -> bool:
         """Catch-up progress is only worth its newest figure."""
+        from studio_tui.core.watch import CatchingUp
+
         return isinstance(self.item, CatchingUp) and isinstance(message, Watched) and isinstance(message.item, CatchingUp)

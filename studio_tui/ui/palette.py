@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from textual.app import SystemCommand
 from textual.screen import Screen
 
-from studio_tui.core.export import FORMATS
 from studio_tui.ui.actions import STUDIO_THEMES, KeyActions
 from studio_tui.ui.screens.dashboard import PANES
 
@@ -16,6 +15,8 @@ class PaletteCommands(KeyActions):
     """Adds the dashboard's own commands to Textual's palette (ctrl+p)."""
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from studio_tui.core.export import FORMATS
+
         yield from super().get_system_commands(screen)
         yield SystemCommand("Resume checkpoint", "Browse every checkpoint in the workspace and resume one", self.action_checkpoints)
         yield SystemCommand("Help: keys", "List every key binding", self.action_help)

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 
-from studio_tui.core.agents import agent_factory
-from studio_tui.core.config import StudioConfig
 from studio_tui.core.errors import StudioError, WorkspaceBusy
-from studio_tui.core.inbox import InboxDecider
-from studio_tui.core.orchestrator import Orchestrator
 from studio_tui.core.state import OrchestrationState
-from studio_tui.core.store import CheckpointRecord, WorkspaceLock
 from studio_tui.ui import fmt
-from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
+from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn
 from studio_tui.ui.following import Following
 from studio_tui.ui.launch import EXIT_BAD_LAUNCH, exit_code_for
 from studio_tui.ui.messages import RunEnded
-from studio_tui.ui.screens.decisions import decision_screen
+
+if TYPE_CHECKING:
+    from studio_tui.core.config import StudioConfig
+    from studio_tui.core.orchestrator import Orchestrator
+    from studio_tui.core.store import CheckpointRecord, WorkspaceLock
+
+# The orchestrator, the agents and the dialogs are imported when a run starts or asks: a dashboard that only
+# shows a run never pays for them (issue 14, startup).
 
 
 class RunControl(Following):
@@ -67,6 +69,8 @@ class RunControl(Following):
         except WorkspaceBusy as exc:
             self._launch_failed(str(exc), launched)
             return False
+        from studio_tui.core.agents import agent_factory
+
         try:
             config = self.workspace.config()
             if self.launch.execution:
@@ -85,6 +89,10 @@ class RunControl(Following):
         return True
 
     def _orchestrator(self, config: StudioConfig, agents: Callable[[str], Any]) -> Orchestrator:
+        from studio_tui.core.inbox import InboxDecider
+        from studio_tui.core.orchestrator import Orchestrator
+        from studio_tui.ui.decider import TuiDecider
+
         decider = InboxDecider(TuiDecider(self), self.workspace)  # an answer from the inbox (any process) counts too
         orchestrator = Orchestrator(
             self.workspace,
@@ -141,6 +149,8 @@ class RunControl(Following):
 
     @on(DecisionNeeded)
     def _ask(self, message: DecisionNeeded) -> None:
+        from studio_tui.ui.screens.decisions import decision_screen
+
         request, answer = message.request, message.answer
         screen = decision_screen(request)
         self._questions[request.id] = screen
