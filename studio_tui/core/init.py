@@ -33,11 +33,10 @@ from .config import (
     _Strict,
 )
 from .errors import InputError
-from .presets import ACP_PRESETS
+from .presets import ACP_PRESETS, AGENT_CHOICES
 from .store import Workspace
 from .store.atomic import atomic_write
 
-AGENT_CHOICES = (*ACP_PRESETS, "command", "scripted")
 ROLES = ("planner", "builder", "architect")
 WIDTH = 100
 """Comment lines are wrapped to this many columns."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
@@ -104,30 +104,69 @@ def decode_for_fold(raw: bytes, torn: bool) -> ev.Event | LightLog | BadLine | N
     return _decode_raw(raw, torn)
 
 
+_TYPE_KEY = b'"type"'
+_QUIET_TYPE = b'"type":"agent_log"'
+_UNICODE_ESCAPE = b"\\u"
+
+
+def quiet_by_bytes(raw: bytes) -> bool:
+    """Whether a line is an `agent_log` line as far as its bytes tell, whatever else it holds.
+
+    Such a line moves only the state's seq and time when it is valid and nothing when it is not, and
+    the next event moves them again, so a fold need not decode it at all unless it is the last. The
+    bytes tell it exactly: inside a JSON string a quote is escaped, so `"type"` occurs unescaped only
+    as a key or a whole string value; one occurrence, followed by `:"agent_log"`, is the object's one
+    `type` key (a line that is not a JSON object is a bad line, folded as nothing either way). A key
+    spelled with a `\\u` escape could be a second `type` (the last one wins): such lines are decoded."""
+    return raw.count(_TYPE_KEY) == 1 and _QUIET_TYPE in raw and _UNICODE_ESCAPE not in raw
+
+
 class Folder:
     """Folds what `decode_for_fold` gives into a state, exactly as `reducer.apply` per event would.
 
-    A `LightLog` only moves the state's seq and time, and the next event moves them again, so only the
-    latest pending one is written, when a full event comes or `flush()` is called (setting a field of
-    a pydantic model costs more than checking the line did)."""
+    A `LightLog` only moves the state's seq and time, and every later event sets them again (no
+    handler reads them), so only the newest pending one counts, and only if no full event follows:
+    it is written by `flush()` (setting a field of a pydantic model costs more than checking the line
+    did). `fold_raw` goes further for lines `quiet_by_bytes` picks: it keeps them undecoded and, at
+    the end, decodes backwards from the newest only until one is valid."""
 
-    __slots__ = ("_light", "state")
+    __slots__ = ("_light", "_quiet", "state")
 
     def __init__(self, state: OrchestrationState) -> None:
         self.state = state
         self._light: LightLog | None = None
+        self._quiet: list[bytes] = []
 
     def add(self, found: ev.Event | LightLog) -> None:
         if type(found) is LightLog:
             self._light = found
+            self._quiet.clear()
             return
-        if self._light is not None:
-            self.flush()
+        self._light = None
+        self._quiet.clear()
         reducer.apply(self.state, cast(ev.Event, found))  # not a LightLog: that returned above
+
+    def fold_raw(self, lines: Iterable[bytes]) -> OrchestrationState:
+        """Fold complete lines (bad ones skipped, as `model.fold` does) and flush; return the state."""
+        quiet = FAST_FOLD
+        for raw in lines:
+            if quiet and quiet_by_bytes(raw):
+                self._quiet.append(raw)
+                continue
+            found = decode_for_fold(raw, False)
+            if found is not None and type(found) is not BadLine:
+                self.add(found)  # type: ignore[arg-type]
+        return self.flush()
 
     def flush(self) -> OrchestrationState:
         """Write the pending seq and time; return the state."""
         light = self._light
+        while self._quiet:  # newer than any pending light: the newest valid one wins
+            found = decode_for_fold(self._quiet.pop(), False)
+            if is_decoded(found):
+                self._quiet.clear()
+                light = found  # type: ignore[assignment]
+                break
         if light is not None:
             self._light = None
             self.state.seq = light.seq

@@ -208,12 +208,7 @@ class ReplayModel:
     def fold(self, state: OrchestrationState, start: int, stop: int) -> OrchestrationState:
         """Reduce the events on lines [start, stop) into `state` (in place) and return it: the fast
         path, for when only the state is wanted (no events are built for agent_log lines)."""
-        folder = Folder(state)
-        for _, raw in self.index.iter_lines(start, stop):
-            found = decode_for_fold(raw, False)
-            if found is not None and type(found) is not BadLine:
-                folder.add(found)  # type: ignore[arg-type]
-        return folder.flush()
+        return Folder(state).fold_raw(raw for _, raw in self.index.iter_lines(start, stop))
 
     def _restore(self, position: int) -> tuple[OrchestrationState, int]:
         """The state of the last keyframe at or before `position`, and the keyframe's position."""
