@@ -115,12 +115,13 @@ def _routing(state: OrchestrationState, e: ev.RoutingDecided) -> None:
 
 
 def _extended(state: OrchestrationState, e: ev.SequenceExtended) -> None:
-    sequence = state.routing.agent_sequence
-    known = {entry.key for entry in sequence}
-    keys = [entry.key for entry in sequence]
-    at = keys.index(e.insert_before) if e.insert_before in keys else len(sequence)
+    routing = state.routing
+    sequence = routing.agent_sequence
+    at = len(sequence)  # appended (the usual case), or before the entry named
+    if e.insert_before is not None and routing.entry(e.insert_before) is not None:
+        at = next(i for i, entry in enumerate(sequence) if entry.key == e.insert_before)
     for slot in e.sequence:
-        if slot.key in known:
+        if routing.entry(slot.key) is not None:  # by key index, not a scan: runs extend thousands of times
             continue
         sequence.insert(at, SequenceEntry(agent=slot.agent, key=slot.key, task_id=slot.task_id))
         state.agent_states.insert(at, AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id, title=slot.title))
@@ -312,7 +313,7 @@ def _checkpoint(state: OrchestrationState, e: ev.CheckpointSaved) -> None:
 
 
 def _resumed(state: OrchestrationState, e: ev.Resumed) -> None:
-    snapshot = OrchestrationState.from_dict(e.snapshot)
+    snapshot: OrchestrationState = e.take_state()
     for name in OrchestrationState.model_fields:
         setattr(state, name, getattr(snapshot, name))
     state.resumed_from = [*state.resumed_from, e.checkpoint_id]

@@ -29,11 +29,10 @@ class KeyIndex:
     """Where each key first appears in a list, so a lookup by key costs a dict probe, not a scan.
 
     Lists in the state are public and changed in place (appended, inserted into, replaced whole), so
-    the index keeps the list it was built over and its length, and is rebuilt when the list was
-    replaced or shrank, extended with the new entries when it grew; a hit is checked against the entry
-    it points at (and the index rebuilt if that entry moved or was renamed). A miss is confirmed by a
-    scan (misses are rare: a new key is usually appended next), so an entry swapped in place for one
-    with another key, or inserted, is still found. Keys are unique in a state (the
+    the index keeps the list it was built over and its length, and is rebuilt when either changed; a
+    hit is checked against the entry it points at (and the index rebuilt if that entry moved or was
+    renamed). A miss is confirmed by a scan (misses are rare: a new key is usually appended next), so
+    an entry swapped in place for one with another key is still found. Keys are unique in a state (the
     reducer never adds one twice); were one doubled in place, the entry found is the first as of indexing.
     """
 
@@ -42,17 +41,25 @@ class KeyIndex:
     def __init__(self, items: Sequence[Any], key: Callable[[Any], str]) -> None:
         self.items = items
         self.length = len(items)
-        self.where: dict[str, int] = dict(zip(map(key, reversed(items)), range(len(items) - 1, -1, -1), strict=True))
+        where: dict[str, int] = {}
+        for position in range(len(items) - 1, -1, -1):
+            where[key(items[position])] = position
+        self.where = where
 
     def fits(self, items: Sequence[Any]) -> bool:
         return self.items is items and self.length == len(items)
 
-    def extend(self, items: Sequence[Any], key: Callable[[Any], str]) -> None:
-        """Index the entries past the old length (appended, usually: a new agent), keeping earlier keys."""
+    def grew(self, items: Sequence[Any], key: Callable[[Any], str]) -> bool:
+        """Index the entries past the old end when `items` is the same list, only longer (the usual
+        change: an append), rather than all of them again; False if that does not apply. An entry
+        inserted earlier instead shifts the others: a hit is checked against its entry anyway."""
+        if self.items is not items or len(items) <= self.length:
+            return False
         where = self.where
         for position in range(self.length, len(items)):
             where.setdefault(key(items[position]), position)
         self.length = len(items)
+        return True
 
     def __deepcopy__(self, memo: dict[int, Any]) -> None:
         return None  # a copied state builds its own index on its first lookup
@@ -63,10 +70,8 @@ class KeyIndex:
 
 def find_by_key(index: KeyIndex | None, items: Sequence[_T], wanted: str, key: Callable[[_T], str]) -> tuple[KeyIndex, _T | None]:
     """The first entry of `items` whose key is `wanted` (or None), and the index to keep for next time."""
-    if index is None or index.items is not items or len(items) < index.length:
+    if index is None or not (index.fits(items) or index.grew(items, key)):
         index = KeyIndex(items, key)
-    elif len(items) > index.length:
-        index.extend(items, key)  # a rebuild per new agent made a fold of n agents cost n^2
     position = index.where.get(wanted)
     if position is None:
         if not any(key(entry) == wanted for entry in items):
