@@ -155,7 +155,8 @@ class Folder:
             if quiet and quiet_by_bytes(raw):
                 self._quiet.append(raw)
                 continue
-            found = decode_for_fold(raw, False)
+            # Not agent_log by its bytes: almost always another type, which msgspec would only refuse.
+            found = _decode_raw(raw, False) if quiet else decode_for_fold(raw, False)
             if found is not None and type(found) is not BadLine:
                 self.add(found)  # type: ignore[arg-type]
         return self.flush()
