@@ -114,7 +114,7 @@ class DashboardScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
-        yield Tabs(*(Tab(f"{i} {title}", id=f"tab-{name}") for i, (name, title) in enumerate(PANES.items(), start=1)), id="pane-tabs")
+        # the compact layout's tabs are mounted the first time the terminal is small (pane_tabs): a wide one never shows them
         with Horizontal(id="top", classes="row"):
             yield Pane(AgentTable(id="agents"), AgentDetail(id="agent-detail"), name="agents")
             yield BudgetPane(id="budget-pane", classes="pane")
@@ -186,10 +186,22 @@ class DashboardScreen(Screen):
             return {self.current}
         return (set(PANES) - self.hidden) or set(PANES)
 
+    def pane_tabs(self) -> Tabs:
+        """The tabs over the panes of the compact layout, mounted on first use (ten widgets a wide first frame skips)."""
+        found = self.query("#pane-tabs")
+        if found:
+            return found.only_one(Tabs)
+        tabs = Tabs(*(Tab(f"{i} {title}", id=f"tab-{name}") for i, (name, title) in enumerate(PANES.items(), start=1)), id="pane-tabs")
+        self.mount(tabs, after=self.query_one(StatusHeader))
+        return tabs
+
     def layout_panes(self) -> None:
         visible = self.visible_panes()
         self.set_class(self.compact, "-compact")
-        self.query_one(Tabs).display = self.compact
+        if self.compact:
+            self.pane_tabs().display = True
+        elif self.query("#pane-tabs"):
+            self.pane_tabs().display = False
         for name in PANES:
             self.query_one(f"#{name}-pane").display = name in visible
         shown_rows = [row for row, members in ROWS.items() if any(m in visible for m in members)]
@@ -206,7 +218,7 @@ class DashboardScreen(Screen):
 
     def action_pane(self, name: str) -> None:
         if self.compact:
-            self.query_one(Tabs).active = f"tab-{name}"
+            self.pane_tabs().active = f"tab-{name}"
             return
         if name in self.hidden:
             self.toggle_pane(name)
@@ -230,7 +242,7 @@ class DashboardScreen(Screen):
 
     def action_filter_log(self) -> None:
         if self.compact:
-            self.query_one(Tabs).active = "tab-log"
+            self.pane_tabs().active = "tab-log"
         elif "log" in self.hidden:
             self.toggle_pane("log")
         self.query_one(EventLogPane).open_filter()
