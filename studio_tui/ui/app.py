@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import work
+from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
@@ -126,7 +127,20 @@ class StudioApp(PaletteCommands):
         name, why = choose_theme(self.launch.theme or config_theme, set(self.available_themes))
         if why:
             self._startup_notes.append(("Theme", why, "warning"))
-        self.theme = name
+        self._start_with_theme(name)
+
+    def _start_with_theme(self, name: str) -> None:
+        """Use theme `name` from the first frame. Setting `self.theme` here would run Textual's theme watcher,
+        which re-parses every stylesheet and restyles every widget once the app runs; nothing is parsed or
+        mounted yet, so the watcher's other work is done here and the stylesheet simply gets the variables."""
+        self.set_reactive(App.theme, name)
+        theme = self.current_theme
+        classes = {cls: False for cls in self.classes if cls.startswith("-theme-")}
+        self.update_classes(
+            {**classes, f"-theme-{theme.name}": True, "-dark-mode": theme.dark, "-light-mode": not theme.dark}, update=False
+        )
+        self._refresh_truecolor_filter(self.ansi_theme)
+        self.stylesheet.set_variables(self.get_css_variables())
 
     def get_default_screen(self) -> Screen:
         return self.dashboard

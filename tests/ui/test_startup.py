@@ -1,5 +1,6 @@
-"""The dashboard's first frame imports only what it shows (issue 14, startup): no orchestrator, no ACP client,
-no Dask, no textual-serve, no printer, no screen that is not on it. A real fresh interpreter each time."""
+"""Start-up (issue 14): the dashboard's first frame imports only what it shows (no orchestrator, no ACP
+client, no Dask, no textual-serve, no printer, no screen that is not on it; a real fresh interpreter each
+time), and a theme chosen at start looks exactly as the same theme switched to later."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+
+import pytest
 
 from studio_tui.core.store import Workspace
 
@@ -97,3 +100,33 @@ def test_the_guard_sees_a_heavy_import():
     """The check itself can fail: a child that imports the orchestrator is caught."""
     modules = run_child("import json, sys, studio_tui.core.orchestrator; print(json.dumps({'modules': sorted(sys.modules)}))")["modules"]
     assert "studio_tui.core.orchestrator" in heavy_in(modules)
+
+
+def looks(app) -> dict[str, object]:
+    """What a theme decides, for comparing two apps: the app's mode classes and the colours of a few parts."""
+    screen = app.screen
+    parts = [screen, screen.query_one("#header"), screen.query_one("#agents"), screen.query_one("#log-pane")]
+    return {
+        "classes": sorted(c for c in app.classes if c.startswith("-")),
+        "colours": [(str(part.styles.background), str(part.styles.color)) for part in parts],
+        "border": str(screen.query_one("#log-pane").styles.border_top),
+    }
+
+
+@pytest.mark.parametrize("theme", ["studio-light", "studio-high-contrast"])
+async def test_a_theme_chosen_at_start_looks_as_when_switched_to(dash, copy_run, theme: str):
+    """The app applies its start theme without Textual's re-parse (StudioApp._start_with_theme): same result."""
+    workspace = copy_run("retry")  # both apps only view it
+    started = dash.make_app(workspace, theme=theme)
+    async with started.run_test(size=(120, 40)) as pilot:
+        await dash.until(pilot, lambda: bool(started.feed.state.id), "the orchestration to load")
+        at_start = looks(started)
+    switched = dash.make_app(workspace)
+    async with switched.run_test(size=(120, 40)) as pilot:
+        await dash.until(pilot, lambda: bool(switched.feed.state.id), "the orchestration to load")
+        dark = looks(switched)
+        switched.theme = theme
+        await dash.until(pilot, lambda: looks(switched) != dark, "the theme to apply")
+        await pilot.pause()
+        assert looks(switched) == at_start
+    assert at_start != dark
