@@ -41,6 +41,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _runs import load_note
+
 TARGET_RATIO = 1.5
 DATA_FRAME_DEADLINE_S = 30.0
 """Longest the dashboard child waits for the folded run to reach the screen before giving up."""
@@ -153,6 +157,7 @@ def main() -> None:
     parser.add_argument("--breakdown", action="store_true", help="also time the imports alone and an empty dashboard")
     args = parser.parse_args()
 
+    load_before = load_note()
     with tempfile.TemporaryDirectory(prefix="studio-bench-startup-") as tmp:
         folder = Path(tmp)
         pycache = folder / "pycache"
@@ -214,6 +219,8 @@ def main() -> None:
         "bare_cpu_s": round(median(bare, "cpu"), 3),
         "cpu_ratio": round(median(dashboard, "cpu") / median(bare, "cpu"), 3),
         "target_ratio": TARGET_RATIO,
+        "load_before": load_before,
+        "load_after": load_note(),
         "pass": ratio <= TARGET_RATIO,
     }
     if args.breakdown:
