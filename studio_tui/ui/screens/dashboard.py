@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Tab, Tabs
@@ -38,6 +39,15 @@ PANES: dict[str, str] = {
 """Pane name -> title, in tab order (keys 1-5)."""
 
 ROWS: dict[str, tuple[str, ...]] = {"top": ("agents", "budget"), "middle": ("checkpoints", "failures"), "bottom": ("log",)}
+
+
+def is_compact(size: Size) -> bool:
+    """Panes go under tabs on a terminal this size."""
+    return size.width < COMPACT_WIDTH or size.height < COMPACT_HEIGHT
+
+
+def new_pane_tabs() -> Tabs:
+    return Tabs(*(Tab(f"{i} {title}", id=f"tab-{name}") for i, (name, title) in enumerate(PANES.items(), start=1)), id="pane-tabs")
 
 
 class Pane(Vertical):
@@ -114,7 +124,9 @@ class DashboardScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
-        # the compact layout's tabs are mounted the first time the terminal is small (pane_tabs): a wide one never shows them
+        if is_compact(self.app.size):
+            yield new_pane_tabs()
+        # else the compact layout's tabs are mounted if the terminal becomes small (pane_tabs): ten widgets fewer
         with Horizontal(id="top", classes="row"):
             yield Pane(AgentTable(id="agents"), AgentDetail(id="agent-detail"), name="agents")
             yield BudgetPane(id="budget-pane", classes="pane")
@@ -176,7 +188,7 @@ class DashboardScreen(Screen):
     # ── layout ───────────────────────────────────────────────────────────
 
     def on_resize(self) -> None:
-        compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
+        compact = is_compact(self.size)
         if compact != self.compact:
             self.compact = compact
             self.layout_panes()
@@ -187,11 +199,12 @@ class DashboardScreen(Screen):
         return (set(PANES) - self.hidden) or set(PANES)
 
     def pane_tabs(self) -> Tabs:
-        """The tabs over the panes of the compact layout, mounted on first use (ten widgets a wide first frame skips)."""
+        """The tabs over the panes of the compact layout: composed when the terminal starts small, else mounted
+        the first time it becomes small (a wide first frame has ten widgets fewer)."""
         found = self.query("#pane-tabs")
         if found:
             return found.only_one(Tabs)
-        tabs = Tabs(*(Tab(f"{i} {title}", id=f"tab-{name}") for i, (name, title) in enumerate(PANES.items(), start=1)), id="pane-tabs")
+        tabs = new_pane_tabs()
         self.mount(tabs, after=self.query_one(StatusHeader))
         return tabs
 
