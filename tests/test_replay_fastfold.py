@@ -118,6 +118,22 @@ def test_fold_raw_skips_quiet_lines_and_still_folds_like_the_reducer(lines):
     assert Folder(OrchestrationState()).fold_raw(lines) == _fold_line_by_line(lines)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LOG_LINE, max_size=12), st.integers(0, 5))
+def test_fold_numbered_folds_counts_and_numbers_bad_lines_like_one_line_at_a_time(lines, before):
+    lines = [raw.replace(b"\n", b" ") for raw in lines]  # complete lines: no newline inside
+    bad: list[BadLine] = []
+    folder = Folder(OrchestrationState())
+    events, ends = folder.fold_numbered(lines, before, bad, (ev.AgentStarted,))
+    decoded = [codec._decode_raw(raw, False) for raw in lines]
+    assert folder.flush() == _fold_line_by_line(lines)
+    assert events == sum(isinstance(found, ev._Event) for found in decoded)
+    assert [(b.line, b.reason) for b in bad] == [
+        (before + i + 1, found.reason) for i, found in enumerate(decoded) if isinstance(found, BadLine)
+    ]
+    assert ends == [found for found in decoded if isinstance(found, ev.AgentStarted)]
+
+
 def test_quiet_by_bytes_picks_plain_agent_log_lines_only():
     plain = ev.encode(ev.AgentLog(seq=3, ts=3.0, agent="a", message='said "type": x 数据')).encode()
     assert codec.quiet_by_bytes(plain)

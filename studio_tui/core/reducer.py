@@ -205,8 +205,9 @@ def _optimized(state: OrchestrationState, e: ev.OptimizationApplied) -> None:
     _pool(state, e.pool).used = e.after
     _pool(state, e.pool).estimated = min(_pool(state, e.pool).estimated, e.after)
     if e.step == "clear_context7":
-        for agent in state.agent_states:
-            if agent.agent != e.kept_agent and e.pool in agent.tokens:
+        held = [agent.agent for agent in state.agent_states if agent.agent != e.kept_agent and e.pool in agent.tokens]
+        for key in held:  # changed through the lookup, as every agent change is: replay shares agents copy-on-write
+            if (agent := state.agent(key)) is not None:
                 agent.tokens[e.pool] = 0
     state.budget.optimizations.append(Optimization(step=e.step, pool=e.pool, before=e.before, after=e.after, detail=e.detail, ts=e.ts))
     _record_budget(state)

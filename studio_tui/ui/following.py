@@ -63,7 +63,7 @@ class Following(StudioBase):
                     state = caught.run()
                     events = caught.recent_events()
                     tail.offset, tail.partial = caught.offset, b""
-                    tail.bad_lines += len(caught.bad_lines)
+                    tail.bad_lines += caught.bad_count  # a count: numbering them would count lines
             except (OSError, StudioError) as exc:
                 state, events = OrchestrationState(), []
                 if not isinstance(exc, FileNotFoundError) and os.path.lexists(tail.path):
