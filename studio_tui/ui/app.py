@@ -37,6 +37,7 @@ from studio_tui.core.watch import Attached, Batch, CatchingUp, CaughtUp, Finishe
 from studio_tui.ui import fmt
 from studio_tui.ui.decider import DecisionNeeded, DecisionWithdrawn, TuiDecider
 from studio_tui.ui.feed import TAIL_CHUNK, Feed, LogTail
+from studio_tui.ui.heap import freeze_startup_heap
 from studio_tui.ui.screens.agent_detail import AgentScreen
 from studio_tui.ui.screens.checkpoints import CheckpointBrowser, Fork
 from studio_tui.ui.screens.command_line import COMMANDS, Command, CommandLine, completions
@@ -257,6 +258,7 @@ class StudioApp(App[int]):
         for title, note, severity in self._startup_notes:
             self.notify(note, title=title, severity=severity, timeout=10, markup=False)  # type: ignore[arg-type]
         self.set_interval(1 / FRAME_RATE, self.draw)
+        self.call_after_refresh(freeze_startup_heap)  # ui/heap.py: full collections skip the start-up heap
         self.set_interval(INBOX_INTERVAL, self._count_inbox)
         self._count_inbox()
         launch = self.launch

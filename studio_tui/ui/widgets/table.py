@@ -31,6 +31,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
+from studio_tui.ui.widgets.tones import tone
+
 Row = tuple[str, tuple[Any, ...]]
 Rows = list[Row]
 """(row key, cells) in display order."""
@@ -151,10 +153,13 @@ class StateTable(ScrollView, can_focus=True):
         """row key -> (generation, signature, cells)."""
         self._strips: dict[Hashable, Strip] = {}
         self._cells_render: dict[Hashable, list[Segment]] = {}
+        self._tones: dict[str, Style] = {}
         self.crop_width = 8
         """Cells the last column may take this frame (`row_cells` cuts its text to it)."""
         self.renders = 0
-        """Rows drawn anew (not from the cache): tests count these, not time."""
+        """Lines drawn anew (not from the cache): tests count these, not time."""
+        self.builds = 0
+        """Rows built from state: tests count these too."""
 
     # ── what subclasses say ──────────────────────────────────────────────
 
@@ -222,6 +227,7 @@ class StateTable(ScrollView, can_focus=True):
         """Build row `index` from the current state; True when it reads differently from when it was last drawn."""
         item = self._source[index]
         key, cells = self.row_key(item), self.row_cells(item)
+        self.builds += 1
         signature = tuple(_signature(cell) for cell in cells)
         old = self._built.get(key)
         if len(self._built) > CACHE_LIMIT:
@@ -281,7 +287,11 @@ class StateTable(ScrollView, can_focus=True):
     def last_column_width(self, minimum: int = 8) -> int:
         """Cells left for the last column once the others take theirs, so its text can be cut to fit."""
         others = sum(self._widths[:-1]) + 2 * self.cell_padding * (len(self._widths) - 1)
-        return max(minimum, self.scrollable_content_region.width - others - 2 * self.cell_padding)
+        region = self.content_region
+        width = region.width
+        if self.styles.overflow_y == "scroll" or (self.styles.overflow_y == "auto" and 1 + self._count > region.height):
+            width -= self.styles.scrollbar_size_vertical  # the rows overflow: a scrollbar takes its column (now or once set)
+        return max(minimum, width - others - 2 * self.cell_padding)
 
     def on_resize(self) -> None:
         """The last column is cut to the width: build the rows again for the new one."""
@@ -297,12 +307,21 @@ class StateTable(ScrollView, can_focus=True):
         self._built.clear()
         self._strips.clear()
         self._cells_render.clear()
+        self._tones.clear()
         self._stamp = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
         self._cells_render.clear()
+        self._tones.clear()
+
+    def component_tone(self, name: str) -> Style:
+        """`tones.tone(self, name)`, built once per style change (rows ask for the same few, every frame)."""
+        found = self._tones.get(name)
+        if found is None:
+            found = self._tones[name] = tone(self, name)
+        return found
 
     # ── what the rest of the app and the tests read ──────────────────────
 

@@ -12,7 +12,6 @@ from studio_tui.core.state import AgentState, OrchestrationState
 from studio_tui.core.text import step_count
 from studio_tui.ui import fmt
 from studio_tui.ui.widgets.table import StateTable
-from studio_tui.ui.widgets.tones import tone
 
 BAR_WIDTH = 10
 """Cells of the per-agent progress bar: six plan steps still read as distinct blocks."""
@@ -94,13 +93,13 @@ class AgentTable(StateTable):
     def row_cells(self, agent: AgentState) -> tuple[Text, ...]:
         now, doing_width = self._now, self.crop_width
         status = agent.status if agent.status in fmt.STATUS_GLYPHS else "pending"
-        style = tone(self, f"agents--{status}")
+        style = self.component_tone(f"agents--{status}")
         done = len(set(agent.steps_completed) | set(agent.steps_skipped))
         total = agent.total_steps
         fraction = 1.0 if agent.status == "completed" else done / total if total else 0.0
         filled, empty = fmt.bar(fraction, BAR_WIDTH)
         progress = Text(filled, style)
-        progress.append(empty, tone(self, "agents--bar-empty"))
+        progress.append(empty, self.component_tone("agents--bar-empty"))
         step = (
             step_count(agent.steps_completed, agent.steps_skipped, total)
             if total

@@ -10,7 +10,6 @@ from rich.text import Text
 from studio_tui.core.state import Checkpoint, OrchestrationState
 from studio_tui.ui import fmt
 from studio_tui.ui.widgets.table import StateTable
-from studio_tui.ui.widgets.tones import tone
 
 
 class NewestFirst(Sequence[Any]):
@@ -59,7 +58,7 @@ class CheckpointTable(StateTable):
 
     def row_cells(self, cp: Checkpoint) -> tuple[Text, ...]:
         return (
-            Text(fmt.clock_time(cp.ts), tone(self, "checkpoints--muted")),
-            Text(fmt.crop(fmt.literal(cp.name), 28), tone(self, "checkpoints--name")),
+            Text(fmt.clock_time(cp.ts), self.component_tone("checkpoints--muted")),
+            Text(fmt.crop(fmt.literal(cp.name), 28), self.component_tone("checkpoints--name")),
             Text(fmt.literal(cp.after_agent or "-", max_chars=30)),
         )

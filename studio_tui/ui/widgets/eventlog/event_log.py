@@ -172,6 +172,10 @@ class EventLog(ScrollView, can_focus=True):
         message_style = self._style(row.tone)
         simple = len(stamp) == 9 and cell_len(agent) == AGENT_WIDTH and cell_len(kind) == KIND_WIDTH and "\t" not in message
         length = PREFIX_WIDTH + cell_len(message)
+        if simple and length > width > PREFIX_WIDTH:
+            # cut here, as Text.truncate would cut the whole line (same cells, same ellipsis), without rendering a Text
+            message = fmt.crop(message, width - PREFIX_WIDTH)
+            length = PREFIX_WIDTH + cell_len(message)
         if simple and length <= width:
             segments = [Segment(stamp, self._style("time")), Segment(agent, self._style("agent")), Segment(kind, self._style("kind"))]
             if message:

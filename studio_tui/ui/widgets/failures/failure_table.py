@@ -9,7 +9,6 @@ from rich.text import Text
 from studio_tui.core.state import Failure, OrchestrationState
 from studio_tui.ui import fmt
 from studio_tui.ui.widgets.table import StateTable
-from studio_tui.ui.widgets.tones import tone
 
 ACTIONS_WATCHED = 32
 """A failure's action is filled in when recovery decides, shortly after it is recorded: the newest this many
@@ -52,14 +51,14 @@ class FailureTable(StateTable):
         return f"{failure.seq}"
 
     def row_cells(self, failure: Failure) -> tuple[Text, ...]:
-        muted = tone(self, "failures--muted")
+        muted = self.component_tone("failures--muted")
         action = failure.action or "…"
-        action_style = tone(self, f"failures--{action}") if action in ("retry", "replan", "escalate", "halt") else muted
+        action_style = self.component_tone(f"failures--{action}") if action in ("retry", "replan", "escalate", "halt") else muted
         return (
             Text(fmt.clock_time(failure.ts), muted),
             Text(fmt.literal(failure.agent, max_chars=30)),
             Text("-" if failure.step is None else str(failure.step), justify="right"),
             Text(fmt.literal(failure.category, max_chars=20)),
             Text(action, action_style),
-            Text(fmt.crop(fmt.literal(failure.message), self.crop_width), tone(self, "failures--message")),
+            Text(fmt.crop(fmt.literal(failure.message), self.crop_width), self.component_tone("failures--message")),
         )
