@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -286,7 +286,7 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
     return {"events": out.seq, "bytes": path.stat().st_size, "tasks": task, "types": dict(out.counts.most_common())}
 
 
-def cache_log(name: str, generator_file: str, make: Callable[[Path, int, int], object], total: int, seed: int) -> Path:
+def cache_log(name: str, generator_file: str, total: int, seed: int) -> Path:
     """A generated log in the temp dir, made once per (name, size, seed, generator source) and reused."""
     source = hashlib.sha256(Path(generator_file).read_bytes()).hexdigest()[:12]
     folder = Path(tempfile.gettempdir()) / "studio-tui-bench"
@@ -295,7 +295,9 @@ def cache_log(name: str, generator_file: str, make: Callable[[Path, int, int], o
         started = time.perf_counter()
         print(f"generating {total:,} events ({name}) into {path} ...", file=sys.stderr)
         partial = path.with_suffix(".partial")
-        make(partial, total, seed)
+        # In a child process: a parent that generated a big log in-process keeps its pages, and a child
+        # it then forks starts with that resident set, which inflates every peak RSS measured after.
+        subprocess.run([sys.executable, generator_file, str(total), str(partial), str(seed)], check=True, stdout=subprocess.DEVNULL)
         partial.replace(path)
         print(f"generated in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     return path
@@ -303,13 +305,13 @@ def cache_log(name: str, generator_file: str, make: Callable[[Path, int, int], o
 
 def cached_log(total: int = 1_000_000, seed: int = SEED) -> Path:
     """The generated log in the temp dir, made once per (size, seed, generator source) and reused."""
-    return cache_log("events", __file__, generate, total, seed)
+    return cache_log("events", __file__, total, seed)
 
 
 if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.gettempdir()) / "studio-tui-bench" / "events.jsonl"
-    print(json.dumps(generate(target, count)))
+    print(json.dumps(generate(target, count, int(sys.argv[3]) if len(sys.argv) > 3 else SEED)))
 
 
 def load_events(count: int) -> list[ev.Event]:

@@ -258,10 +258,10 @@ def generate(path: Path, total: int = 1_000_000, seed: int = SEED) -> dict[str, 
 
 def cached_log(total: int = 1_000_000, seed: int = SEED) -> Path:
     """The wide log in the temp dir, made once per (size, seed, generator source) and reused."""
-    return cache_log("wide", __file__, generate, total, seed)
+    return cache_log("wide", __file__, total, seed)
 
 
 if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.gettempdir()) / "studio-tui-bench" / "wide.jsonl"
-    print(json.dumps(generate(target, count)))
+    print(json.dumps(generate(target, count, int(sys.argv[3]) if len(sys.argv) > 3 else SEED)))

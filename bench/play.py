@@ -16,6 +16,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _runs import RUNS, load_note, logs, spread, timed_child
 
 TARGET_S = 15.0
+UI_DEADLINE_S = 600.0
 
 CHILD = r"""
 import json, math, sys, time
@@ -47,12 +49,64 @@ print(json.dumps({"index_s": indexed, "play_s": play_s, "frames": frames, "fold_
                   "position": player.position, "length": model.length, "same_state": folded == player.state}))
 """
 
+UI_CHILD = r"""
+import asyncio, json, math, sys, time
+from pathlib import Path
+from studio_tui.core.store import Workspace
+from studio_tui.ui.app import StudioApp
+from studio_tui.ui.launch import Launch
+
+WAIT_S = float(sys.argv[3])
+
+async def main():
+    path = Path(sys.argv[1])
+    app = StudioApp(Launch(Workspace(Path(sys.argv[2])), action="replay", log_path=path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        deadline = time.monotonic() + WAIT_S
+        while not screen.ready:
+            assert time.monotonic() < deadline, "the replay never showed its first frame"
+            await pilot.pause(0.01)
+        if sys.argv[4] == "after_keyframes":
+            while not screen.model.keyframes_complete:
+                assert time.monotonic() < deadline, "keyframes never finished"
+                await pilot.pause(0.05)
+        while not math.isinf(screen.player.speed):
+            await pilot.press("plus")
+        started = time.perf_counter()
+        await pilot.press("space")
+        while screen.player.playing or not screen.player.at_end:
+            assert time.monotonic() < deadline, "play never reached the end"
+            await pilot.pause(0.02)
+        play_s = time.perf_counter() - started
+        print(json.dumps({"ui_play_s": play_s, "position": screen.player.position, "length": screen.model.length,
+                          "keyframes_complete_at_start": sys.argv[4] == "after_keyframes"}))
+
+asyncio.run(main())
+"""
+"""The real replay screen (headless run_test, 120x40): open the log, wait for the first frame (or
+for the keyframes too), set max speed, press space, and time it to the end, drawing every frame."""
+
+
+def ui_runs(path: Path, runs: int, when: str) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        walls, rss = [], []
+        for _ in range(runs):
+            print(f"{path.name}: playing in the replay screen ({when}) ...", file=sys.stderr)
+            done = timed_child([sys.executable, "-c", UI_CHILD, str(path), str(Path(folder) / ".studio"), str(UI_DEADLINE_S), when])
+            row = json.loads(done["stdout"])
+            assert row["position"] == row["length"], row
+            walls.append(row["ui_play_s"])
+            rss.append(done["peak_rss_mb"])
+    return {"play_s": spread(walls), "peak_rss_mb": spread(rss), "pass": statistics.median(walls) <= TARGET_S}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log", default="both", help="gen, wide, both, or a path to an events.jsonl")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--ui", action="store_true", help="also play in the real replay screen, drawing every frame")
     args = parser.parse_args()
     chosen = logs(args.log, args.events) if args.log in ("gen", "wide", "both") else {"given": Path(args.log)}
     result: dict = {"benchmark": "play", "runs": args.runs, "load_before": load_note(), "logs": {}}
@@ -76,6 +130,9 @@ def main() -> None:
             "target_s": TARGET_S,
             "pass": statistics.median(play) <= TARGET_S,
         }
+        if args.ui:
+            entry["ui_right_after_opening"] = ui_runs(path, args.runs, "at_once")
+            entry["ui_after_keyframes"] = ui_runs(path, args.runs, "after_keyframes")
         result["logs"][name] = entry
     result["load_after"] = load_note()
     result["all_pass"] = all(e["pass"] and e["reached_end"] and e["same_state_as_fold"] for e in result["logs"].values())

@@ -493,3 +493,16 @@ def test_player_plays_at_the_original_pace_with_gaps_capped(tmp_path):
     for _ in range(20):
         player.slower()
     assert player.speed == 0.25
+
+
+def test_a_slow_screen_gets_longer_folds_per_frame_at_max_speed_within_a_cap(tmp_path):
+    from studio_tui.core.replay.player import FOLD_SHARE, MAX_FOLD_BUDGET_S, MAX_SPEED_BUDGET_S
+
+    player = Player(built(write_events(tmp_path / "log.jsonl", story())))
+    assert player.fold_budget_s == MAX_SPEED_BUDGET_S
+    player.drew(0.001)  # a cheap frame: the default budget stands
+    assert player.fold_budget_s == MAX_SPEED_BUDGET_S
+    player.drew(0.03)  # drawing takes 30 ms: folding gets FOLD_SHARE of the time
+    assert player.fold_budget_s == pytest.approx(0.03 * FOLD_SHARE / (1 - FOLD_SHARE))
+    player.drew(5.0)  # however slow the screen, a key waits at most the cap
+    assert player.fold_budget_s == MAX_FOLD_BUDGET_S

@@ -80,6 +80,68 @@ def test_folder_folds_like_the_reducer():
         assert folder.flush() == fold(events[:cut])
 
 
+def _fold_line_by_line(lines: list[bytes]) -> OrchestrationState:
+    """The reference: every line through the full decoder, bad ones skipped, `apply` per event."""
+    events = [found for found in (codec._decode_raw(raw, False) for raw in lines) if isinstance(found, ev._Event)]
+    return fold(events)
+
+
+LOG_LINE = st.one_of(
+    st.builds(
+        lambda seq, ts, message: ev.encode(ev.AgentLog(seq=seq, ts=ts, agent="a", message=message)).encode(),
+        st.integers(0, 99),
+        st.floats(0, 1e9),
+        st.text(max_size=6),
+    ),
+    st.builds(lambda seq: ev.encode(ev.AgentStarted(seq=seq, ts=seq, agent=f"b:{seq}", role="builder")).encode(), st.integers(0, 99)),
+    st.builds(lambda fields: _line({"type": "agent_log", **fields}), FIELDS),  # valid or not, tagged agent_log
+    st.sampled_from(
+        [
+            b'{"seq":5,"ts":5.0,"type":"agent_log","agent":"a","message":"m","typ\\u0065":"agent_started","role":"builder"}',
+            b'{"seq":6,"ts":6.0,"type":"agent_log","agent":"a","message":"m","type":"agent_started","role":"builder"}',
+            b'{"seq":7,"ts":7.0,"type":"agent_log","agent":"a","message":"\xff\xfe"}',
+            b'{"seq":8,"ts":8.0,"type":"agent_log","agent":"a","message":5}',
+            b'{"seq":9,"ts":9.0,"type":"agent_log","agent":"a","message":"\\ud800"}',
+            b'{"seq":10,"ts":10.0,"type":"agent_log","agent":"a","message":"x"',
+            b"",
+        ]
+    ),
+    st.binary(max_size=30),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(LOG_LINE, max_size=12))
+def test_fold_raw_skips_quiet_lines_and_still_folds_like_the_reducer(lines):
+    """Lines picked by their bytes are never decoded unless they end the fold; the state is the same
+    as decoding every line (hostile ones too: duplicate or escaped `type` keys, bad UTF-8, torn)."""
+    assert Folder(OrchestrationState()).fold_raw(lines) == _fold_line_by_line(lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LOG_LINE, max_size=12), st.integers(0, 5))
+def test_fold_numbered_folds_counts_and_numbers_bad_lines_like_one_line_at_a_time(lines, before):
+    lines = [raw.replace(b"\n", b" ") for raw in lines]  # complete lines: no newline inside
+    bad: list[BadLine] = []
+    folder = Folder(OrchestrationState())
+    events, ends = folder.fold_numbered(lines, before, bad, (ev.AgentStarted,))
+    decoded = [codec._decode_raw(raw, False) for raw in lines]
+    assert folder.flush() == _fold_line_by_line(lines)
+    assert events == sum(isinstance(found, ev._Event) for found in decoded)
+    assert [(b.line, b.reason) for b in bad] == [
+        (before + i + 1, found.reason) for i, found in enumerate(decoded) if isinstance(found, BadLine)
+    ]
+    assert ends == [found for found in decoded if isinstance(found, ev.AgentStarted)]
+
+
+def test_quiet_by_bytes_picks_plain_agent_log_lines_only():
+    plain = ev.encode(ev.AgentLog(seq=3, ts=3.0, agent="a", message='said "type": x 数据')).encode()
+    assert codec.quiet_by_bytes(plain)
+    assert not codec.quiet_by_bytes(ev.encode(ev.AgentStarted(seq=3, ts=3.0, agent="a", role="builder")).encode())
+    assert not codec.quiet_by_bytes(plain[:-1] + b',"typ\\u0065":"agent_started"}')
+    assert not codec.quiet_by_bytes(plain[:-1] + b',"type":"agent_started"}')
+
+
 def test_headless_replay_through_the_fast_path_matches_the_reducer(tmp_path):
     events = [ev.OrchestrationStarted(seq=1, ts=1.0, goal="g")]
     events += [ev.AgentLog(seq=s, ts=s, agent="a", message="m") for s in range(2, 40)]

@@ -151,3 +151,37 @@ async def test_follow_latest_catches_up_each_orchestration(tmp_path):
         writer.close()
     finally:
         await items.aclose()
+
+
+def test_lines_before_a_snapshot_are_counted_only_when_a_number_is_asked_for(tmp_path):
+    events = history(400, resume_every=97)  # the last resumed is seq 388, line 388 (+1 torn line before it)
+    lines = [ev.encode(e) for e in events]
+    lines.insert(100, "{torn")
+    lines.insert(396, "not json after the snapshot")
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with CatchUp(path) as up:
+        up.run()
+        assert up.from_snapshot and up.lines_before_counted is None  # nothing counted to fold it
+        assert up.bad_count == 1 and up.state == fold(events)
+        assert [b.line for b in up.bad_lines] == [397]  # numbered from the first line once asked
+        assert up.lines_before_counted == 388 and up.started_at_line == 389 and up.lines == 402
+
+
+async def test_a_bad_line_written_after_a_catch_up_from_a_snapshot_has_its_line_number(tmp_path):
+    ws = workspace(tmp_path)
+    past = history(300, resume_every=100)
+    writer = start_orch(ws, FIRST, past)
+    items = follow(ws, FIRST, catch_up=True)
+    try:
+        item = await next_item(items)
+        while not isinstance(item, CaughtUp):
+            item = await next_item(items)
+        writer.append_line("{not json")
+        batch = await next_item(items)
+        assert isinstance(batch, Batch)
+        assert [b.line for b in batch.bad_lines] == [301]
+        assert item.started_at_line == 300
+    finally:
+        writer.close()
+        await items.aclose()

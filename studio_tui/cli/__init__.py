@@ -9,107 +9,113 @@ serve.py, inbox.py; rewind.py, pipe.py and liveness.py help runs, watch and stat
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import importlib
+from typing import Any
 
 from rich.text import Text
 
 from ..core.errors import InputError, StudioError
-from ..core.store import Workspace
 from ..headless import literal
-from .common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    RUN_COMMANDS,
-    _current_state,
-    _exit_for,
-    _interactive,
-    _print_json,
-    _run_async,
-    _want_dashboard,
-    console,
-    err_console,
-)
-from .inbox import cmd_answer, cmd_inbox
-from .inspect import (
-    cmd_budget,
-    cmd_checkpoint,
-    cmd_checkpoints,
-    cmd_handoff,
-    cmd_route,
-    cmd_status,
-)
-from .logs import cmd_export, cmd_replay, cmd_view, cmd_watch
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, err_console
 from .parser import build_parser
-from .runs import (
-    cmd_agent_start,
-    cmd_build,
-    cmd_demo,
-    cmd_fork,
-    cmd_resume,
-    cmd_run_backlog,
-    resume_hint,
-)
-from .serve import cmd_serve
-from .setup import cmd_agent, cmd_doctor, cmd_init
 
-__all__ = [
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "RUN_COMMANDS",
-    "_current_state",
-    "_exit_for",
-    "_interactive",
-    "_print_json",
-    "_run_async",
-    "_want_dashboard",
-    "build_parser",
-    "console",
-    "dispatch",
-    "err_console",
-    "main",
-    "resume_hint",
-]
+# Each command's module is imported when that command runs (`replay LOG --json` never loads the
+# orchestrator, the ACP client or the dashboard). command -> (module in this package, function).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("runs", "cmd_demo"),
+    "agent": ("setup", "cmd_agent"),
+    "init": ("setup", "cmd_init"),
+    "build": ("runs", "cmd_build"),
+    "orchestrate": ("runs", "cmd_build"),
+    "status": ("inspect", "cmd_status"),
+    "checkpoint": ("inspect", "cmd_checkpoint"),
+    "checkpoints": ("inspect", "cmd_checkpoints"),
+    "resume": ("runs", "cmd_resume"),
+    "fork": ("runs", "cmd_fork"),
+    "route": ("inspect", "cmd_route"),
+    "budget": ("inspect", "cmd_budget"),
+    "handoff": ("inspect", "cmd_handoff"),
+    "agent-start": ("runs", "cmd_agent_start"),
+    "run-backlog": ("runs", "cmd_run_backlog"),
+    "replay": ("logs", "cmd_replay"),
+    "watch": ("logs", "cmd_watch"),
+    "export": ("logs", "cmd_export"),
+    "inbox": ("inbox", "cmd_inbox"),
+    "answer": ("inbox", "cmd_answer"),
+    "doctor": ("setup", "cmd_doctor"),
+    "serve": ("serve", "cmd_serve"),
+}
+
+_NO_WORKSPACE_NEEDED = ("status", "checkpoints", "budget", "build", "replay", "route")
+"""Commands that run (or explain themselves) where no `.studio` folder exists yet."""
+
+# Names other modules and tests import from here, and where they live (imported on first use).
+_EXPORTS: dict[str, str] = {
+    **{function: module for module, function in _COMMANDS.values()},
+    "cmd_view": "logs",
+    "resume_hint": "runs",
+    **dict.fromkeys(
+        (
+            "EXIT_FAILED",
+            "EXIT_INTERRUPTED",
+            "EXIT_OK",
+            "EXIT_USAGE",
+            "RUN_COMMANDS",
+            "_current_state",
+            "_exit_for",
+            "_interactive",
+            "_print_json",
+            "_run_async",
+            "_want_dashboard",
+            "console",
+            "err_console",
+        ),
+        "common",
+    ),
+}
+
+__all__ = sorted({*_EXPORTS, "build_parser", "dispatch", "main"})
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def _handler(command: str) -> Any:
+    module, function = _COMMANDS[command]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    workspace = Workspace(args.workspace)
     command = args.command
-    if command == "demo":
-        return cmd_demo(args)
-    if command == "agent":
-        return cmd_agent(args)
+    if command in ("demo", "agent"):
+        return int(_handler(command)(args))
+    from ..core.store.workspace import Workspace
+
+    workspace = Workspace(args.workspace)
     if command == "init":
-        return cmd_init(args, workspace)
+        return int(_handler(command)(args, workspace))
     if command is None:
+        from .logs import cmd_view
+
         return cmd_view(args, workspace)
-    if command not in ("status", "checkpoints", "budget", "build", "replay", "route") and not workspace.root.is_dir():
+    if command not in _NO_WORKSPACE_NEEDED and not workspace.root.is_dir():
         raise InputError(f"{workspace.root}: no workspace here (use --workspace DIR, or `studio-tui build GOAL` to start one)")
-    handlers: dict[str, Callable[[], int]] = {
-        "build": lambda: cmd_build(args, workspace, explicit=args.explicit),
-        "orchestrate": lambda: cmd_build(args, workspace, explicit=True),
-        "status": lambda: cmd_status(args, workspace),
-        "checkpoint": lambda: cmd_checkpoint(args, workspace),
-        "checkpoints": lambda: cmd_checkpoints(args, workspace),
-        "resume": lambda: cmd_resume(args, workspace),
-        "fork": lambda: cmd_fork(args, workspace),
-        "route": lambda: cmd_route(args, workspace, console),
-        "budget": lambda: cmd_budget(args, workspace),
-        "handoff": lambda: cmd_handoff(args, workspace),
-        "agent-start": lambda: cmd_agent_start(args, workspace),
-        "run-backlog": lambda: cmd_run_backlog(args, workspace),
-        "replay": lambda: cmd_replay(args, workspace),
-        "watch": lambda: cmd_watch(args, workspace),
-        "export": lambda: cmd_export(args, workspace),
-        "inbox": lambda: cmd_inbox(args, workspace),
-        "answer": lambda: cmd_answer(args, workspace),
-        "doctor": lambda: cmd_doctor(args, workspace),
-        "serve": lambda: cmd_serve(args, workspace),
-    }
-    return handlers[command]()
+    handler = _handler(command)
+    if command == "build":
+        return int(handler(args, workspace, explicit=args.explicit))
+    if command == "orchestrate":
+        return int(handler(args, workspace, explicit=True))
+    if command == "route":
+        from .common import console
+
+        return int(handler(args, workspace, console))
+    return int(handler(args, workspace))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import json
 import signal
 import sys
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
@@ -16,7 +16,10 @@ from rich.text import Text
 from ..core.errors import StudioError
 from ..core.reducer import fold
 from ..core.state import OrchestrationState
-from ..core.store import Workspace, read_log
+from ..core.store.eventlog import read_log
+
+if TYPE_CHECKING:
+    from ..core.store.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 RUN_COMMANDS = ("demo", "build", "orchestrate", "resume", "run-backlog", "fork")

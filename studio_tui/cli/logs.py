@@ -26,7 +26,6 @@ from .common import (
     err_console,
 )
 from .liveness import LivenessWatch, Stopped
-from .runs import _dashboard
 
 
 def _replay_path(workspace: Workspace, target: str) -> Path:
@@ -50,6 +49,8 @@ def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
     if not args.json and args.to is None and _want_dashboard(args):
         if args.max_gap <= 0:
             raise InputError(f"--max-gap must be more than 0 seconds, got {args.max_gap}")
+        from .runs import _dashboard  # the dashboard and the run machinery: only when a screen opens
+
         return _dashboard(args, workspace, "replay", log_path=path, max_gap=args.max_gap)
     state, report = state_at_seq(path, args.to)
     if args.json:
@@ -79,6 +80,8 @@ def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
     )
 
     if _want_dashboard(args):
+        from .runs import _dashboard
+
         return _dashboard(args, workspace, "watch", orch_id=args.orch_id, follow_latest=args.follow_latest)
     printer = HeadlessPrinter(console)
 
@@ -125,6 +128,8 @@ def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
     if _want_dashboard(args):
+        from .runs import _dashboard
+
         return _dashboard(args, workspace, "view")
     try:
         state = _current_state(workspace)

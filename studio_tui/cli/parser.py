@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_setup_commands(sub: Any) -> None:
-    from ..core.init import AGENT_CHOICES
+    from ..core.presets import AGENT_CHOICES  # not core.init: that builds the config models
 
     init = sub.add_parser("init", help="write .studio/config.yaml and the workspace for the project in this folder")
     init.add_argument(

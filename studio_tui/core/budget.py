@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import safefile
-from .config import BudgetConfig
 from .errors import StudioError
 from .events import PoolSpec
 from .state import OrchestrationState
+
+if TYPE_CHECKING:
+    from .config import BudgetConfig
 
 BYTES_PER_TOKEN = 4
 """The usual estimate for English text and code under BPE tokenizers; good enough to steer a budget."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
 
 FailureCategory = Literal["transient", "code_error", "design_flaw", "blocker", "critical"]
 RecoveryAction = Literal["retry", "replan", "escalate", "halt"]
@@ -230,14 +230,30 @@ class Resumed(_Event):
     """True when the run went back to an older checkpoint (work after it is done again); False when it
     continues after the last step its log records as completed."""
 
-    @field_validator("snapshot")
-    @classmethod
-    def _a_state(cls, snapshot: dict[str, Any]) -> dict[str, Any]:
-        """A resumed line whose snapshot is not a state is a bad line, not a crash in the reducer."""
+    _state: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _a_state(self) -> Resumed:
+        """A resumed line whose snapshot is not a state is a bad line, not a crash in the reducer. The
+        state built to check it is kept for the reducer's first use (a multi-MB snapshot costs tens of
+        milliseconds to validate: once, not twice)."""
         from .state import OrchestrationState
 
-        OrchestrationState.from_dict(snapshot)
-        return snapshot
+        self._state = OrchestrationState.from_dict(self.snapshot)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resumed):
+            return NotImplemented
+        return self.__dict__ == other.__dict__  # fields only: the kept state is a cache
+
+    def take_state(self) -> Any:
+        """The snapshot as a new `OrchestrationState`: the one validated at decoding, handed out once
+        (the reducer adopts its lists), then a fresh one each later call."""
+        from .state import OrchestrationState
+
+        state, self._state = self._state, None
+        return state if state is not None else OrchestrationState.from_dict(self.snapshot)
 
 
 class LearningCaptured(_Event):

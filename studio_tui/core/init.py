@@ -8,6 +8,10 @@ repository, the per-machine folders in `.gitignore` (appended once).
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import itertools
 import subprocess
 import textwrap
 from dataclasses import dataclass, field
@@ -26,13 +30,13 @@ from .config import (
     PlanBuilderConfig,
     ScriptedAgentConfig,
     StudioConfig,
+    _Strict,
 )
 from .errors import InputError
-from .presets import ACP_PRESETS
+from .presets import ACP_PRESETS, AGENT_CHOICES
 from .store import Workspace
 from .store.atomic import atomic_write
 
-AGENT_CHOICES = (*ACP_PRESETS, "command", "scripted")
 ROLES = ("planner", "builder", "architect")
 WIDTH = 100
 """Comment lines are wrapped to this many columns."""
@@ -165,7 +169,42 @@ def _note(model: BaseModel, name: str, path: str) -> str:
     info = type(model).model_fields[name]
     if info.description:
         return info.description
-    return FIELD_NOTES.get(path, FIELD_NOTES.get(name, ""))
+    doc = attribute_docs(type(model)).get(name) if isinstance(model, _Strict) else None
+    return doc or FIELD_NOTES.get(path, FIELD_NOTES.get(name, ""))
+
+
+@functools.cache
+def attribute_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's attribute docstring (`name: T = ...` then a string), from the class that declares the field."""
+    docs: dict[str, str] = {}
+    for name in model.model_fields:
+        owner = next((cls for cls in model.__mro__ if name in inspect.get_annotations(cls)), None)
+        if owner is not None:
+            doc = _class_docs(owner).get(name)
+            if doc is not None:
+                docs[name] = doc
+    return docs
+
+
+@functools.cache
+def _class_docs(cls: type) -> dict[str, str]:
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        return {}
+    body = ast.parse(source).body[0]
+    statements = body.body if isinstance(body, ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for before, statement in itertools.pairwise(statements):
+        if (
+            isinstance(before, ast.AnnAssign)
+            and isinstance(before.target, ast.Name)
+            and isinstance(statement, ast.Expr)
+            and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str)
+        ):
+            docs[before.target.id] = inspect.cleandoc(statement.value.value)
+    return docs
 
 
 def _render_model(model: BaseModel, indent: str, path: str) -> list[str]:

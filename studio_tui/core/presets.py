@@ -89,3 +89,7 @@ def preset_for(argv: list[str]) -> AcpPreset | None:
         if any(marker in words for marker in preset.markers):
             return preset
     return None
+
+
+AGENT_CHOICES = (*ACP_PRESETS, "command", "scripted")
+"""What `studio-tui init --agents` takes: a preset, our command-protocol agents, or the scripted ones."""

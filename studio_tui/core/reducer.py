@@ -115,12 +115,13 @@ def _routing(state: OrchestrationState, e: ev.RoutingDecided) -> None:
 
 
 def _extended(state: OrchestrationState, e: ev.SequenceExtended) -> None:
-    sequence = state.routing.agent_sequence
-    known = {entry.key for entry in sequence}
-    keys = [entry.key for entry in sequence]
-    at = keys.index(e.insert_before) if e.insert_before in keys else len(sequence)
+    routing = state.routing
+    sequence = routing.agent_sequence
+    at = len(sequence)  # appended (the usual case), or before the entry named
+    if e.insert_before is not None and routing.entry(e.insert_before) is not None:
+        at = next(i for i, entry in enumerate(sequence) if entry.key == e.insert_before)
     for slot in e.sequence:
-        if slot.key in known:
+        if routing.entry(slot.key) is not None:  # by key index, not a scan: runs extend thousands of times
             continue
         sequence.insert(at, SequenceEntry(agent=slot.agent, key=slot.key, task_id=slot.task_id))
         state.agent_states.insert(at, AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id, title=slot.title))
@@ -204,8 +205,9 @@ def _optimized(state: OrchestrationState, e: ev.OptimizationApplied) -> None:
     _pool(state, e.pool).used = e.after
     _pool(state, e.pool).estimated = min(_pool(state, e.pool).estimated, e.after)
     if e.step == "clear_context7":
-        for agent in state.agent_states:
-            if agent.agent != e.kept_agent and e.pool in agent.tokens:
+        held = [agent.agent for agent in state.agent_states if agent.agent != e.kept_agent and e.pool in agent.tokens]
+        for key in held:  # changed through the lookup, as every agent change is: replay shares agents copy-on-write
+            if (agent := state.agent(key)) is not None:
                 agent.tokens[e.pool] = 0
     state.budget.optimizations.append(Optimization(step=e.step, pool=e.pool, before=e.before, after=e.after, detail=e.detail, ts=e.ts))
     _record_budget(state)
@@ -311,7 +313,7 @@ def _checkpoint(state: OrchestrationState, e: ev.CheckpointSaved) -> None:
 
 
 def _resumed(state: OrchestrationState, e: ev.Resumed) -> None:
-    snapshot = OrchestrationState.from_dict(e.snapshot)
+    snapshot: OrchestrationState = e.take_state()
     for name in OrchestrationState.model_fields:
         setattr(state, name, getattr(snapshot, name))
     state.resumed_from = [*state.resumed_from, e.checkpoint_id]

@@ -49,6 +49,18 @@ class KeyIndex:
     def fits(self, items: Sequence[Any]) -> bool:
         return self.items is items and self.length == len(items)
 
+    def grew(self, items: Sequence[Any], key: Callable[[Any], str]) -> bool:
+        """Index the entries past the old end when `items` is the same list, only longer (the usual
+        change: an append), rather than all of them again; False if that does not apply. An entry
+        inserted earlier instead shifts the others: a hit is checked against its entry anyway."""
+        if self.items is not items or len(items) <= self.length:
+            return False
+        where = self.where
+        for position in range(self.length, len(items)):
+            where.setdefault(key(items[position]), position)
+        self.length = len(items)
+        return True
+
     def __deepcopy__(self, memo: dict[int, Any]) -> None:
         return None  # a copied state builds its own index on its first lookup
 
@@ -58,7 +70,7 @@ class KeyIndex:
 
 def find_by_key(index: KeyIndex | None, items: Sequence[_T], wanted: str, key: Callable[[_T], str]) -> tuple[KeyIndex, _T | None]:
     """The first entry of `items` whose key is `wanted` (or None), and the index to keep for next time."""
-    if index is None or not index.fits(items):
+    if index is None or not (index.fits(items) or index.grew(items, key)):
         index = KeyIndex(items, key)
     position = index.where.get(wanted)
     if position is None:

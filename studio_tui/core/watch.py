@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from . import safefile
 from .errors import NotFound, StudioError
 from .replay import _decode_raw
 from .replay.catchup import CatchUp
+from .replay.snapshot import count_lines
 from .state import OrchestrationState
 from .store.eventlog import MAX_LINE_BYTES, TOO_LONG, BadLine
 from .store.workspace import ORCH_ID_RE, Workspace
@@ -78,8 +79,13 @@ class CaughtUp:
     state: OrchestrationState
     recent: list[ev.Event]
     bad_lines: list[BadLine] = field(default_factory=list)
-    started_at_line: int = 0
-    """1-based line of the state snapshot (a `resumed` event) the fold started from; 0: the first line."""
+    line_of_start: Callable[[], int] | int = 0
+    """`started_at_line`, or how to count it (only if asked: it means reading the log up to there)."""
+
+    @property
+    def started_at_line(self) -> int:
+        """1-based line of the state snapshot (a `resumed` event) the fold started from; 0: the first line."""
+        return self.line_of_start if isinstance(self.line_of_start, int) else self.line_of_start()
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,10 @@ class LogTail:
         self.path = path
         self.offset = 0
         self.lines_read = 0
+        """Complete lines read since `line_base_offset` (the start of the file, unless a catch-up
+        started from a snapshot further on)."""
+        self.line_base_offset = 0
+        self._line_base: int | None = 0
         self.restarts = 0
         self.last_change: str | None = None
         """Why the last restart happened ("replaced" or "truncated")."""
@@ -167,10 +177,24 @@ class LogTail:
         self._opened = os.fstat(self._fd)
         return self._fd
 
+    def start_after(self, offset: int, lines_since: int, line_base_offset: int, line_base: int | None) -> None:
+        """Go on from byte `offset`, `lines_since` complete lines after byte `line_base_offset`, which
+        has `line_base` lines before it (None: not counted yet, counted if a bad line needs a number)."""
+        self.offset, self.lines_read = offset, lines_since
+        self.line_base_offset, self._line_base = line_base_offset, line_base
+
+    def line_base(self) -> int:
+        """Lines before `line_base_offset`: what numbers from `read()` add up to a line number."""
+        if self._line_base is None:
+            fd = self._open()
+            self._line_base = 0 if fd is None else count_lines(fd, self.line_base_offset)
+        return self._line_base
+
     def _restart(self, reason: str) -> None:
         self.close()
         self.offset = 0
         self.lines_read = 0
+        self.line_base_offset, self._line_base = 0, 0
         self.restarts += 1
         self.last_change = reason
 
@@ -234,13 +258,13 @@ class LogTail:
             self._opened = None
 
 
-def _decode_batch(orch_id: str, lines: list[tuple[int, bytes]]) -> Batch:
+def _decode_batch(orch_id: str, lines: list[tuple[int, bytes]], line_base: Callable[[], int] = lambda: 0) -> Batch:
     events: list[ev.Event] = []
     bad: list[BadLine] = []
     for number, raw in lines:
         found = _decode_raw(raw, False)
         if isinstance(found, BadLine):
-            found.line = number
+            found.line = number + line_base()
             bad.append(found)
         elif found is not None:
             events.append(found)
@@ -268,8 +292,13 @@ async def _catch_up(orch_id: str, tail: LogTail) -> AsyncIterator[CatchingUp | C
         while not await asyncio.to_thread(folding.step):
             yield CatchingUp(orch_id, folding.progress)
         recent = await asyncio.to_thread(folding.recent_events)
-        tail.offset, tail.lines_read = folding.offset, folding.lines
-        yield CaughtUp(orch_id, folding.state, recent, folding.bad_lines, folding.started_at_line)
+        bad = await asyncio.to_thread(lambda: folding.bad_lines)  # numbering them may count lines: not on the loop
+        counted = folding.lines_before_counted
+        tail.start_after(folding.offset, folding.lines_after_start, folding.started_at, counted)
+        started: Callable[[], int] | int = 0
+        if folding.from_snapshot:  # its line is counted through the tail if asked for (this file closes)
+            started = counted + 1 if counted is not None else lambda: tail.line_base() + 1
+        yield CaughtUp(orch_id, folding.state, recent, bad, started)
         if folding.finished is not None:
             yield Finished(orch_id, folding.finished.status, folding.finished.summary)
     finally:
@@ -338,7 +367,7 @@ async def follow(
                     yield Restarted(current, tail.last_change or "replaced", last_seq)
                 if not lines:
                     break
-                batch = _decode_batch(current, lines)
+                batch = _decode_batch(current, lines, tail.line_base)
                 if catching_up:
                     # read again after a restart: what was handed on already is not handed on twice
                     fresh = [e for e in batch.events if e.seq > last_seq]

@@ -16,13 +16,16 @@ from .. import events as ev
 from .. import safefile
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
-from .codec import Folder, _decode_raw, decode_for_fold
+from .codec import Folder, _decode_raw
 from .snapshot import count_lines, find_start
 
 CATCH_UP_SLICE_BYTES = 8 << 20
 """Bytes folded per `step()`: tens of milliseconds, so a front end repaints between slices."""
 
 READ_BYTES = 1 << 20
+
+_ENDS = (ev.OrchestrationFinished, ev.Resumed)
+"""Events that end a run (`finished`) or start it again (a `resumed` after it: not finished)."""
 
 RECENT_LINES = 2000
 """Newest lines kept for the log pane (the dashboard's LOG_HISTORY)."""
@@ -33,7 +36,12 @@ class CatchUp:
 
     `step()` until it returns True, then read `state`, `recent_events()`, `bad_lines`, `offset` (the
     byte after the last line folded: follow on from there) and `lines` (complete lines before it).
-    Opening raises what `safefile.open_read` raises (a missing log, a link, not a regular file)."""
+    Opening raises what `safefile.open_read` raises (a missing log, a link, not a regular file).
+
+    Line numbers are counted only when asked for (`lines`, `started_at_line`, the numbers of
+    `bad_lines`): counting the lines before a snapshot near the end of a 1.6 GB log means reading
+    all of it, which costs as much as the rest of the catch-up. `lines_after_start` and `bad_count`
+    never count."""
 
     def __init__(self, path: Path | str, *, recent: int = RECENT_LINES) -> None:
         self.path = Path(path)
@@ -41,7 +49,9 @@ class CatchUp:
         size = os.fstat(self._fd).st_size
         self.state = OrchestrationState()
         self._folder = Folder(self.state)
-        self.bad_lines: list[BadLine] = []
+        self._bad: list[BadLine] = []
+        """Numbered from the start point until `bad_lines` numbers them from the first line."""
+        self._bad_numbered = 0
         self.finished: ev.OrchestrationFinished | None = None
         """The log's `orchestration_finished`, unless a `resumed` came after it."""
         self.recent = recent
@@ -51,15 +61,56 @@ class CatchUp:
         """Bytes to fold: up to the last newline present at opening (the rest is being written)."""
         start = find_start(self._fd, self.end)
         self.started_at = start.offset
-        self.lines = count_lines(self._fd, start.offset) if start.offset else 0
-        """Complete lines before `offset`."""
-        self.started_at_line = self.lines + 1 if start.event is not None else 0
+        self._lines_before: int | None = None if start.offset else 0
+        self._from_snapshot = start.event is not None
+        self.lines_after_start = 0
+        """Complete lines from the start point to `offset` (the snapshot line included)."""
         self.offset = start.offset
         if start.event is not None:
             self._take(start.event)
             self.offset = start.end
-            self.lines += 1
+            self.lines_after_start = 1
         self._pending = b""
+
+    def lines_before_start(self) -> int:
+        """Complete lines before the start point (counted once, on first use)."""
+        if self._lines_before is None:
+            self._lines_before = count_lines(self._fd, self.started_at)
+        return self._lines_before
+
+    @property
+    def lines_before_counted(self) -> int | None:
+        """`lines_before_start()` if counted already (or 0 from the first line), else None."""
+        return self._lines_before
+
+    @property
+    def from_snapshot(self) -> bool:
+        """Whether the fold started from a `resumed` line's snapshot (not the first line)."""
+        return self._from_snapshot
+
+    @property
+    def lines(self) -> int:
+        """Complete lines before `offset`."""
+        return self.lines_before_start() + self.lines_after_start
+
+    @property
+    def started_at_line(self) -> int:
+        """1-based line of the snapshot the fold started from; 0: the first line."""
+        return self.lines_before_start() + 1 if self._from_snapshot else 0
+
+    @property
+    def bad_count(self) -> int:
+        return len(self._bad)
+
+    @property
+    def bad_lines(self) -> list[BadLine]:
+        """Bad lines met, numbered from the log's first line."""
+        if self._bad_numbered < len(self._bad):
+            base = self.lines_before_start()
+            for bad in self._bad[self._bad_numbered :]:
+                bad.line += base
+            self._bad_numbered = len(self._bad)
+        return self._bad
 
     def _last_newline_before(self, size: int) -> int:
         position = size
@@ -111,21 +162,12 @@ class CatchUp:
             if cut < 0:
                 self.end = self.offset
                 break
-            for raw in data[:cut].split(b"\n"):
-                found = decode_for_fold(raw, False)
-                if found is None:
-                    pass
-                elif type(found) is BadLine:
-                    found.line = self.lines + 1
-                    self.bad_lines.append(found)
-                elif type(found) is ev.OrchestrationFinished or type(found) is ev.Resumed:
-                    self._take(found)
-                    self.lines += 1
-                    continue
-                else:
-                    self._folder.add(found)  # type: ignore[arg-type]
-                    self.events += 1
-                self.lines += 1
+            chunk = data[:cut].split(b"\n")
+            events, ends = self._folder.fold_numbered(chunk, self.lines_after_start, self._bad, _ENDS)
+            self.events += events
+            self.lines_after_start += len(chunk)
+            for found in ends:
+                self.finished = found if type(found) is ev.OrchestrationFinished else None
             self.offset += cut + 1
         self._folder.flush()
         return self.done

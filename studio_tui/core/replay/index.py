@@ -30,6 +30,10 @@ FIRST_BLOCK_BYTES = 16 << 10
 """Bytes fetched by the first `pread` of a run of lines: enough for ~80 typical lines, cheap when a
 caller (the player, a seq search) only wants the next one."""
 
+RELEASE_MARGIN_BYTES = 1 << 20
+"""Bytes before a chunk released again after scanning it: the kernel maps pages around each one read
+(fault-around, larger folios), so a chunk's first reads map some of the pages before it back in."""
+
 _NEWLINE = re.compile(b"\n")
 _MATCH_END = re.Match.end
 
@@ -118,7 +122,9 @@ class LogIndex:
             lines_from, lines_to = self.offsets[before - 1], self.offsets[-1]
             if lines_to > lines_from:
                 self._find_candidates(mapped, lines_from, lines_to, before - 1)
-            self._release(start, end)
+            # From the first line searched: a line longer than a chunk (a `resumed` state) is searched
+            # whole once its end is found, pages scanned by the chunks before included.
+            self._release(min(start, lines_from) - RELEASE_MARGIN_BYTES, end)
             self._searched = end
             return len(self.offsets) - before
 
@@ -137,6 +143,7 @@ class LogIndex:
         """Drop scanned pages from this process's resident set (they stay in the page cache)."""
         if self._map is None or not hasattr(mmap, "MADV_DONTNEED"):
             return
+        start = max(0, start)
         first = start - start % mmap.PAGESIZE
         with contextlib.suppress(OSError, ValueError):
             self._map.madvise(mmap.MADV_DONTNEED, first, end - first)

@@ -16,6 +16,10 @@ MARK_PATTERNS: dict[bytes, str] = {
 """Byte patterns that find mark candidates without decoding: an unescaped quoted token can only be a
 JSON key or value (quotes inside strings are escaped), and every candidate is checked by decoding."""
 
+MARK_EVENT_TYPES: dict[bytes, bytes] = {b'"escalation"': b'"decision_requested"'}
+"""A second token a candidate must hold to be worth decoding: `"escalation"` is also a decision's kind
+inside every `resumed` line's state (megabytes to decode for nothing)."""
+
 
 @dataclass(frozen=True)
 class Mark:

@@ -13,16 +13,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from .. import events as ev
 from ..state import OrchestrationState
 from ..store.eventlog import BadLine
 from .codec import Folder, _decode_raw, decode_for_fold
 from .index import INDEX_CHUNK_BYTES, LogIndex
-from .keyframes import KEYFRAME_BUDGET_BYTES, KEYFRAME_EVERY, _copy, _freeze, _thaw
-from .marks import MARK_KINDS, MARK_PATTERNS, Mark, mark_for
+from .keyframes import KEYFRAME_BUDGET_BYTES, KEYFRAME_EVERY, Keyframe, freeze, keyframe_only_bytes, thaw
+from .marks import MARK_EVENT_TYPES, MARK_KINDS, MARK_PATTERNS, Mark, mark_for
 from .report import ReplayReport
+from .sharing import SharedState
+
+RESUME_KEYFRAME_GAP = 4
+"""A keyframe is also laid just after a `resumed` line (a whole state: folding it costs as much as a
+thousand other lines) unless one is fewer than `keyframe_every / RESUME_KEYFRAME_GAP` lines back, so
+resumes add at most a few keyframes per interval and a seek seldom folds one."""
 
 MAX_GAP_S = 2.0
 """Longest pause replay plays between two events (log seconds, before the speed factor): a person
@@ -36,8 +40,9 @@ class ReplayModel:
     once; a front end calls it from a background worker after the index, and `state_at` builds any
     it needs first. Decoding 1M events takes seconds, far past the index's budget, so it is not done
     while indexing: the first frame and seeks near the start are immediate, and seeks further on get
-    fast as the frontier passes them. Keyframes are compressed JSON snapshots: a snapshot restores in
-    milliseconds even for a big state, and a thousand of them fit in tens of megabytes.
+    fast as the frontier passes them. Keyframes share their records with each other and with the
+    states built from them (keyframes.py): a state restores in a millisecond or two even with
+    thousands of agents, and a thousand keyframes cost little more than one state.
 
     `bad_lines`, `unknown_events` and `events_decoded` cover the lines the frontier has passed
     (all of them once `keyframes_complete`), plus a torn tail.
@@ -60,10 +65,13 @@ class ReplayModel:
 
     def _start_over(self) -> None:
         self.keyframe_every = self._initial_every
-        self._keyframes: list[bytes | None] = [_freeze(OrchestrationState())]
-        self._keyframe_bytes = len(self._keyframes[0] or b"")
         self._frontier = 0
-        self._frontier_state = OrchestrationState()
+        self._frontier_state = SharedState()
+        first = freeze(self._frontier_state, 0)
+        self._keyframes: list[Keyframe] = [first]
+        self._positions: list[int] = [0]
+        """Each keyframe's position, rising: every `keyframe_every` lines, and just after a `resumed` line."""
+        self._keyframe_bytes = first.bytes
         self._bad: list[BadLine] = []
         self.unknown_events = 0
         self.events_decoded = 0
@@ -169,20 +177,35 @@ class ReplayModel:
                     if type(found) is ev.UnknownEvent:
                         self.unknown_events += 1
                 position = index + 1
-                if position % every == 0 and position // every == len(self._keyframes):
-                    self._add_keyframe(_freeze(folder.flush()))
+                due = position % every == 0 or (
+                    type(found) is ev.Resumed and position - self._positions[-1] >= every // RESUME_KEYFRAME_GAP
+                )
+                if due and position > self._positions[-1]:
+                    self._add_keyframe(freeze(folder.flush(), position, self._keyframes[-1]))  # type: ignore[arg-type]
                     every = self.keyframe_every
             folder.flush()
             self._frontier = position
             return position - start
 
-    def _add_keyframe(self, blob: bytes) -> None:
-        self._keyframes.append(blob)
-        self._keyframe_bytes += len(blob)
-        if self._keyframe_bytes > self.keyframe_budget and len(self._keyframes) > 2:
-            self._keyframes = self._keyframes[::2]
+    def _add_keyframe(self, keyframe: Keyframe) -> None:
+        self._keyframes.append(keyframe)
+        self._positions.append(keyframe.position)
+        self._keyframe_bytes += keyframe.bytes
+        if self._keyframe_bytes > self.keyframe_budget:
+            # The running sum counts records the frontier may still hold: count exactly before thinning.
+            self._keyframe_bytes = keyframe_only_bytes(self._keyframes, self._frontier_state)
+        while self._keyframe_bytes > self.keyframe_budget and len(self._keyframes) > 2:
             self.keyframe_every *= 2
-            self._keyframe_bytes = sum(len(k or b"") for k in self._keyframes)
+            kept: list[Keyframe] = []
+            for each in self._keyframes:
+                if (
+                    each.position % self.keyframe_every == 0
+                    or each.position - kept[-1].position >= self.keyframe_every // RESUME_KEYFRAME_GAP
+                ):
+                    kept.append(each)
+            self._keyframes = kept
+            self._positions = [each.position for each in kept]
+            self._keyframe_bytes = keyframe_only_bytes(self._keyframes, self._frontier_state)
 
     def build_keyframes(self, progress_cb: Callable[[int, int], None] | None = None) -> None:
         """Advance the frontier to the end of the indexed lines."""
@@ -200,7 +223,10 @@ class ReplayModel:
                 self.advance_keyframes(until=complete_lines, max_lines=complete_lines - self._frontier)
             at_frontier = complete_lines == self._frontier
             if at_frontier:
-                state, base_position = _copy(self._frontier_state), complete_lines
+                # A keyframe of the frontier, not kept: the state built from it shares its records.
+                snapshot = freeze(self._frontier_state, complete_lines, self._keyframes[-1])
+                state: OrchestrationState = thaw(snapshot)
+                base_position = complete_lines
         if not at_frontier:
             state, base_position = self._restore(complete_lines)
         return self.fold(state, base_position, position)
@@ -208,28 +234,13 @@ class ReplayModel:
     def fold(self, state: OrchestrationState, start: int, stop: int) -> OrchestrationState:
         """Reduce the events on lines [start, stop) into `state` (in place) and return it: the fast
         path, for when only the state is wanted (no events are built for agent_log lines)."""
-        folder = Folder(state)
-        for _, raw in self.index.iter_lines(start, stop):
-            found = decode_for_fold(raw, False)
-            if found is not None and type(found) is not BadLine:
-                folder.add(found)  # type: ignore[arg-type]
-        return folder.flush()
+        return Folder(state).fold_raw(raw for _, raw in self.index.iter_lines(start, stop))
 
     def _restore(self, position: int) -> tuple[OrchestrationState, int]:
-        """The state of the last keyframe at or before `position`, and the keyframe's position."""
-        while True:
-            with self._lock:
-                slot = min(position // self.keyframe_every, len(self._keyframes) - 1)
-                while self._keyframes[slot] is None:
-                    slot -= 1
-                blob, base_position, every = self._keyframes[slot], slot * self.keyframe_every, self.keyframe_every
-            try:
-                return _thaw(blob), base_position  # type: ignore[arg-type]
-            except ValidationError:
-                # A snapshot that does not load back (say a NaN from the log): forget it, go further back.
-                with self._lock:
-                    if every == self.keyframe_every and slot > 0:
-                        self._keyframes[slot] = None
+        """A state built from the last keyframe at or before `position`, and the keyframe's position."""
+        with self._lock:
+            keyframe = self._keyframes[bisect.bisect_right(self._positions, position) - 1]
+        return thaw(keyframe), keyframe.position
 
     # bad lines
 
@@ -256,8 +267,13 @@ class ReplayModel:
                 done = self._checked.get(pattern, 0)
                 upto = len(found)  # the indexing thread may append meanwhile: check exactly these
                 kind = MARK_PATTERNS.get(pattern)
+                also = MARK_EVENT_TYPES.get(pattern)
                 for index in found[done:upto]:
-                    mark = mark_for(index, self.event_at(index))
+                    raw = self.index.line(index)
+                    if also is not None and also not in raw:
+                        continue
+                    found_event = self._decode(index, raw)
+                    mark = mark_for(index, found_event if isinstance(found_event, ev._Event) else None)
                     if mark is not None and mark.kind == kind:
                         bisect.insort(self._marks, mark, key=lambda m: (m.position, m.kind))
                 self._checked[pattern] = upto

@@ -24,6 +24,14 @@ MAX_SPEED_BUDGET_S = 0.035
 MAX_SPEED_SLICE_LINES = 2000
 """Lines folded between looks at the clock at max speed."""
 
+FOLD_SHARE = 0.8
+"""At max speed, the share of wall time that goes to folding however long a frame takes to draw: a
+frame's fold budget grows to FOLD_SHARE / (1 - FOLD_SHARE) times its drawing time (see `drew`), so a
+screen that draws slowly shows fewer frames rather than playing slower than ~1.25x the bare fold."""
+
+MAX_FOLD_BUDGET_S = 0.2
+"""The most one frame folds, whatever drawing costs: a key (pause, a jump) waits at most this long."""
+
 
 class Player:
     """Transport over a model: a position, a state kept in step with it, play/pause, speed, marks.
@@ -41,6 +49,8 @@ class Player:
         self.speed_index = SPEEDS.index(speed)
         self._credit = 0.0
         self._last_ts: float | None = None
+        self.fold_budget_s = MAX_SPEED_BUDGET_S
+        """Seconds of folding per `advance()` at max speed (`drew` raises it for a slow screen)."""
 
     @property
     def speed(self) -> float:
@@ -141,13 +151,18 @@ class Player:
             self._last_ts = self.model._ts_at_or_before(self.position - 1)
         return self.position - start
 
+    def drew(self, seconds: float) -> None:
+        """The front end took `seconds` to draw the last frame: at max speed, fold long enough per frame
+        that drawing stays a small share of the time (folding and drawing decoupled)."""
+        self.fold_budget_s = min(MAX_FOLD_BUDGET_S, max(MAX_SPEED_BUDGET_S, seconds * FOLD_SHARE / (1.0 - FOLD_SHARE)))
+
     def advance(self, elapsed: float) -> int:
         """Play the events whose (capped, speed-scaled) time has come in `elapsed` wall seconds;
         return how many. Stops playing at the end."""
         if not self.playing:
             return 0
         if math.isinf(self.speed):
-            played = self._fold_for(MAX_SPEED_BUDGET_S)
+            played = self._fold_for(self.fold_budget_s)
         else:
             self._credit += elapsed * self.speed
             played = 0

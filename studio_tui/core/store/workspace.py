@@ -6,11 +6,11 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from .. import safefile
-from ..config import StudioConfig, load_config
 from ..errors import InputError, NotFound
 from ..loading import describe_validation
 from ..state import OrchestrationState
@@ -18,6 +18,9 @@ from ..text import command_hint
 from . import checkpoints
 from .checkpoints import CheckpointFile, CheckpointMeta, CheckpointRecord, ListedCheckpoint
 from .lock import WorkspaceLock
+
+if TYPE_CHECKING:
+    from ..config import StudioConfig
 
 __all__ = ["CheckpointFile", "CheckpointMeta", "CheckpointRecord", "ListedCheckpoint", "Workspace", "check_name"]
 
@@ -72,6 +75,8 @@ class Workspace:
         return WorkspaceLock(self.root / "lock", root=self.root)
 
     def config(self) -> StudioConfig:
+        from ..config import load_config  # the config models cost ~75 ms to build: only when asked for
+
         return load_config(self.config_path, root=self.root)
 
     def orch_dir(self, orch_id: str) -> Path:

@@ -11,9 +11,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Tab, Tabs
 
 from studio_tui.ui.feed import Feed
+from studio_tui.ui.footer import CoalescingFooter
 from studio_tui.ui.widgets.agents.agent_detail import AgentDetail
 from studio_tui.ui.widgets.agents.agent_table import AgentTable
 from studio_tui.ui.widgets.budget.budget_pane import BudgetPane
@@ -121,7 +122,7 @@ class DashboardScreen(Screen):
             yield Pane(CheckpointTable(id="checkpoints"), name="checkpoints")
             yield Pane(FailureTable(id="failures"), name="failures")
         yield EventLogPane(id="log-pane", classes="pane")
-        yield Footer()
+        yield CoalescingFooter()
 
     def on_mount(self) -> None:
         self.query_one("#budget-pane").border_title = PANES["budget"]
