@@ -29,9 +29,9 @@ from textual.message import Message
 from textual.renderables.styled import Styled
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widget import Widget
 
 from studio_tui.ui.widgets.tones import tone
+from studio_tui.ui.widgets.virtual_size import set_virtual_size
 
 Row = tuple[str, tuple[Any, ...]]
 Rows = list[Row]
@@ -56,32 +56,6 @@ def _width(cell: Any) -> int:
         plain = cell.plain
         return cell.cell_len if "\n" not in plain else max(Text(line).cell_len for line in plain.split("\n"))
     return len(str(cell))
-
-
-def set_virtual_size(widget: Widget, size: Size) -> None:
-    """Set a scrolling widget's virtual size; a full layout only when its box or its scrollbars may change.
-
-    `virtual_size` is a layout reactive: each new row of a growing table or log would reflow the whole
-    screen, every frame. Once the content overflows the widget (and it keeps overflowing), only the
-    scrollbars and the widget itself need drawing again.
-    """
-    old = widget.virtual_size
-    if size == old:
-        return
-    box = widget.scrollable_content_region.size
-    quiet = (
-        widget.is_mounted
-        and bool(box)
-        and old.height > box.height
-        and size.height > box.height
-        and (old.width > box.width) == (size.width > box.width)
-    )
-    if not quiet:
-        widget.virtual_size = size
-        return
-    widget.set_reactive(Widget.virtual_size, size)
-    widget._scroll_update(size)  # scrollbar thumbs only: no reflow of the screen
-    widget.refresh()
 
 
 class StateTable(ScrollView, can_focus=True):
