@@ -25,11 +25,13 @@ try:
     from textual import work
     from textual.app import App
     from textual.binding import Binding
+    from textual.css.query import NoMatches
     from textual.screen import Screen
 
     from studio_tui.core.errors import StudioError
     from studio_tui.core.state import OrchestrationState
     from studio_tui.ui.actions import STUDIO_THEMES
+    from studio_tui.ui.heap import freeze_startup_heap
     from studio_tui.ui.launch import EXIT_BAD_LAUNCH, EXIT_INTERRUPTED, Launch, exit_code_for
     from studio_tui.ui.palette import PaletteCommands
     from studio_tui.ui.screens.dashboard import DashboardScreen
@@ -163,6 +165,7 @@ class StudioApp(PaletteCommands):
         for title, note, severity in self._startup_notes:
             self.notify(note, title=title, severity=severity, timeout=10, markup=False)  # type: ignore[arg-type]
         self.set_interval(1 / FRAME_RATE, self.draw)
+        self.call_after_refresh(freeze_startup_heap)  # ui/heap.py: full collections skip the start-up heap
         self.set_interval(INBOX_INTERVAL, self._count_inbox)
         self._count_inbox()
         launch = self.launch
@@ -196,7 +199,10 @@ class StudioApp(PaletteCommands):
         self._drawn_second = second
         self.feed.dirty = False
         with self.batch_update():
-            self.dashboard.show(now, self._note())
+            try:
+                self.dashboard.show(now, self._note())
+            except NoMatches:  # shutting down: its panes are being removed one by one
+                self.feed.dirty = True
 
     def _count_inbox(self) -> None:
         if not any(w.group == "inbox-count" and w.is_running for w in self.workers):

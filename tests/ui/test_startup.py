@@ -85,7 +85,7 @@ def test_first_frame_of_a_finished_run_imports_nothing_heavy(copy_run: Callable[
     found = run_child(DASHBOARD, str(workspace.root))
     assert found["shown"], "the run was never on screen: the guard would check an empty dashboard"
     modules = found["modules"]
-    assert "studio_tui.ui.screens.dashboard" in modules and "textual.widgets._data_table" in modules  # it really drew
+    assert "studio_tui.ui.screens.dashboard" in modules and "studio_tui.ui.widgets.agents.agent_table" in modules  # it really drew
     assert heavy_in(modules) == []
 
 

@@ -12,12 +12,16 @@ from studio_tui.ui.widgets.tones import tones
 
 def current_agent(state: OrchestrationState) -> AgentState | None:
     """The agent waiting for a person or working; else the last one that ran."""
-    for status in ("waiting", "active"):
-        for agent in state.agent_states:
-            if agent.status == status:
-                return agent
-    ran = [a for a in state.agent_states if a.status != "pending"]
-    return ran[-1] if ran else None
+    active = ran = None
+    for agent in state.agent_states:  # one pass: thousands of agents are read every frame
+        status = agent.status
+        if status == "waiting":
+            return agent
+        if status != "pending":
+            ran = agent
+            if active is None and status == "active":
+                active = agent
+    return active or ran
 
 
 class AgentDetail(Static):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -9,8 +11,7 @@ from textual.message import Message
 from studio_tui.core.state import AgentState, OrchestrationState
 from studio_tui.core.text import step_count
 from studio_tui.ui import fmt
-from studio_tui.ui.widgets.table import Rows, StateTable
-from studio_tui.ui.widgets.tones import tone
+from studio_tui.ui.widgets.table import StateTable
 
 BAR_WIDTH = 10
 """Cells of the per-agent progress bar: six plan steps still read as distinct blocks."""
@@ -76,23 +77,29 @@ class AgentTable(StateTable):
         if self.highlighted_key is not None:
             self.post_message(self.Inspect(self.highlighted_key))
 
-    def on_data_table_row_selected(self, event: StateTable.RowSelected) -> None:
+    def on_state_table_row_selected(self, event: StateTable.RowSelected) -> None:
         event.stop()
         self.action_detail()
 
-    def state_rows(self, state: OrchestrationState, now: float) -> Rows:
-        doing_width = self.last_column_width()
-        return [(agent.agent, self._row(agent, now, doing_width)) for agent in state.agent_states]
+    _now = 0.0
 
-    def _row(self, agent: AgentState, now: float, doing_width: int) -> tuple[Text, ...]:
+    def source(self, state: OrchestrationState, now: float) -> Sequence[AgentState]:
+        self._now = now
+        return state.agent_states
+
+    def row_key(self, agent: AgentState) -> str:
+        return agent.agent
+
+    def row_cells(self, agent: AgentState) -> tuple[Text, ...]:
+        now, doing_width = self._now, self.crop_width
         status = agent.status if agent.status in fmt.STATUS_GLYPHS else "pending"
-        style = tone(self, f"agents--{status}")
+        style = self.component_tone(f"agents--{status}")
         done = len(set(agent.steps_completed) | set(agent.steps_skipped))
         total = agent.total_steps
         fraction = 1.0 if agent.status == "completed" else done / total if total else 0.0
         filled, empty = fmt.bar(fraction, BAR_WIDTH)
         progress = Text(filled, style)
-        progress.append(empty, tone(self, "agents--bar-empty"))
+        progress.append(empty, self.component_tone("agents--bar-empty"))
         step = (
             step_count(agent.steps_completed, agent.steps_skipped, total)
             if total

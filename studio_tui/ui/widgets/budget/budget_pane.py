@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -49,7 +52,7 @@ class PoolBars(Widget):
         return max(1, len(self.rows))
 
     def render(self) -> Text:
-        style = tones(self)
+        style = functools.cache(tones(self))
         if not self.rows:
             return Text(" no budget allocated yet", style("pool-bars--empty"))
         width = self.content_size.width
@@ -109,20 +112,26 @@ class BudgetHistory(Widget):
 
     def render(self) -> Text:
         width, height = self.content_size.width, max(1, self.content_size.height)
-        style = tones(self)
+        found: dict[str, Style] = {}
+
+        def style(name: str) -> Style:  # a handful of tones, asked for once per bar: build each once per render
+            if name not in found:
+                found[name] = tone(self, name)
+            return found[name]
+
         columns = self.columns(width)
         soft = self.budget.soft
         top = max(soft, max(columns, default=0), 1)
         levels = len(self.BLOCKS) - 1
         rows = [Text(no_wrap=True) for _ in range(height)]
         for value in columns:
-            tone = style(f"budget-history--{self.budget.level(value, soft).lower()}")
+            level_style = style(f"budget-history--{self.budget.level(value, soft).lower()}")
             eighths = round(value / top * levels * height)
             for row_index, row in enumerate(rows):
                 floor = (height - 1 - row_index) * levels
                 cell = min(levels, max(0, eighths - floor))
                 row.append(
-                    self.BLOCKS[cell] if cell or row_index < height - 1 else "▁", tone if cell else style("budget-history--baseline")
+                    self.BLOCKS[cell] if cell or row_index < height - 1 else "▁", level_style if cell else style("budget-history--baseline")
                 )
         return Text("\n").join(rows)
 
@@ -171,8 +180,9 @@ class BudgetPane(Vertical):
         optimisations = self.query_one("#budget-optimisations", Static)
         drawn = (lines.plain, tuple(lines.spans))
         if drawn != self._optimisations_shown:
+            grew = self._optimisations_shown is None or len(lines.plain.split("\n")) != len(self._optimisations_shown[0].split("\n"))
             self._optimisations_shown = drawn
-            optimisations.update(lines)  # height: auto: a new text may change it
+            optimisations.update(lines, layout=grew)  # height: auto (one line per step, cut): only a new count moves the pane
         if optimisations.display != bool(budget.optimizations):
             optimisations.display = bool(budget.optimizations)
 

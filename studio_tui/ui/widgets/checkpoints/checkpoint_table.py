@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
+from typing import Any
+
 from rich.text import Text
 
-from studio_tui.core.state import OrchestrationState
+from studio_tui.core.state import Checkpoint, OrchestrationState
 from studio_tui.ui import fmt
-from studio_tui.ui.widgets.table import Rows, StateTable
-from studio_tui.ui.widgets.tones import tone
+from studio_tui.ui.widgets.table import StateTable
+
+
+class NewestFirst(Sequence[Any]):
+    """A list read from its end, without a copy (19,000 checkpoints stay one list)."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self.items)
+        return self.items[len(self.items) - 1 - index]
 
 
 class CheckpointTable(StateTable):
@@ -16,7 +35,7 @@ class CheckpointTable(StateTable):
 
     def show(self, *args: object) -> None:
         """Newest first; a cursor on the newest row follows each new checkpoint, so the newest stays in view."""
-        following = self.cursor_row <= 0 or not self._shown
+        following = self.cursor_row <= 0 or not self.row_count
         super().show(*args)
         if following and self.row_count and self.cursor_row != 0:
             self.move_cursor(row=0, animate=False, scroll=self.is_mounted and self.display)
@@ -26,17 +45,20 @@ class CheckpointTable(StateTable):
         key = self.highlighted_key
         return key.split("@", 1)[0] if key else None
 
-    def state_rows(self, state: OrchestrationState) -> Rows:
-        name_style = tone(self, "checkpoints--name")
-        muted = tone(self, "checkpoints--muted")
-        return [
-            (
-                f"{cp.id}@{cp.seq}",
-                (
-                    Text(fmt.clock_time(cp.ts), muted),
-                    Text(fmt.crop(fmt.literal(cp.name), 28), name_style),
-                    Text(fmt.literal(cp.after_agent or "-", max_chars=30)),
-                ),
-            )
-            for cp in reversed(state.checkpoints)
-        ]
+    def source(self, state: OrchestrationState) -> Sequence[Checkpoint]:
+        return NewestFirst(state.checkpoints)
+
+    def fingerprint(self, state: OrchestrationState) -> Hashable:
+        """A saved checkpoint never changes: the rows change only when one is added (or another run is shown)."""
+        checkpoints = state.checkpoints
+        return (id(checkpoints), len(checkpoints), checkpoints[-1].seq if checkpoints else None)
+
+    def row_key(self, cp: Checkpoint) -> str:
+        return f"{cp.id}@{cp.seq}"
+
+    def row_cells(self, cp: Checkpoint) -> tuple[Text, ...]:
+        return (
+            Text(fmt.clock_time(cp.ts), self.component_tone("checkpoints--muted")),
+            Text(fmt.crop(fmt.literal(cp.name), 28), self.component_tone("checkpoints--name")),
+            Text(fmt.literal(cp.after_agent or "-", max_chars=30)),
+        )

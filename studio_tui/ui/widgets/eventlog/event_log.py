@@ -27,6 +27,7 @@ from studio_tui.core import events as ev
 from studio_tui.ui import fmt
 from studio_tui.ui.widgets.eventlog.describe import describe, matches
 from studio_tui.ui.widgets.tones import tones
+from studio_tui.ui.widgets.virtual_size import set_virtual_size
 
 MAX_LINES = 2000
 """Events the pane keeps (the feed keeps as many: the full log is on disk)."""
@@ -111,7 +112,7 @@ class EventLog(ScrollView, can_focus=True):
 
     def _resized_rows(self, *, follow: bool) -> None:
         width = self.scrollable_content_region.width or self.size.width
-        self.virtual_size = Size(width, max(len(self.rows), 1 if self.note else 0))
+        set_virtual_size(self, Size(width, max(len(self.rows), 1 if self.note else 0)))  # no screen reflow once it overflows
         if follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
@@ -172,6 +173,10 @@ class EventLog(ScrollView, can_focus=True):
         message_style = self._style(row.tone)
         simple = len(stamp) == 9 and cell_len(agent) == AGENT_WIDTH and cell_len(kind) == KIND_WIDTH and "\t" not in message
         length = PREFIX_WIDTH + cell_len(message)
+        if simple and length > width > PREFIX_WIDTH:
+            # cut here, as Text.truncate would cut the whole line (same cells, same ellipsis), without rendering a Text
+            message = fmt.crop(message, width - PREFIX_WIDTH)
+            length = PREFIX_WIDTH + cell_len(message)
         if simple and length <= width:
             segments = [Segment(stamp, self._style("time")), Segment(agent, self._style("agent")), Segment(kind, self._style("kind"))]
             if message:

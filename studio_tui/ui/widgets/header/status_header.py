@@ -55,7 +55,7 @@ class StatusHeader(Static):
         if signature == self._shown:
             return
         self._shown = signature
-        self.update(text)
+        self.update(text, layout=False)  # always two lines (height: 2): no reflow of the screen per second
 
     def forget(self) -> None:
         """Styles changed (theme): draw again on the next `show`."""
