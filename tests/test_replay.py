@@ -541,3 +541,21 @@ def test_max_speed_jumps_to_a_frontier_the_worker_has_already_passed(tmp_path):
     player.toggle()
     assert player.advance(0.05) == 1700 and player.position == 1700
     assert player.state == fold(events[:1700])
+
+
+def test_max_speed_with_keyframes_goes_over_a_resumed_line_through_its_keyframe(tmp_path):
+    events = _long_run(3000)
+    for at in (750, 2350):  # a resume (keyframes every 100 lines, and one just after a resume)
+        events[at] = event(at + 1, ev.Resumed, checkpoint_id=f"cp_{at}", snapshot=fold(events[:at]).to_dict())
+    model = built(write_events(tmp_path / "log.jsonl", events), keyframe_every=100)
+    model.build_keyframes()
+    folded: list[tuple[int, int]] = []
+    fold_lines = model.fold
+    model.fold = lambda state, start, stop: (folded.append((start, stop)), fold_lines(state, start, stop))[1]  # type: ignore[method-assign]
+    player = Player(model, speed=math.inf)
+    player.toggle()
+    while player.playing:
+        player.advance(0.05)
+    assert player.state == fold(events)
+    assert model.last_resume_in(0, 3000) == 2351 and model.last_resume_in(0, 2350) == 751
+    assert not any(start <= at < stop for start, stop in folded for at in (750, 2350)), "a resumed line was folded"

@@ -73,6 +73,8 @@ class ReplayModel:
         """Each keyframe's position, rising: every `keyframe_every` lines, and just after a `resumed` line."""
         self._keyframe_bytes = first.bytes
         self._bad: list[BadLine] = []
+        self._resumes: list[int] = []
+        """Positions just after each `resumed` line the frontier passed (rising)."""
         self.unknown_events = 0
         self.events_decoded = 0
         self._marks: list[Mark] = []
@@ -176,6 +178,8 @@ class ReplayModel:
                     self.events_decoded += 1
                     if type(found) is ev.UnknownEvent:
                         self.unknown_events += 1
+                    elif type(found) is ev.Resumed:
+                        self._resumes.append(index + 1)
                 position = index + 1
                 due = position % every == 0 or (
                     type(found) is ev.Resumed and position - self._positions[-1] >= every // RESUME_KEYFRAME_GAP
@@ -186,6 +190,13 @@ class ReplayModel:
             folder.flush()
             self._frontier = position
             return position - start
+
+    def last_resume_in(self, start: int, stop: int) -> int | None:
+        """The position just after the last `resumed` line on lines [start, stop), if the frontier has
+        passed one there: the state at that position is the line's snapshot, whatever came before it."""
+        with self._lock:
+            at = bisect.bisect_right(self._resumes, stop) - 1
+            return self._resumes[at] if at >= 0 and self._resumes[at] > start else None
 
     def _add_keyframe(self, keyframe: Keyframe) -> None:
         self._keyframes.append(keyframe)

@@ -145,6 +145,12 @@ class Player:
         length = self.model.length
         while self.position < length:
             stop = min(self.position + MAX_SPEED_SLICE_LINES, length)
+            resumed = self.model.last_resume_in(self.position, stop)
+            if resumed is not None:
+                # A `resumed` line replaces the whole state with its snapshot (a megabyte or more to
+                # decode): the state after it is a keyframe's, laid there when the keyframes were built.
+                self.state = self.model.state_at(resumed)
+                self.position = resumed
             self.model.fold(self.state, self.position, stop)
             self.position = stop
             if time.perf_counter() >= deadline:
