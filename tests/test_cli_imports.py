@@ -4,14 +4,20 @@ the dashboard (a guard on start-up cost; checked through `sys.modules`, no timin
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import CLI_TIMEOUT, cli_env
-
 from studio_tui.core import events as ev
 from studio_tui.core.store import EventLogWriter
+
+CLI_TIMEOUT = 120.0
+
+
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "CI": "true", "NO_COLOR": "1"}
+
 
 PROBE = """
 import json, runpy, sys

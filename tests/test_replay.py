@@ -506,3 +506,38 @@ def test_a_slow_screen_gets_longer_folds_per_frame_at_max_speed_within_a_cap(tmp
     assert player.fold_budget_s == pytest.approx(0.03 * FOLD_SHARE / (1 - FOLD_SHARE))
     player.drew(5.0)  # however slow the screen, a key waits at most the cap
     assert player.fold_budget_s == MAX_FOLD_BUDGET_S
+
+
+def _long_run(count: int) -> list[ev.Event]:
+    events: list[ev.Event] = [event(1, ev.OrchestrationStarted, goal="g")]
+    for seq in range(2, count + 1):
+        if seq % 50 == 0:
+            events.append(event(seq, ev.AgentStarted, agent=f"builder:T{seq}", role="builder"))
+        else:
+            events.append(event(seq, ev.AgentLog, agent="builder", message=f"line {seq}"))
+    return events
+
+
+def test_max_speed_before_keyframes_drives_the_frontier_once_and_ends_on_the_folded_state(tmp_path):
+    events = _long_run(5000)
+    model = built(write_events(tmp_path / "log.jsonl", events), keyframe_every=100)
+    player = Player(model, speed=math.inf)
+    player.toggle()
+    positions = []
+    while player.playing:
+        player.advance(0.05)
+        positions.append(player.position)
+        assert player.position == model.frontier or model.keyframes_complete  # it plays along the frontier
+    assert model.keyframes_complete, "the frames' folding built the keyframes: nothing was folded twice"
+    assert positions == sorted(positions) and player.position == model.length
+    assert player.state == fold(events)
+
+
+def test_max_speed_jumps_to_a_frontier_the_worker_has_already_passed(tmp_path):
+    events = _long_run(3000)
+    model = built(write_events(tmp_path / "log.jsonl", events), keyframe_every=100)
+    model.advance_keyframes(1700)  # the background worker got this far before play was pressed
+    player = Player(model, speed=math.inf)
+    player.toggle()
+    assert player.advance(0.05) == 1700 and player.position == 1700
+    assert player.state == fold(events[:1700])

@@ -15,6 +15,7 @@ from test_properties import SPEC, materialise
 from studio_tui.core import events as ev
 from studio_tui.core.reducer import apply, fold, reduce
 from studio_tui.core.replay import Player, ReplayModel, keyframes
+from studio_tui.core.replay import index as index_module
 from studio_tui.core.replay.keyframes import keyframe_only_bytes, own_bytes, thaw
 from studio_tui.core.replay.marks import mark_for
 from studio_tui.core.replay.sharing import SharedState
@@ -292,3 +293,23 @@ def reducer_handlers() -> list[type]:
     from studio_tui.core import reducer
 
     return list(reducer._HANDLERS)
+
+
+@pytest.mark.parametrize("long_line_bytes", [0, 512, 1 << 30])
+def test_the_index_finds_every_line_and_candidate_whatever_the_scan(tmp_path, monkeypatch, long_line_bytes):
+    """Newlines by regex (short lines) or one `find` a line (long ones), candidates by one regex pass."""
+    monkeypatch.setattr(index_module, "LONG_LINE_BYTES", long_line_bytes)
+    rng = random.Random(long_line_bytes)
+    tokens = [b'"checkpoint_saved"', b'"agent_failed"', b'"escalation"', b"\xc3\xa9", b"x" * 700, b"y"]
+    lines = [b"".join(rng.choice(tokens) for _ in range(rng.randrange(0, 6))) for _ in range(400)]
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\ntail")
+    index = index_module.LogIndex(path)
+    index.build(max_bytes=997)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    assert list(index.offsets) == starts and index.has_tail
+    for pattern, found in index.candidates.items():
+        assert found == [number for number, line in enumerate(lines) if pattern in line], pattern
+    index.close()

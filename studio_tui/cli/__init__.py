@@ -15,7 +15,6 @@ from typing import Any
 from rich.text import Text
 
 from ..core.errors import InputError, StudioError
-from ..headless import literal
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, err_console
 from .parser import build_parser
 
@@ -123,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return dispatch(args)
     except StudioError as exc:
+        from ..headless import literal  # the printer's escaping, imported only to say what went wrong
+
         err_console.print(Text("studio-tui: ", style="red") + literal(str(exc), "red"))
         return exc.exit_code
     except KeyboardInterrupt:
@@ -130,5 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except OSError as exc:  # a disk or permission problem no writer turned into a message: still one line
         where = f"{exc.filename}: " if exc.filename else ""
+        from ..headless import literal
+
         err_console.print(Text("studio-tui: ", style="red") + literal(f"{where}{exc.strerror or exc} (errno {exc.errno})", "red"))
         return EXIT_FAILED

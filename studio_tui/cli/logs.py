@@ -14,7 +14,6 @@ from ..core.errors import InputError, NotFound, StudioError
 from ..core.reducer import fold
 from ..core.state import OrchestrationState
 from ..core.store import ORCH_ID_RE, Workspace, read_log
-from ..headless import HeadlessPrinter, literal, state_view
 from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -25,7 +24,9 @@ from .common import (
     console,
     err_console,
 )
-from .liveness import LivenessWatch, Stopped
+from .dashboard import _dashboard  # light: the dashboard itself is imported when it opens
+
+# the printer (headless) and liveness are imported by the commands that print: the dashboard needs neither
 
 
 def _replay_path(workspace: Workspace, target: str) -> Path:
@@ -42,6 +43,7 @@ def _replay_path(workspace: Workspace, target: str) -> Path:
 
 def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
     from ..core.replay import state_at_seq
+    from ..headless import literal
 
     path = _replay_path(workspace, args.log)
     if args.to is not None and args.to < 0:
@@ -49,8 +51,6 @@ def cmd_replay(args: argparse.Namespace, workspace: Workspace) -> int:
     if not args.json and args.to is None and _want_dashboard(args):
         if args.max_gap <= 0:
             raise InputError(f"--max-gap must be more than 0 seconds, got {args.max_gap}")
-        from .runs import _dashboard  # the dashboard and the run machinery: only when a screen opens
-
         return _dashboard(args, workspace, "replay", log_path=path, max_gap=args.max_gap)
     state, report = state_at_seq(path, args.to)
     if args.json:
@@ -80,9 +80,10 @@ def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
     )
 
     if _want_dashboard(args):
-        from .runs import _dashboard
-
         return _dashboard(args, workspace, "watch", orch_id=args.orch_id, follow_latest=args.follow_latest)
+    from ..headless import HeadlessPrinter, literal
+    from .liveness import LivenessWatch, Stopped
+
     printer = HeadlessPrinter(console)
 
     async def run() -> int:
@@ -128,8 +129,6 @@ def cmd_watch(args: argparse.Namespace, workspace: Workspace) -> int:
 
 def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
     if _want_dashboard(args):
-        from .runs import _dashboard
-
         return _dashboard(args, workspace, "view")
     try:
         state = _current_state(workspace)
@@ -137,6 +136,8 @@ def cmd_view(args: argparse.Namespace, workspace: Workspace) -> int:
         console.print(Text(str(exc), style="yellow"))
         console.print('Start one with: studio-tui build "GOAL"   or try: studio-tui demo')
         return EXIT_OK
+    from ..headless import state_view
+
     console.print(state_view(state))
     return EXIT_OK
 

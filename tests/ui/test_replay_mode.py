@@ -38,7 +38,8 @@ class TestTransport:
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await opened(dash, pilot, app, keyframes=False)
             assert screen.player.position == 1 and screen.player.state.id == workspace.latest()
-            assert not screen.player.playing and "paused" in transport_text(screen)
+            await dash.until(pilot, lambda: "paused" in transport_text(screen), "the transport bar's first paint")  # the next frame tick
+            assert not screen.player.playing
             await pilot.press("G")  # maybe before the keyframes reach the end: prepared in a thread
             await dash.until(pilot, lambda: screen.pending_seek is None, "the jump to the end")
             assert screen.player.position == screen.model.length

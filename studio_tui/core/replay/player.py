@@ -138,6 +138,8 @@ class Player:
     def _fold_for(self, budget: float) -> int:
         """As fast as possible: fold lines (the fast path, no events built) for about `budget` seconds;
         return the lines played. Drawing is the caller's, once per frame, whatever was folded."""
+        if not self.model.keyframes_complete:
+            return self._ride_frontier(budget)
         deadline = time.perf_counter() + budget
         start = self.position
         length = self.model.length
@@ -149,6 +151,26 @@ class Player:
                 break
         if self.position > start:
             self._last_ts = self.model._ts_at_or_before(self.position - 1)
+        return self.position - start
+
+    def _ride_frontier(self, budget: float) -> int:
+        """Max speed while the background worker still reduces the log into keyframes: play along its
+        frontier instead of folding the same lines a second time beside it (on one interpreter the two
+        folds would share the CPU and each go at half speed). A frontier ahead of the position is jumped
+        to (its state shares the worker's records: no fold); one at the position is driven on for the
+        frame's budget, the work counting for the keyframes too (the model's lock keeps it done once)."""
+        model = self.model
+        start = self.position
+        if model.frontier <= self.position:
+            deadline = time.perf_counter() + budget
+            while not model.keyframes_complete and time.perf_counter() < deadline:
+                if model.advance_keyframes(MAX_SPEED_SLICE_LINES) == 0:
+                    break  # the index has nothing further yet
+        target = min(model.frontier, model.length)
+        if target > self.position:
+            self.state = model.state_at(target)
+            self.position = target
+            self._last_ts = model._ts_at_or_before(self.position - 1)
         return self.position - start
 
     def drew(self, seconds: float) -> None:

@@ -9,6 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Tab, Tabs
@@ -38,6 +39,15 @@ PANES: dict[str, str] = {
 """Pane name -> title, in tab order (keys 1-5)."""
 
 ROWS: dict[str, tuple[str, ...]] = {"top": ("agents", "budget"), "middle": ("checkpoints", "failures"), "bottom": ("log",)}
+
+
+def is_compact(size: Size) -> bool:
+    """Panes go under tabs on a terminal this size."""
+    return size.width < COMPACT_WIDTH or size.height < COMPACT_HEIGHT
+
+
+def new_pane_tabs() -> Tabs:
+    return Tabs(*(Tab(f"{i} {title}", id=f"tab-{name}") for i, (name, title) in enumerate(PANES.items(), start=1)), id="pane-tabs")
 
 
 class Pane(Vertical):
@@ -114,7 +124,9 @@ class DashboardScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
-        yield Tabs(*(Tab(f"{i} {title}", id=f"tab-{name}") for i, (name, title) in enumerate(PANES.items(), start=1)), id="pane-tabs")
+        if is_compact(self.app.size):
+            yield new_pane_tabs()
+        # else the compact layout's tabs are mounted if the terminal becomes small (pane_tabs): ten widgets fewer
         with Horizontal(id="top", classes="row"):
             yield Pane(AgentTable(id="agents"), AgentDetail(id="agent-detail"), name="agents")
             yield BudgetPane(id="budget-pane", classes="pane")
@@ -176,7 +188,7 @@ class DashboardScreen(Screen):
     # ── layout ───────────────────────────────────────────────────────────
 
     def on_resize(self) -> None:
-        compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
+        compact = is_compact(self.size)
         if compact != self.compact:
             self.compact = compact
             self.layout_panes()
@@ -186,10 +198,23 @@ class DashboardScreen(Screen):
             return {self.current}
         return (set(PANES) - self.hidden) or set(PANES)
 
+    def pane_tabs(self) -> Tabs:
+        """The tabs over the panes of the compact layout: composed when the terminal starts small, else mounted
+        the first time it becomes small (a wide first frame has ten widgets fewer)."""
+        found = self.query("#pane-tabs")
+        if found:
+            return found.only_one(Tabs)
+        tabs = new_pane_tabs()
+        self.mount(tabs, after=self.query_one(StatusHeader))
+        return tabs
+
     def layout_panes(self) -> None:
         visible = self.visible_panes()
         self.set_class(self.compact, "-compact")
-        self.query_one(Tabs).display = self.compact
+        if self.compact:
+            self.pane_tabs().display = True
+        elif self.query("#pane-tabs"):
+            self.pane_tabs().display = False
         for name in PANES:
             self.query_one(f"#{name}-pane").display = name in visible
         shown_rows = [row for row, members in ROWS.items() if any(m in visible for m in members)]
@@ -206,7 +231,7 @@ class DashboardScreen(Screen):
 
     def action_pane(self, name: str) -> None:
         if self.compact:
-            self.query_one(Tabs).active = f"tab-{name}"
+            self.pane_tabs().active = f"tab-{name}"
             return
         if name in self.hidden:
             self.toggle_pane(name)
@@ -230,7 +255,7 @@ class DashboardScreen(Screen):
 
     def action_filter_log(self) -> None:
         if self.compact:
-            self.query_one(Tabs).active = "tab-log"
+            self.pane_tabs().active = "tab-log"
         elif "log" in self.hidden:
             self.toggle_pane("log")
         self.query_one(EventLogPane).open_filter()

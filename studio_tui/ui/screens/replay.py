@@ -186,6 +186,8 @@ class ReplayScreen(DashboardScreen):
         """The timeline's marks, refreshed as the worker indexes (not per frame: it takes the model's lock)."""
         self._closed = False
         self._last_tick = time.monotonic()
+        self._folded_s = 0.0
+        """Seconds the last tick spent in the player (folding), to tell drawing time from it."""
         self._transport_shown: tuple | None = None
 
     def compose(self) -> ComposeResult:
@@ -286,8 +288,14 @@ class ReplayScreen(DashboardScreen):
         now = time.monotonic()
         elapsed, self._last_tick = now - self._last_tick, now
         if self.ready and self.player.playing:
+            # Whatever this frame did not spend folding went to drawing (and waiting for the timer):
+            # at max speed the player folds longer per frame when that is long (folding and drawing decoupled).
+            self.player.drew(max(0.0, elapsed - self._folded_s))
             before = self.player.position
-            if self.player.advance(elapsed) or self.player.position != before:
+            self._folded_s = -time.monotonic()
+            advanced = self.player.advance(elapsed)
+            self._folded_s += time.monotonic()
+            if advanced or self.player.position != before:
                 self._sync(before)
             if not self.player.playing:
                 self._transport_shown = None
