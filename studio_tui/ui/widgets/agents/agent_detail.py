@@ -27,9 +27,12 @@ class AgentDetail(Static):
     COMPONENT_CLASSES = {"agent-detail--name", "agent-detail--meta", "agent-detail--step", "agent-detail--error"}
 
     _state: OrchestrationState | None = None
+    _shown: tuple | None = None
+    """The text last shown (plain, spans) and the width it was cut to."""
 
     def on_resize(self) -> None:
         """The first line is cut to the width: draw it again for the new one."""
+        self._shown = None
         if self._state is not None:
             self.show(self._state)
 
@@ -37,8 +40,14 @@ class AgentDetail(Static):
         self._state = state
         agent = current_agent(state)
         self.display = agent is not None
-        if agent is not None:
-            self.update(self.build(state, agent))
+        if agent is None:
+            return
+        text = self.build(state, agent)
+        shown = (text.plain, tuple(text.spans), self.content_size.width)
+        if shown == self._shown and self.screen.is_current:
+            return  # the same text on the screen in front: no update, so no reflow of the whole screen each frame
+        self._shown = shown
+        self.update(text)  # height: auto (its lines wrap): a new text may move the panes
 
     _handoffs_counted: tuple[int, str, int, int] | None = None
 
