@@ -115,13 +115,13 @@ def _routing(state: OrchestrationState, e: ev.RoutingDecided) -> None:
 
 
 def _extended(state: OrchestrationState, e: ev.SequenceExtended) -> None:
-    routing = state.routing
-    sequence = routing.agent_sequence
+    sequence = state.routing.agent_sequence
+    known = {entry.key for entry in sequence}  # one pass in C: a key-index lookup that misses confirms by a scan
     at = len(sequence)  # appended (the usual case), or before the entry named
-    if e.insert_before is not None and routing.entry(e.insert_before) is not None:
+    if e.insert_before in known:
         at = next(i for i, entry in enumerate(sequence) if entry.key == e.insert_before)
     for slot in e.sequence:
-        if routing.entry(slot.key) is not None:  # by key index, not a scan: runs extend thousands of times
+        if slot.key in known:
             continue
         sequence.insert(at, SequenceEntry(agent=slot.agent, key=slot.key, task_id=slot.task_id))
         state.agent_states.insert(at, AgentState(agent=slot.key, role=slot.agent, task_id=slot.task_id, title=slot.title))

@@ -194,8 +194,8 @@ class StudioApp(PaletteCommands):
         second = int(now)
         if not self.feed.dirty and second == self._drawn_second:
             return
-        if not self.dashboard.is_attached or not self.dashboard.children:
-            return  # shutting down: a last frame tick after the panes were removed draws nothing
+        if not self.is_running or not self.dashboard.is_attached or not self.dashboard.children:
+            return  # shutting down (the app stops running before its screens are taken apart): draw nothing
         self._drawn_second = second
         self.feed.dirty = False
         with self.batch_update():

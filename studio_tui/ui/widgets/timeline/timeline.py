@@ -60,6 +60,8 @@ class Timeline(Widget, can_focus=True):
         """Fraction of the file indexed so far (the rest of the bar is drawn dim)."""
         self.marks: Sequence[Mark] = ()
         self._dragging = False
+        self._layer: dict[int, str] = {}
+        self._layer_key: tuple[int, int, int, int] | None = None
 
     def show(self, position: int, length: int, marks: Sequence[Mark], indexed: float) -> None:
         if (position, length, len(marks), indexed) != (self.position, self.length, len(self.marks), self.indexed):
@@ -71,6 +73,21 @@ class Timeline(Widget, can_focus=True):
         if self.length <= 0:
             return 0
         return min(width - 1, position * (width - 1) // self.length) if width > 1 else 0
+
+    def _mark_layer(self, width: int) -> dict[int, str]:
+        """The mark drawn in each column (the highest ranked; the first of equals), worked out once per
+        width, length and marks: a long run has tens of thousands of marks and the bar is drawn every frame."""
+        key = (width, self.length, id(self.marks), len(self.marks))
+        if key != self._layer_key:
+            layer: dict[int, str] = {}
+            span, length = width - 1, self.length
+            for mark in self.marks:
+                x = min(span, mark.position * span // length) if span > 0 and length > 0 else 0
+                kind, shown = mark.kind, layer.get(x)
+                if shown is None or MARK_RANK[kind] > MARK_RANK[shown]:
+                    layer[x] = kind
+            self._layer, self._layer_key = layer, key
+        return self._layer
 
     def position_at(self, x: int) -> int:
         """The position a column stands for: the left edge is 0, the right edge the end."""
@@ -93,13 +110,8 @@ class Timeline(Widget, can_focus=True):
                 cells.append(("━", "timeline--played"))
             else:
                 cells.append(("─", "timeline--rest"))
-        for mark in self.marks:
-            x = self.cell_of(mark.position)
-            glyph, cls = cells[x]
-            shown = cls.removeprefix("timeline--")
-            if shown in MARK_RANK and MARK_RANK[shown] >= MARK_RANK[mark.kind]:
-                continue
-            cells[x] = (MARK_GLYPHS[mark.kind], f"timeline--{mark.kind}")
+        for x, kind in self._mark_layer(width).items():
+            cells[x] = (MARK_GLYPHS[kind], f"timeline--{kind}")
         glyph, _ = cells[cursor]
         cells[cursor] = (glyph if glyph in MARK_GLYPHS.values() else "●", "timeline--cursor")
         text = Text(no_wrap=True)
