@@ -37,7 +37,7 @@ Row = tuple[str, tuple[Any, ...]]
 Rows = list[Row]
 """(row key, cells) in display order."""
 
-EAGER_ROWS = 200
+EAGER_ROWS = 64
 """Up to this many rows, every row is built each frame (so widths fit every row, as DataTable's do)."""
 CACHE_LIMIT = 4096
 """Rows kept built or drawn before the caches start over (they only hold rows that were on screen)."""

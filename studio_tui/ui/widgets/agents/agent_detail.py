@@ -12,25 +12,27 @@ from studio_tui.ui.widgets.tones import tones
 
 def current_agent(state: OrchestrationState) -> AgentState | None:
     """The agent waiting for a person or working; else the last one that ran."""
-    active = ran = None
-    for agent in state.agent_states:  # one pass: thousands of agents are read every frame
-        status = agent.status
-        if status == "waiting":
-            return agent
-        if status != "pending":
-            ran = agent
-            if active is None and status == "active":
-                active = agent
-    return active or ran
+    agents = state.agent_states
+    statuses = [agent.status for agent in agents]  # thousands of agents, every frame: the searches below run in C
+    for wanted in ("waiting", "active"):
+        if wanted in statuses:
+            return agents[statuses.index(wanted)]
+    for index in range(len(statuses) - 1, -1, -1):
+        if statuses[index] != "pending":
+            return agents[index]
+    return None
 
 
 class AgentDetail(Static):
     COMPONENT_CLASSES = {"agent-detail--name", "agent-detail--meta", "agent-detail--step", "agent-detail--error"}
 
     _state: OrchestrationState | None = None
+    _shown: tuple | None = None
+    """The text last shown (plain, spans) and the width it was cut to."""
 
     def on_resize(self) -> None:
         """The first line is cut to the width: draw it again for the new one."""
+        self._shown = None
         if self._state is not None:
             self.show(self._state)
 
@@ -38,14 +40,31 @@ class AgentDetail(Static):
         self._state = state
         agent = current_agent(state)
         self.display = agent is not None
-        if agent is not None:
-            self.update(self.build(state, agent))
+        if agent is None:
+            return
+        text = self.build(state, agent)
+        shown = (text.plain, tuple(text.spans), self.content_size.width)
+        if shown == self._shown and self.screen.is_current:
+            return  # the same text on the screen in front: no update, so no reflow of the whole screen each frame
+        self._shown = shown
+        self.update(text)  # height: auto (its lines wrap): a new text may move the panes
+
+    _handoffs_counted: tuple[int, str, int, int] | None = None
+
+    def _received(self, state: OrchestrationState, key: str) -> int:
+        """Tokens handed to this agent (summed again only when the agent or the handoff count changes)."""
+        handoffs = state.handoffs
+        counted = self._handoffs_counted
+        if counted is None or counted[:3] != (id(handoffs), key, len(handoffs)):
+            total = sum(h.tokens for h in handoffs if h.to_agent == key)
+            counted = self._handoffs_counted = (id(handoffs), key, len(handoffs), total)
+        return counted[3]
 
     def build(self, state: OrchestrationState, agent: AgentState) -> Text:
         style = tones(self)
         text = Text()
         text.append(f"{fmt.STATUS_GLYPHS.get(agent.status, '·')} {fmt.literal(agent.agent, max_chars=40)}", style("agent-detail--name"))
-        received = sum(h.tokens for h in state.handoffs if h.to_agent == agent.agent)
+        received = self._received(state, agent.agent)
         facts = [agent.status, f"try {agent.attempts}" if agent.attempts else "not started"]
         if agent.retries or agent.replans:
             facts.append(

@@ -39,6 +39,7 @@ class PoolBars(Widget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.set_reactive(Widget.auto_links, False)  # no links here: skip re-styling every segment for them each frame
         self.rows: list[tuple[str, int, int, str]] = []
 
     def show(self, state: OrchestrationState) -> None:
@@ -94,6 +95,7 @@ class BudgetHistory(Widget):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.set_reactive(Widget.auto_links, False)  # no links here: skip re-styling every segment for them each frame
         self.values: list[int] = []
         self.budget = Budget()
 

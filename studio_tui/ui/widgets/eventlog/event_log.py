@@ -172,6 +172,11 @@ class EventLog(ScrollView, can_focus=True):
         message = row.message
         message_style = self._style(row.tone)
         simple = len(stamp) == 9 and cell_len(agent) == AGENT_WIDTH and cell_len(kind) == KIND_WIDTH and "\t" not in message
+        room = width - PREFIX_WIDTH
+        if simple and room > 0 and len(message) > 2 * (room + 1):
+            # far longer than the line: only its start can show (a cell per character at least, bar the odd
+            # combining mark), so measure and cut that start, not 400 wide characters
+            message = message[: 2 * (room + 1)]
         length = PREFIX_WIDTH + cell_len(message)
         if simple and length > width > PREFIX_WIDTH:
             # cut here, as Text.truncate would cut the whole line (same cells, same ellipsis), without rendering a Text
