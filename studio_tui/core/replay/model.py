@@ -191,6 +191,11 @@ class ReplayModel:
             self._frontier = position
             return position - start
 
+    def keyframe_at_or_before(self, position: int) -> int:
+        """The position of the last keyframe laid at or before `position` (0: the empty state)."""
+        with self._lock:
+            return self._positions[bisect.bisect_right(self._positions, position) - 1]
+
     def last_resume_in(self, start: int, stop: int) -> int | None:
         """The position just after the last `resumed` line on lines [start, stop), if the frontier has
         passed one there: the state at that position is the line's snapshot, whatever came before it."""

@@ -164,7 +164,8 @@ class Player:
         frontier instead of folding the same lines a second time beside it (on one interpreter the two
         folds would share the CPU and each go at half speed). A frontier ahead of the position is jumped
         to (its state shares the worker's records: no fold); one at the position is driven on for the
-        frame's budget, the work counting for the keyframes too (the model's lock keeps it done once)."""
+        frame's budget, the work counting for the keyframes too (the model's lock keeps it done once). It
+        moves from keyframe to keyframe (every 1,000 lines), each a state built without folding."""
         model = self.model
         start = self.position
         if model.frontier <= self.position:
@@ -172,7 +173,10 @@ class Player:
             while not model.keyframes_complete and time.perf_counter() < deadline:
                 if model.advance_keyframes(MAX_SPEED_SLICE_LINES) == 0:
                     break  # the index has nothing further yet
-        target = min(model.frontier, model.length)
+        # To a keyframe already laid, not to the frontier itself: freezing the frontier each frame would
+        # lend its records every frame, and the worker would copy each record it touches again.
+        frontier = model.frontier
+        target = min(frontier if model.keyframes_complete else model.keyframe_at_or_before(frontier), model.length)
         if target > self.position:
             self.state = model.state_at(target)
             self.position = target
