@@ -65,15 +65,18 @@ async def shown(dash, pilot, app) -> None:
     await pilot.pause()
 
 
+async def huge_tables(dash, pilot, app) -> tuple[AgentTable, CheckpointTable, FailureTable]:
+    """The dashboard showing `huge_state()`, drawn; its agents, checkpoints and failures tables."""
+    await pilot.pause()
+    app.feed.reset(huge_state(), [])
+    await shown(dash, pilot, app)
+    return app.screen.query_one(AgentTable), app.screen.query_one(CheckpointTable), app.screen.query_one(FailureTable)
+
+
 async def test_a_huge_run_draws_only_the_rows_on_screen_and_scrolls_like_a_table(dash, demo_ws):
     app = dash.make_app(demo_ws)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        app.feed.reset(huge_state(), [])
-        await shown(dash, pilot, app)
-        failures = app.screen.query_one(FailureTable)
-        checkpoints = app.screen.query_one(CheckpointTable)
-        agents = app.screen.query_one(AgentTable)
+        agents, checkpoints, failures = await huge_tables(dash, pilot, app)
         assert (agents.row_count, checkpoints.row_count, failures.row_count) == (AGENTS, CHECKPOINTS, FAILURES)
         visible = failures.scrollable_content_region.height - 1
         assert 0 < visible < 20
@@ -147,12 +150,7 @@ async def test_a_new_checkpoint_keeps_the_cursor_on_its_row_unless_it_follows_th
 async def test_a_pane_whose_slice_of_state_did_not_change_draws_nothing(dash, demo_ws):
     app = dash.make_app(demo_ws)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        app.feed.reset(huge_state(), [])
-        await shown(dash, pilot, app)
-        checkpoints = app.screen.query_one(CheckpointTable)
-        failures = app.screen.query_one(FailureTable)
-        agents = app.screen.query_one(AgentTable)
+        agents, checkpoints, failures = await huge_tables(dash, pilot, app)
         before = {table: (table.renders, table.builds) for table in (checkpoints, failures)}
         agents_before = agents.renders
 
