@@ -344,3 +344,20 @@ def test_fork_restores_state_files_and_code_and_records_its_parent(write_ws, cli
     assert (started[0].parent_orch_id, started[0].parent_checkpoint_id) == (parent, cp.id)
     listed = json.loads(run("checkpoints", "--json").stdout)
     assert any(c["orch_id"] == child and c.get("parent") == f"{parent}/{cp.id}" for c in listed)
+
+
+def test_runs_started_in_the_same_second_are_ordered_by_their_first_event(tmp_path):
+    """A fork right after a short run shares its id's second; the random suffix must not decide which is latest."""
+    from studio_tui.core import events as ev
+    from studio_tui.core.store import EventLogWriter, Workspace
+
+    ws = Workspace(tmp_path / ".studio")
+    first, second = "orch_20261201_002804_ffff", "orch_20261201_002804_0000"  # the later run's suffix sorts first
+    for orch_id, ts in ((first, 1796000000.25), (second, 1796000000.75)):
+        ws.orch_dir(orch_id).mkdir(parents=True)
+        writer = EventLogWriter(ws.events_path(orch_id))
+        writer.append(ev.OrchestrationStarted(seq=1, ts=ts, orch_id=orch_id, goal="g"))
+        writer.close()
+    ws.orch_dir("orch_20261201_002803_aaaa").mkdir()  # a second earlier, no log yet: ordered by its id
+    assert ws.orchestrations() == ["orch_20261201_002803_aaaa", first, second]
+    assert ws.latest() == second

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from .. import safefile
-from ..errors import InputError, NotFound
+from ..errors import InputError, NotFound, StudioError
 from ..loading import describe_validation
 from ..state import OrchestrationState
 from ..text import command_hint
@@ -35,6 +35,10 @@ def check_name(value: str, pattern: re.Pattern[str], what: str) -> str:
         shown = repr(value)[:80]
         raise InputError(f"invalid {what} {shown}: expected {pattern.pattern}")
     return value
+
+
+_FIRST_TS = re.compile(rb'"ts"\s*:\s*(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)')
+"""The `ts` field of a log line (every event line carries one)."""
 
 
 class Workspace:
@@ -95,10 +99,28 @@ class Workspace:
         return self.orch_dir(orch_id) / "checkpoints"
 
     def orchestrations(self) -> list[str]:
-        """Orchestration ids, oldest first (ids start with their timestamp)."""
+        """Orchestration ids, oldest first. Ids start with their start time to the second; runs started
+        within the same second (a fork right after a short run) are ordered by their first event's time."""
         if not self.orchestration_dir.is_dir():
             return []
-        return sorted(p.name for p in self.orchestration_dir.iterdir() if ORCH_ID_RE.fullmatch(p.name))
+        names = sorted(p.name for p in self.orchestration_dir.iterdir() if ORCH_ID_RE.fullmatch(p.name))
+        seconds = [name[: -len("_xxxx")] for name in names]
+        if len(set(seconds)) == len(seconds):
+            return names
+        return sorted(names, key=lambda name: (name[: -len("_xxxx")], self._started_ts(name), name))
+
+    def _started_ts(self, orch_id: str) -> float:
+        """The time on the first line of an orchestration's log (0.0 if it cannot be read)."""
+        try:
+            fd = safefile.open_read(self.events_path(orch_id), safefile.LOG)
+        except (OSError, StudioError):
+            return 0.0
+        try:
+            head = os.pread(fd, 4096, 0)
+        finally:
+            os.close(fd)
+        found = _FIRST_TS.search(head.split(b"\n", 1)[0])
+        return float(found.group(1)) if found else 0.0
 
     def latest(self) -> str | None:
         found = self.orchestrations()
