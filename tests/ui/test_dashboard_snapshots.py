@@ -24,6 +24,9 @@ def loaded(dash, app):
     async def before(pilot) -> None:
         await dash.until(pilot, lambda: bool(app.feed.state.id), "the orchestration to load")
         app.draw()
+        await pilot.pause()
+        app.draw()  # a virtual table's height settles with the layout its first draw asked for
+        await pilot.pause()
 
     return before
 
